@@ -1,7 +1,7 @@
 # symflow — see README.md. `make run` and `make test` work on a fresh machine.
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := $(notdir $(wildcard functions/*))
+FUNCTIONS := $(filter-out internal,$(notdir $(wildcard functions/*)))
 BIN := bin
 
 .PHONY: run test deps lint build bench fuzz clean
