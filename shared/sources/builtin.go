@@ -139,6 +139,13 @@ func checkCatalogSource(s Source) error {
 // orderedObject decodes a JSON object of key → source keeping key order,
 // which encoding/json's maps lose.
 func orderedObject(raw []byte) ([]CatalogEntry, error) {
+	if !json.Valid(raw) {
+		var v any
+		if err := decodeJSON(raw, &v); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("invalid JSON")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if _, err := dec.Token(); err != nil { // '{'
@@ -196,7 +203,7 @@ func (c *Catalog) Lookup(key string) (Source, bool) {
 
 // MarshalJSON writes the catalog in its array form, which keeps order.
 func (c *Catalog) MarshalJSON() ([]byte, error) {
-	if c == nil {
+	if c == nil || len(c.entries) == 0 {
 		return []byte("[]"), nil
 	}
 	return json.Marshal(c.entries)
