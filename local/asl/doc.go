@@ -1,0 +1,29 @@
+// Package asl is an Amazon States Language interpreter: it parses a Step
+// Functions definition (JSONPath query language) and runs executions of it
+// in-process, with Task resources served by an injected Invoker and time by
+// an injected Clock. symflow's local mode runs the production state machine
+// file with it; production stays on AWS Step Functions.
+//
+// Behaviour follows the AWS documentation: input and output processing
+// (InputPath, Parameters, ResultSelector, ResultPath, OutputPath), the
+// context object, all intrinsic functions, Retry and Catch, every Choice
+// operator, inline Map and Parallel. The execution history uses the event
+// names and detail fields of GetExecutionHistory.
+//
+// The lambda:invoke integration (arn:aws:states:::lambda:invoke) invokes
+// Parameters.FunctionName with Parameters.Payload and wraps the result as
+// AWS does:
+//
+//	{"ExecutedVersion": "$LATEST", "Payload": <result>,
+//	 "SdkHttpMetadata": {"AllHttpHeaders": {...}, "HttpHeaders": {...}, "HttpStatusCode": 200},
+//	 "SdkResponseMetadata": {"RequestId": <uuid>}, "StatusCode": 200}
+//
+// A plain Lambda function ARN gets the effective input and its raw result
+// is the task result. A function error (*TaskError) surfaces under its Name
+// for both.
+//
+// Known differences from AWS: object wildcards ($.*) list members in key
+// order (Go maps keep no insertion order); output objects are written with
+// sorted keys; HeartbeatSeconds is validated but not enforced (no callback
+// tasks); .waitForTaskToken, distributed Map and JSONata are not supported.
+package asl

@@ -1,0 +1,960 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Error names the engine raises, as AWS names them.
+const (
+	ErrAll                    = "States.ALL"
+	ErrRuntime                = "States.Runtime"
+	ErrTimeout                = "States.Timeout"
+	ErrTaskFailed             = "States.TaskFailed"
+	ErrNoChoiceMatched        = "States.NoChoiceMatched"
+	ErrIntrinsicFailure       = "States.IntrinsicFailure"
+	ErrResultPathMatchFailure = "States.ResultPathMatchFailure"
+)
+
+const errAll = ErrAll
+
+// Execution statuses.
+const (
+	StatusRunning   = "RUNNING"
+	StatusSucceeded = "SUCCEEDED"
+	StatusFailed    = "FAILED"
+	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED"
+)
+
+// lambdaInvoke is the optimized Lambda integration.
+const lambdaInvoke = "arn:aws:states:::lambda:invoke"
+
+// DefaultStateMachineArn is used when Options.StateMachineArn is empty.
+const DefaultStateMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:symflow"
+
+// Invoker runs a Task state's resource. For a Lambda function ARN (and for
+// arn:aws:states:::lambda:invoke, whose Parameters.FunctionName becomes the
+// resource) input is the function's event and the result its response.
+// Other resources (activities, other service integrations) get their ARN
+// and the task input. An Invoker returns a *TaskError to raise a named
+// error that Retry and Catch can match; any other error is
+// States.TaskFailed. It must return when ctx is done.
+type Invoker interface {
+	Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error)
+}
+
+// InvokerFunc adapts a function to Invoker.
+type InvokerFunc func(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error)
+
+// Invoke calls f.
+func (f InvokerFunc) Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
+	return f(ctx, resource, input)
+}
+
+// TaskError is a named task failure: Name is what ErrorEquals matches (a
+// Lambda function's errorType, or a service error such as
+// Lambda.ServiceException) and Cause its explanation.
+type TaskError struct {
+	Name  string
+	Cause string
+}
+
+func (e *TaskError) Error() string {
+	if e.Cause == "" {
+		return e.Name
+	}
+	return e.Name + ": " + e.Cause
+}
+
+// Options configure one execution. Zero values are usable except Invoker,
+// which executions with Task states need.
+type Options struct {
+	Invoker Invoker
+	// Clock defaults to RealClock.
+	Clock Clock
+	// Observer, if set, is called with every history event as it is
+	// recorded, in order; it must not block for long.
+	Observer func(HistoryEvent)
+	// StateMachineArn names the machine in the context object and the
+	// execution ARN; DefaultStateMachineArn when empty.
+	StateMachineArn string
+	// RoleArn is reported as $$.Execution.RoleArn.
+	RoleArn string
+}
+
+// Execution is the record of one run, shaped like DescribeExecution plus
+// the history.
+type Execution struct {
+	ID              string // the execution ARN
+	Name            string
+	StateMachineArn string
+	Status          string
+	Input           json.RawMessage
+	Output          json.RawMessage // set when Status is SUCCEEDED
+	Error, Cause    string          // set when FAILED or TIMED_OUT
+	History         []HistoryEvent
+	StartDate       time.Time
+	StopDate        time.Time
+}
+
+// failure is a state's error on its way to Retry, Catch or the execution.
+type failure struct {
+	name, cause string
+	abort       bool // the execution was aborted or timed out: nothing may catch it
+}
+
+func (f *failure) Error() string { return f.name + ": " + f.cause }
+
+func runtimeFailure(format string, a ...any) *failure {
+	return &failure{name: ErrRuntime, cause: fmt.Sprintf(format, a...)}
+}
+
+var errBadName = errors.New("execution name must be 1-80 characters without whitespace, brackets, wildcards or special characters")
+
+func validName(name string) bool {
+	if name == "" || len(name) > 80 {
+		return false
+	}
+	for _, r := range name {
+		if r <= 0x20 || r == 0x7f || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Run executes the state machine to the end and returns its record. name
+// may be empty (a UUID is drawn). The error is only for bad arguments: a
+// failed, timed-out or aborted (ctx cancelled) execution is reported in
+// the Execution's Status.
+func (sm *StateMachine) Run(ctx context.Context, name string, input json.RawMessage, opts Options) (*Execution, error) {
+	if name == "" {
+		name = uuid.NewString()
+	}
+	if !validName(name) {
+		return nil, fmt.Errorf("start execution %q: %w", name, errBadName)
+	}
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	}
+	in, err := decodeJSON(input)
+	if err != nil {
+		return nil, fmt.Errorf("start execution %q: input is not valid JSON: %w", name, err)
+	}
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.StateMachineArn == "" {
+		opts.StateMachineArn = DefaultStateMachineArn
+	}
+	smName, region := "", "us-east-1"
+	if parts := strings.Split(opts.StateMachineArn, ":"); len(parts) >= 7 {
+		region, smName = parts[3], parts[6]
+	}
+	execArn := strings.Replace(opts.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+	r := &run{opts: opts, clock: opts.Clock, region: region}
+	start := r.clock.Now()
+	r.exec = &Execution{
+		ID: execArn, Name: name, StateMachineArn: opts.StateMachineArn, Status: StatusRunning,
+		Input: append(json.RawMessage(nil), input...), StartDate: start,
+	}
+	r.ctxExecution = map[string]any{
+		"Id": execArn, "Input": in, "Name": name, "RoleArn": opts.RoleArn,
+		"StartTime": start.UTC().Format(timeFormat), "RedriveCount": intNumber(0),
+	}
+	r.ctxStateMachine = map[string]any{"Id": opts.StateMachineArn, "Name": smName}
+
+	th := &thread{}
+	r.emit(th, "ExecutionStarted", EventDetails{Input: mustJSON(in), RoleArn: opts.RoleArn})
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut atomic.Bool
+	if sm.timeoutSeconds > 0 {
+		stop := afterFunc(r.clock, time.Duration(sm.timeoutSeconds)*time.Second, func() {
+			timedOut.Store(true)
+			cancel()
+		})
+		defer stop()
+	}
+	out, f := r.runMachine(rctx, sm, in, th)
+	e := r.exec
+	switch {
+	case timedOut.Load():
+		e.Status, e.Error = StatusTimedOut, ErrTimeout
+		e.Cause = fmt.Sprintf("The execution timed out after %d seconds (TimeoutSeconds).", sm.timeoutSeconds)
+		r.emit(th, "ExecutionTimedOut", EventDetails{Error: e.Error, Cause: e.Cause})
+	case ctx.Err() != nil:
+		e.Status = StatusAborted
+		r.emit(th, "ExecutionAborted", EventDetails{})
+	case f != nil:
+		e.Status, e.Error, e.Cause = StatusFailed, f.name, f.cause
+		r.emit(th, "ExecutionFailed", EventDetails{Error: f.name, Cause: f.cause})
+	default:
+		e.Status = StatusSucceeded
+		b, err := encodeJSON(out)
+		if err != nil {
+			b = []byte("null")
+		}
+		e.Output = b
+		r.emit(th, "ExecutionSucceeded", EventDetails{Output: string(b)})
+	}
+	e.StopDate = r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return e, nil
+}
+
+type run struct {
+	opts            Options
+	clock           Clock
+	region          string
+	ctxExecution    map[string]any
+	ctxStateMachine map[string]any
+
+	mu   sync.Mutex // guards exec.History
+	exec *Execution
+}
+
+// thread is one sequential line of states: the execution itself, a Map
+// iteration or a Parallel branch. Its events chain through previousEventId.
+type thread struct {
+	prev   int64
+	nested bool
+}
+
+func (r *run) emit(th *thread, typ string, d EventDetails) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := HistoryEvent{
+		ID: int64(len(r.exec.History) + 1), PreviousEventID: th.prev,
+		Timestamp: r.clock.Now(), Type: typ, Details: d, Nested: th.nested,
+	}
+	r.exec.History = append(r.exec.History, ev)
+	th.prev = ev.ID
+	if r.opts.Observer != nil {
+		r.opts.Observer(ev)
+	}
+	return ev.ID
+}
+
+func (r *run) runMachine(ctx context.Context, sm *StateMachine, input any, th *thread) (any, *failure) {
+	name := sm.startAt
+	for {
+		if ctx.Err() != nil {
+			return nil, &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+		}
+		st := sm.states[name]
+		out, next, f := r.runState(ctx, st, input, th)
+		if f != nil {
+			return nil, f
+		}
+		if next == "" {
+			return out, nil
+		}
+		input, name = out, next
+	}
+}
+
+func (r *run) contextObject(stateName string, entered time.Time, retryCount int) map[string]any {
+	return map[string]any{
+		"Execution": r.ctxExecution,
+		"State": map[string]any{
+			"Name": stateName, "EnteredTime": entered.UTC().Format(timeFormat), "RetryCount": intNumber(int64(retryCount)),
+		},
+		"StateMachine": r.ctxStateMachine,
+	}
+}
+
+// runState runs one state, with its Retry and Catch, and records its events.
+func (r *run) runState(ctx context.Context, st *state, raw any, th *thread) (any, string, *failure) {
+	entered := r.clock.Now()
+	r.emit(th, st.typ+"StateEntered", EventDetails{Name: st.name, Input: mustJSON(raw)})
+	attempts := make([]int, len(st.retry))
+	retryCount := 0
+	for {
+		ctxObj := r.contextObject(st.name, entered, retryCount)
+		out, next, f := r.execOnce(ctx, st, raw, ctxObj, th)
+		if f == nil {
+			r.emit(th, st.typ+"StateExited", EventDetails{Name: st.name, Output: mustJSON(out)})
+			return out, next, nil
+		}
+		if f.abort || ctx.Err() != nil {
+			f.abort = true
+			return nil, "", f
+		}
+		if f.name == ErrRuntime {
+			// States.Runtime is neither retriable nor catchable.
+			return nil, "", f
+		}
+		if i := matchErrors(st, f.name, retrierErrors(st.retry)); i >= 0 {
+			rt := st.retry[i]
+			if attempts[i] < rt.maxAttempts {
+				delay := rt.intervalSeconds * math.Pow(rt.backoffRate, float64(attempts[i]))
+				if rt.maxDelaySeconds > 0 {
+					delay = math.Min(delay, rt.maxDelaySeconds)
+				}
+				if rt.jitterFull {
+					delay = rand.Float64() * delay
+				}
+				attempts[i]++
+				retryCount++
+				if err := r.clock.Sleep(ctx, time.Duration(delay*float64(time.Second))); err != nil {
+					return nil, "", &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+				}
+				continue
+			}
+		}
+		if i := matchErrors(st, f.name, catcherErrors(st.catch)); i >= 0 {
+			c := st.catch[i]
+			errOut := map[string]any{"Error": f.name, "Cause": f.cause}
+			out, f2 := applyResultPath(c.resultPath, raw, errOut)
+			if f2 != nil {
+				return nil, "", f2
+			}
+			r.emit(th, st.typ+"StateExited", EventDetails{Name: st.name, Output: mustJSON(out)})
+			return out, c.next, nil
+		}
+		return nil, "", f
+	}
+}
+
+func retrierErrors(rs []retrier) [][]string {
+	out := make([][]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.errorEquals
+	}
+	return out
+}
+
+func catcherErrors(cs []catcher) [][]string {
+	out := make([][]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.errorEquals
+	}
+	return out
+}
+
+// matchErrors returns the index of the first entry whose ErrorEquals
+// matches name: exactly, by States.ALL, or by States.TaskFailed (which, on
+// a Task state, matches everything but States.Timeout).
+func matchErrors(st *state, name string, lists [][]string) int {
+	for i, list := range lists {
+		for _, e := range list {
+			if e == name || e == ErrAll || (e == ErrTaskFailed && st.typ == "Task" && name != ErrTimeout) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func (st *state) following() string {
+	if st.end {
+		return ""
+	}
+	return st.next
+}
+
+// execOnce runs one attempt of a state: input processing, the state's
+// work and output processing.
+func (r *run) execOnce(ctx context.Context, st *state, raw any, ctxObj map[string]any, th *thread) (any, string, *failure) {
+	if st.typ == "Fail" {
+		return nil, "", r.fail(st, raw, ctxObj)
+	}
+	eff, f := selectPath(st.inputPath, raw, ctxObj, "InputPath")
+	if f != nil {
+		return nil, "", f
+	}
+	if st.hasParameters {
+		if eff, f = evalTemplate(st.parameters, eff, ctxObj, "Parameters"); f != nil {
+			return nil, "", f
+		}
+	}
+	var result any
+	next := st.following()
+	switch st.typ {
+	case "Pass":
+		result = eff
+		if st.hasResult {
+			result = deepCopy(st.result)
+		}
+	case "Task":
+		if result, f = r.task(ctx, st, eff, th); f != nil {
+			return nil, "", f
+		}
+	case "Choice":
+		next = ""
+		for _, c := range st.choices {
+			ok, err := c.eval(eff, ctxObj)
+			if err != nil {
+				return nil, "", err.(*failure)
+			}
+			if ok {
+				next = c.next
+				break
+			}
+		}
+		if next == "" {
+			next = st.deflt
+		}
+		if next == "" {
+			return nil, "", &failure{name: ErrNoChoiceMatched, cause: fmt.Sprintf("No Matches! State %q matched no choice rule and has no Default.", st.name)}
+		}
+		out, f := selectPath(st.outputPath, eff, ctxObj, "OutputPath")
+		return out, next, f
+	case "Wait":
+		if f = r.wait(ctx, st, eff); f != nil {
+			return nil, "", f
+		}
+		out, f := selectPath(st.outputPath, eff, ctxObj, "OutputPath")
+		return out, next, f
+	case "Succeed":
+		out, f := selectPath(st.outputPath, eff, ctxObj, "OutputPath")
+		return out, "", f
+	case "Map":
+		if result, f = r.mapState(ctx, st, eff, ctxObj, th); f != nil {
+			return nil, "", f
+		}
+	case "Parallel":
+		if result, f = r.parallel(ctx, st, eff, th); f != nil {
+			return nil, "", f
+		}
+	}
+	if st.hasResultSelector {
+		if result, f = evalTemplate(st.resultSelector, result, ctxObj, "ResultSelector"); f != nil {
+			return nil, "", f
+		}
+	}
+	out, f := applyResultPath(st.resultPath, raw, result)
+	if f != nil {
+		return nil, "", f
+	}
+	out, f = selectPath(st.outputPath, out, ctxObj, "OutputPath")
+	return out, next, f
+}
+
+// selectPath applies InputPath or OutputPath: absent keeps the value, null
+// gives {}, a path that selects nothing is States.Runtime.
+func selectPath(p optPath, v any, ctxObj map[string]any, field string) (any, *failure) {
+	if !p.set {
+		return v, nil
+	}
+	if p.null {
+		return map[string]any{}, nil
+	}
+	root := v
+	if p.path.context {
+		root = ctxObj
+	}
+	out, ok := p.path.eval(root)
+	if !ok {
+		return nil, runtimeFailure("Invalid path '%s' in %s: the path selected nothing in %s", p.src, field, truncate(mustJSON(root)))
+	}
+	return out, nil
+}
+
+// applyResultPath places result into the raw state input.
+func applyResultPath(p optPath, raw, result any) (any, *failure) {
+	if !p.set {
+		return result, nil
+	}
+	if p.null {
+		return raw, nil
+	}
+	out, err := p.path.setPath(raw, result)
+	if err != nil {
+		return nil, &failure{name: ErrResultPathMatchFailure, cause: err.Error()}
+	}
+	return out, nil
+}
+
+func truncate(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}
+
+// evalTemplate evaluates a payload template: keys ending in ".$" take the
+// value of a path ($ input, $$ context object) or an intrinsic function.
+func evalTemplate(tmpl any, input any, ctxObj map[string]any, field string) (any, *failure) {
+	switch t := tmpl.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, v := range t {
+			if s, ok := v.(string); ok && strings.HasSuffix(k, ".$") {
+				key := strings.TrimSuffix(k, ".$")
+				if strings.HasPrefix(s, "$") {
+					jp, err := compilePath(s)
+					if err != nil {
+						return nil, runtimeFailure("%s.%s: %v", field, k, err)
+					}
+					root := input
+					if jp.context {
+						root = ctxObj
+					}
+					val, ok := jp.eval(root)
+					if !ok {
+						return nil, runtimeFailure("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", s, k, truncate(mustJSON(root)))
+					}
+					out[key] = val
+					continue
+				}
+				e, err := compileIntrinsic(s)
+				if err != nil {
+					return nil, &failure{name: ErrIntrinsicFailure, cause: fmt.Sprintf("%s.%s: %v", field, k, err)}
+				}
+				val, err := evalIntrinsic(e, input, ctxObj)
+				if err != nil {
+					return nil, &failure{name: ErrIntrinsicFailure, cause: fmt.Sprintf("%s.%s: %s: %v", field, k, s, err)}
+				}
+				out[key] = val
+				continue
+			}
+			val, f := evalTemplate(v, input, ctxObj, field+"."+k)
+			if f != nil {
+				return nil, f
+			}
+			out[k] = val
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, v := range t {
+			val, f := evalTemplate(v, input, ctxObj, field)
+			if f != nil {
+				return nil, f
+			}
+			out[i] = val
+		}
+		return out, nil
+	}
+	return tmpl, nil
+}
+
+func (r *run) fail(st *state, raw any, ctxObj map[string]any) *failure {
+	f := &failure{name: st.errName, cause: st.cause}
+	eval := func(p *jsonPath, field string) (string, *failure) {
+		if p == nil {
+			return "", nil
+		}
+		var v any
+		if strings.HasPrefix(p.src, "States.") {
+			e, err := compileIntrinsic(p.src)
+			if err == nil {
+				v, err = evalIntrinsic(e, raw, ctxObj)
+			}
+			if err != nil {
+				return "", &failure{name: ErrIntrinsicFailure, cause: fmt.Sprintf("%s: %v", field, err)}
+			}
+		} else {
+			root := any(raw)
+			if p.context {
+				root = ctxObj
+			}
+			var ok bool
+			if v, ok = p.eval(root); !ok {
+				return "", runtimeFailure("Invalid path '%s' in %s: the path selected nothing", p.src, field)
+			}
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", runtimeFailure("%s '%s' must select a string, got %s", field, p.src, typeName(v))
+		}
+		return s, nil
+	}
+	var ff *failure
+	if st.errorPath != nil {
+		if f.name, ff = eval(st.errorPath, "ErrorPath"); ff != nil {
+			return ff
+		}
+	}
+	if st.causePath != nil {
+		if f.cause, ff = eval(st.causePath, "CausePath"); ff != nil {
+			return ff
+		}
+	}
+	return f
+}
+
+func (r *run) wait(ctx context.Context, st *state, eff any) *failure {
+	var d time.Duration
+	switch {
+	case st.hasSeconds:
+		d = time.Duration(st.seconds) * time.Second
+	case st.hasTimestamp:
+		d = st.timestamp.Sub(r.clock.Now())
+	case st.secondsPath != nil:
+		v, ok := st.secondsPath.eval(eff)
+		if !ok {
+			return runtimeFailure("Invalid path '%s' in SecondsPath: the path selected nothing", st.secondsPath.src)
+		}
+		n, ok := toInt(v)
+		if !ok || n < 0 {
+			return runtimeFailure("SecondsPath '%s' must select a non-negative integer, got %s", st.secondsPath.src, truncate(mustJSON(v)))
+		}
+		d = time.Duration(n) * time.Second
+	case st.timestampPath != nil:
+		v, ok := st.timestampPath.eval(eff)
+		if !ok {
+			return runtimeFailure("Invalid path '%s' in TimestampPath: the path selected nothing", st.timestampPath.src)
+		}
+		s, _ := v.(string)
+		t, err := parseTimestamp(s)
+		if err != nil {
+			return runtimeFailure("TimestampPath '%s' must select an RFC 3339 timestamp, got %s", st.timestampPath.src, truncate(mustJSON(v)))
+		}
+		d = t.Sub(r.clock.Now())
+	}
+	if d <= 0 {
+		return nil
+	}
+	if err := r.clock.Sleep(ctx, d); err != nil {
+		return &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+	}
+	return nil
+}
+
+// task runs a Task state's resource. See Invoker for what is invoked.
+func (r *run) task(ctx context.Context, st *state, input any, th *thread) (any, *failure) {
+	timeout := st.timeoutSeconds
+	if st.timeoutSecondsPath != nil {
+		v, ok := st.timeoutSecondsPath.eval(input)
+		n, isInt := toInt(v)
+		if !ok || !isInt || n < 1 {
+			return nil, runtimeFailure("TimeoutSecondsPath '%s' must select a positive integer", st.timeoutSecondsPath.src)
+		}
+		timeout = n
+	}
+	if r.opts.Invoker == nil {
+		return nil, runtimeFailure("no task invoker is configured for resource %s", st.resource)
+	}
+	res := st.resource
+	switch {
+	case res == lambdaInvoke:
+		params, _ := input.(map[string]any)
+		fn, ok := params["FunctionName"].(string)
+		if !ok || fn == "" {
+			return nil, runtimeFailure("%s needs Parameters.FunctionName to be a string", lambdaInvoke)
+		}
+		payload, ok := params["Payload"]
+		if !ok {
+			payload = map[string]any{}
+		}
+		ids := EventDetails{ResourceType: "lambda", Resource: "invoke"}
+		sched := ids
+		sched.Region, sched.Parameters, sched.TimeoutInSeconds = r.region, mustJSON(input), timeout
+		r.emit(th, "TaskScheduled", sched)
+		startedID := r.emit(th, "TaskStarted", ids)
+		out, raw, f := r.invoke(ctx, fn, payload, timeout)
+		if f != nil {
+			d := ids
+			d.Error, d.Cause = f.name, f.cause
+			if f.name == ErrTimeout {
+				r.emit(th, "TaskTimedOut", d)
+			} else if !f.abort {
+				r.emit(th, "TaskFailed", d)
+			}
+			return nil, f
+		}
+		wrapped := r.lambdaResponse(out, raw, startedID)
+		d := ids
+		d.Output = mustJSON(wrapped)
+		r.emit(th, "TaskSucceeded", d)
+		return wrapped, nil
+	case strings.HasPrefix(res, "arn:aws:lambda:"):
+		r.emit(th, "LambdaFunctionScheduled", EventDetails{Resource: res, Input: mustJSON(input), TimeoutInSeconds: timeout})
+		r.emit(th, "LambdaFunctionStarted", EventDetails{})
+		out, _, f := r.invoke(ctx, res, input, timeout)
+		if f != nil {
+			if f.name == ErrTimeout {
+				r.emit(th, "LambdaFunctionTimedOut", EventDetails{Error: f.name, Cause: f.cause})
+			} else if !f.abort {
+				r.emit(th, "LambdaFunctionFailed", EventDetails{Error: f.name, Cause: f.cause})
+			}
+			return nil, f
+		}
+		r.emit(th, "LambdaFunctionSucceeded", EventDetails{Output: mustJSON(out)})
+		return out, nil
+	default:
+		// arn:aws:states:::service:action[.sync] or an activity.
+		ids := EventDetails{ResourceType: "activity", Resource: res}
+		if rest, ok := strings.CutPrefix(res, "arn:aws:states:::"); ok {
+			svc, action, _ := strings.Cut(rest, ":")
+			ids = EventDetails{ResourceType: svc, Resource: action}
+		}
+		sched := ids
+		sched.Region, sched.Parameters, sched.TimeoutInSeconds = r.region, mustJSON(input), timeout
+		r.emit(th, "TaskScheduled", sched)
+		r.emit(th, "TaskStarted", ids)
+		out, _, f := r.invoke(ctx, res, input, timeout)
+		if f != nil {
+			d := ids
+			d.Error, d.Cause = f.name, f.cause
+			if f.name == ErrTimeout {
+				r.emit(th, "TaskTimedOut", d)
+			} else if !f.abort {
+				r.emit(th, "TaskFailed", d)
+			}
+			return nil, f
+		}
+		d := ids
+		d.Output = mustJSON(out)
+		r.emit(th, "TaskSucceeded", d)
+		return out, nil
+	}
+}
+
+// invoke calls the Invoker with a timeout measured on the engine's clock.
+func (r *run) invoke(ctx context.Context, resource string, input any, timeout int64) (any, json.RawMessage, *failure) {
+	in, err := encodeJSON(input)
+	if err != nil {
+		return nil, nil, runtimeFailure("encode task input: %v", err)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut atomic.Bool
+	if timeout > 0 {
+		stop := afterFunc(r.clock, time.Duration(timeout)*time.Second, func() {
+			timedOut.Store(true)
+			cancel()
+		})
+		defer stop()
+	}
+	type result struct {
+		out json.RawMessage
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		out, err := r.opts.Invoker.Invoke(tctx, resource, in)
+		ch <- result{out, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-tctx.Done():
+	}
+	if timedOut.Load() {
+		return nil, nil, &failure{name: ErrTimeout, cause: fmt.Sprintf("Task timed out after %d seconds.", timeout)}
+	}
+	if ctx.Err() != nil {
+		return nil, nil, &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+	}
+	if res.err != nil {
+		var te *TaskError
+		if errors.As(res.err, &te) {
+			return nil, nil, &failure{name: te.Name, cause: te.Cause}
+		}
+		return nil, nil, &failure{name: ErrTaskFailed, cause: res.err.Error()}
+	}
+	if len(strings.TrimSpace(string(res.out))) == 0 {
+		return nil, json.RawMessage("null"), nil
+	}
+	out, err := decodeJSON(res.out)
+	if err != nil {
+		return nil, nil, &failure{name: ErrTaskFailed, cause: fmt.Sprintf("task %s returned invalid JSON: %v", resource, err)}
+	}
+	return out, res.out, nil
+}
+
+// lambdaResponse wraps a function's result the way the lambda:invoke
+// integration does: the Invoke API response with the payload decoded. The
+// request id is derived from the execution and the event, so a rerun of the
+// same execution name yields the same output.
+func (r *run) lambdaResponse(payload any, raw json.RawMessage, eventID int64) map[string]any {
+	reqID := uuid.NewSHA1(uuid.NameSpaceURL, []byte(r.exec.ID+"#"+strconv.FormatInt(eventID, 10))).String()
+	date := r.clock.Now().UTC().Format(http.TimeFormat)
+	length := strconv.Itoa(len(raw))
+	return map[string]any{
+		"ExecutedVersion": "$LATEST",
+		"Payload":         payload,
+		"SdkHttpMetadata": map[string]any{
+			"AllHttpHeaders": map[string]any{
+				"X-Amz-Executed-Version": []any{"$LATEST"},
+				"x-amzn-RequestId":       []any{reqID},
+				"Connection":             []any{"keep-alive"},
+				"Content-Length":         []any{length},
+				"Date":                   []any{date},
+				"Content-Type":           []any{"application/json"},
+			},
+			"HttpHeaders": map[string]any{
+				"Connection":             "keep-alive",
+				"Content-Length":         length,
+				"Content-Type":           "application/json",
+				"Date":                   date,
+				"X-Amz-Executed-Version": "$LATEST",
+				"x-amzn-RequestId":       reqID,
+			},
+			"HttpStatusCode": intNumber(200),
+		},
+		"SdkResponseMetadata": map[string]any{"RequestId": reqID},
+		"StatusCode":          intNumber(200),
+	}
+}
+
+// mapState runs an inline Map: one iteration of the item processor per
+// item, at most MaxConcurrency at a time (0: no limit). The first failing
+// iteration fails the state and stops the others.
+func (r *run) mapState(ctx context.Context, st *state, eff any, ctxObj map[string]any, th *thread) (any, *failure) {
+	itemsVal := eff
+	if st.itemsPath != nil {
+		root := eff
+		if st.itemsPath.context {
+			root = ctxObj
+		}
+		v, ok := st.itemsPath.eval(root)
+		if !ok {
+			return nil, runtimeFailure("Invalid path '%s' in ItemsPath: the path selected nothing", st.itemsPath.src)
+		}
+		itemsVal = v
+	}
+	items, ok := itemsVal.([]any)
+	if !ok {
+		return nil, runtimeFailure("Map state %q: ItemsPath must select an array, got %s", st.name, typeName(itemsVal))
+	}
+	limit := st.maxConcurrency
+	if st.maxConcurrencyPath != nil {
+		v, ok := st.maxConcurrencyPath.eval(eff)
+		n, isInt := toInt(v)
+		if !ok || !isInt || n < 0 {
+			return nil, runtimeFailure("MaxConcurrencyPath '%s' must select a non-negative integer", st.maxConcurrencyPath.src)
+		}
+		limit = n
+	}
+	// Iteration inputs are computed up front, so a selector failure fails the
+	// state before any iteration starts.
+	inputs := make([]any, len(items))
+	for i, item := range items {
+		inputs[i] = item
+		if st.hasItemSelector {
+			ictx := make(map[string]any, len(ctxObj)+1)
+			for k, v := range ctxObj {
+				ictx[k] = v
+			}
+			ictx["Map"] = map[string]any{"Item": map[string]any{"Index": intNumber(int64(i)), "Value": item}}
+			v, f := evalTemplate(st.itemSelector, eff, ictx, "ItemSelector")
+			if f != nil {
+				return nil, f
+			}
+			inputs[i] = v
+		}
+	}
+	n := len(items)
+	r.emit(th, "MapStateStarted", EventDetails{Length: &n})
+	results := make([]any, n)
+	fail := r.fanOut(ctx, n, int(limit), th, func(ctx context.Context, i int, sub *thread) *failure {
+		idx := i
+		r.emit(sub, "MapIterationStarted", EventDetails{Name: st.name, Index: &idx})
+		out, f := r.runMachine(ctx, st.processor, inputs[i], sub)
+		if f != nil {
+			if !f.abort {
+				r.emit(sub, "MapIterationFailed", EventDetails{Name: st.name, Index: &idx, Error: f.name, Cause: f.cause})
+			} else {
+				r.emit(sub, "MapIterationAborted", EventDetails{Name: st.name, Index: &idx})
+			}
+			return f
+		}
+		results[i] = out
+		r.emit(sub, "MapIterationSucceeded", EventDetails{Name: st.name, Index: &idx})
+		return nil
+	})
+	if fail != nil {
+		if !fail.abort {
+			r.emit(th, "MapStateFailed", EventDetails{Error: fail.name, Cause: fail.cause})
+		}
+		return nil, fail
+	}
+	r.emit(th, "MapStateSucceeded", EventDetails{})
+	return results, nil
+}
+
+// parallel runs every branch on the same input; the result is the array of
+// the branches' outputs. The first failing branch fails the state.
+func (r *run) parallel(ctx context.Context, st *state, eff any, th *thread) (any, *failure) {
+	r.emit(th, "ParallelStateStarted", EventDetails{})
+	results := make([]any, len(st.branches))
+	fail := r.fanOut(ctx, len(st.branches), 0, th, func(ctx context.Context, i int, sub *thread) *failure {
+		out, f := r.runMachine(ctx, st.branches[i], eff, sub)
+		if f != nil {
+			return f
+		}
+		results[i] = out
+		return nil
+	})
+	if fail != nil {
+		if !fail.abort {
+			r.emit(th, "ParallelStateFailed", EventDetails{Error: fail.name, Cause: fail.cause})
+		}
+		return nil, fail
+	}
+	r.emit(th, "ParallelStateSucceeded", EventDetails{})
+	return results, nil
+}
+
+// fanOut runs n jobs, at most limit at once (0: all), each on its own
+// thread of events. The first real failure cancels the rest and is
+// returned; failures caused by that cancellation are ignored.
+func (r *run) fanOut(ctx context.Context, n, limit int, th *thread, job func(ctx context.Context, i int, sub *thread) *failure) *failure {
+	if n == 0 {
+		return nil
+	}
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first *failure
+		wg    sync.WaitGroup
+	)
+	sem := make(chan struct{}, limit)
+	parent := th.prev
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-fctx.Done():
+		}
+		if fctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			sub := &thread{prev: parent, nested: true}
+			if f := job(fctx, i, sub); f != nil {
+				mu.Lock()
+				if first == nil || (first.abort && !f.abort) {
+					first = f
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+	}
+	if first != nil && ctx.Err() != nil {
+		first.abort = true
+	}
+	return first
+}

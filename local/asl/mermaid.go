@@ -1,0 +1,115 @@
+package asl
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Mermaid renders the definition's top-level states as a Mermaid flowchart
+// ("flowchart TD"). States named in visited, and the transitions taken
+// between consecutive visited states, are highlighted (class "visited" and
+// a thicker link), so `symflow executions show` can draw the path an
+// execution took. Map and Parallel states are drawn as subroutine boxes.
+func Mermaid(sm *StateMachine, visited []string) string {
+	ids := map[string]string{}
+	var order []string
+	// Breadth-first from StartAt gives a stable, readable layout.
+	queue := []string{sm.startAt}
+	ids[sm.startAt] = "s0"
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		order = append(order, n)
+		st := sm.states[n]
+		if st == nil {
+			continue
+		}
+		for _, t := range st.transitions() {
+			if _, ok := ids[t.to]; !ok {
+				ids[t.to] = fmt.Sprintf("s%d", len(ids))
+				queue = append(queue, t.to)
+			}
+		}
+	}
+	taken := map[[2]string]bool{}
+	seen := map[string]bool{}
+	for i, v := range visited {
+		seen[v] = true
+		if i > 0 {
+			taken[[2]string{visited[i-1], v}] = true
+		}
+	}
+
+	var b strings.Builder
+	b.WriteString("flowchart TD\n")
+	b.WriteString("    start((start)) --> s0\n")
+	for _, n := range order {
+		st := sm.states[n]
+		id := ids[n]
+		label := mermaidLabel(n, st)
+		switch st.typ {
+		case "Choice":
+			fmt.Fprintf(&b, "    %s{%s}\n", id, label)
+		case "Succeed":
+			fmt.Fprintf(&b, "    %s([%s])\n", id, label)
+		case "Fail":
+			fmt.Fprintf(&b, "    %s[/%s/]\n", id, label)
+		case "Map", "Parallel":
+			fmt.Fprintf(&b, "    %s[[%s]]\n", id, label)
+		default:
+			fmt.Fprintf(&b, "    %s[%s]\n", id, label)
+		}
+	}
+	link := 0
+	var takenLinks []int
+	for _, n := range order {
+		st := sm.states[n]
+		id := ids[n]
+		for _, t := range st.transitions() {
+			arrow := "-->"
+			lbl := ""
+			switch {
+			case strings.HasPrefix(t.field, "Catch"):
+				arrow, lbl = "-.->", "catch"
+			case strings.HasPrefix(t.field, "Choices"), t.field == "Default":
+				lbl = strings.TrimSuffix(t.field, ".Next")
+			}
+			if lbl != "" {
+				fmt.Fprintf(&b, "    %s %s|%s| %s\n", id, arrow, mermaidText(lbl), ids[t.to])
+			} else {
+				fmt.Fprintf(&b, "    %s %s %s\n", id, arrow, ids[t.to])
+			}
+			if taken[[2]string{n, t.to}] {
+				takenLinks = append(takenLinks, link)
+			}
+			link++
+		}
+		if st.end || st.typ == "Succeed" || st.typ == "Fail" {
+			fmt.Fprintf(&b, "    %s --> stop((end))\n", id)
+			if len(visited) > 0 && visited[len(visited)-1] == n {
+				takenLinks = append(takenLinks, link)
+			}
+			link++
+		}
+	}
+	b.WriteString("    classDef visited fill:#d4edda,stroke:#28a745,stroke-width:2px\n")
+	for _, n := range order {
+		if seen[n] {
+			fmt.Fprintf(&b, "    class %s visited\n", ids[n])
+		}
+	}
+	for _, l := range takenLinks {
+		fmt.Fprintf(&b, "    linkStyle %d stroke:#28a745,stroke-width:3px\n", l+1) // +1: the start link
+	}
+	return b.String()
+}
+
+func mermaidLabel(name string, st *state) string {
+	return "\"" + mermaidText(name) + "<br/><small>" + st.typ + "</small>\""
+}
+
+// mermaidText escapes characters that Mermaid would read as syntax.
+func mermaidText(s string) string {
+	r := strings.NewReplacer("\"", "#quot;", "<", "#lt;", ">", "#gt;", "|", "#124;", "\n", " ")
+	return r.Replace(s)
+}
