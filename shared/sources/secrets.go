@@ -160,9 +160,13 @@ func HideCustom(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
 		return "", nil
 	}
-	var arr []any
-	if err := decodeJSON([]byte(raw), &arr); err != nil {
+	var v any
+	if err := decodeJSON([]byte(raw), &v); err != nil {
 		return "", &ValidationError{Field: "symbol_sources", Message: err.Error()}
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return "", &ValidationError{Field: "symbol_sources", Message: "must be a JSON array, got " + jsonKind(v)}
 	}
 	for _, e := range arr {
 		m, ok := e.(map[string]any)
