@@ -26,7 +26,7 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // way an app does (signature, installation) and what the test expects of
 // the query, then answers by path.
 type testApp struct {
-	t      *testing.T
+	t      testing.TB
 	server *httptest.Server
 
 	mu       sync.Mutex
@@ -37,7 +37,7 @@ type testApp struct {
 	wantDependent map[string]string // path → dependentData
 }
 
-func newTestApp(t *testing.T) *testApp {
+func newTestApp(t testing.TB) *testApp {
 	t.Helper()
 	a := &testApp{t: t, wantProject: testProject, wantDependent: map[string]string{}}
 	a.server = httptest.NewServer(http.HandlerFunc(a.serve))

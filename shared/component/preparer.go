@@ -15,6 +15,7 @@
 package component
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,7 +114,13 @@ func (p *Preparer) Prepare(ctx context.Context, inst project.Installation, c pro
 	if err != nil {
 		return Prepared{}, err
 	}
-	out.Schema = schema
+	// Every part came out of the decoder or out of marshal: the document
+	// is valid, and compacting it checks that once more.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, schema); err != nil {
+		return Prepared{}, &SchemaError{Component: c.UUID, Reason: "prepared schema is invalid JSON: " + err.Error()}
+	}
+	out.Schema = buf.Bytes()
 	return out, nil
 }
 

@@ -159,7 +159,8 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 		return fail(0, "", err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set(RequestIDHeader, strings.ReplaceAll(uuid.NewString(), "-", ""))
+	requestID := strings.ReplaceAll(uuid.NewString(), "-", "")
+	hreq.Header.Set(RequestIDHeader, requestID)
 	hreq.Header.Set(SignatureHeader, Sign(req.Installation.ClientSecret, nil))
 
 	client := r.Client
@@ -177,13 +178,14 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 	start := time.Now()
 	resp, err := client.Do(hreq)
 	if err != nil {
-		logger.DebugContext(ctx, "select options request failed", "app", app, "uri", req.URI, "error", err)
+		logger.DebugContext(ctx, "select options request failed",
+			"app", app, "uri", req.URI, "request_id", requestID, "error", err)
 		return fail(0, "", err)
 	}
 	defer resp.Body.Close()
 	body, err := readLimited(resp.Body, limit)
-	logger.DebugContext(ctx, "select options requested", "app", app, "uri", req.URI,
-		"status", resp.StatusCode, "bytes", len(body), "duration", time.Since(start))
+	logger.DebugContext(ctx, "select options requested",
+		"app", app, "uri", req.URI, "request_id", requestID, "status", resp.StatusCode, "bytes", len(body), "duration", time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fail(resp.StatusCode, upstreamMessage(body), nil)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 )
 
 // localRequester sends through a SafeClient that may reach the test app.
-func localRequester(t *testing.T, timeout time.Duration) *SelectRequester {
+func localRequester(t testing.TB, timeout time.Duration) *SelectRequester {
 	t.Helper()
 	return NewSelectRequester(SafeClient(ClientOptions{
 		Policy:           AddressPolicy{AllowLoopback: true},
@@ -268,4 +270,38 @@ func newInstallationWithURL(webhookURL string) project.Installation {
 		WebhookURL:   webhookURL,
 		ClientSecret: testSecret,
 	}
+}
+
+func TestLogsCarryNoSecret(t *testing.T) {
+	app := newTestApp(t)
+	var logs strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r := NewSelectRequester(SafeClient(ClientOptions{Policy: AddressPolicy{AllowLoopback: true}, Timeout: 5 * time.Second}), logger)
+	inst := app.installation()
+	inst.Components = []project.Component{
+		{UUID: "ok", Type: TypeIssueLink, Schema: json.RawMessage(`{"link":{"required_fields":[{"name":"a","uri":"/options/good"}]}}`)},
+		{UUID: "fails", Type: TypeIssueLink, Schema: json.RawMessage(`{"link":{"required_fields":[{"name":"a","uri":"/options/bad-request"}]}}`)},
+	}
+	NewPreparer(r, logger).PrepareAll(context.Background(), []project.Installation{inst}, testProject, 1)
+	out := logs.String()
+	if strings.Contains(out, testSecret) || strings.Contains(out, Sign(testSecret, nil)) {
+		t.Errorf("logs carry the client secret or its signature:\n%s", out)
+	}
+	for _, want := range []string{`"request_id":"`, `"msg":"select options requested"`, `"msg":"prepare component failed"`, `"component":"fails"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+}
+
+// syncWriter serializes writes from concurrent requests.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -52,6 +52,8 @@ func TestAddressPolicyControl(t *testing.T) {
 		{name: "carrier-grade NAT", address: "100.64.0.1:80", reason: "reserved address (100.64.0.0/10)"},
 		{name: "broadcast", address: "255.255.255.255:80", reason: "reserved address (240.0.0.0/4)"},
 		{name: "NAT64 of private", address: "[64:ff9b::a00:1]:80", reason: "reserved address (64:ff9b::/96)"},
+		{name: "IPv4-compatible v6", address: "[::7f00:1]:80", reason: "reserved address (::/96)"},
+		{name: "documentation", address: "192.0.2.10:80", reason: "reserved address (192.0.2.0/24)"},
 		{name: "host name", address: "example.com:80", reason: "not an IP address and port"},
 		{name: "unix socket", network: "unix", address: "/run/x.sock", reason: `network "unix" is not allowed`},
 	}

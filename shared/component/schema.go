@@ -68,7 +68,8 @@ func (o *object) set(key string, val json.RawMessage) {
 	o.vals[key] = val
 }
 
-// encode writes the object back, keys in their order, values verbatim.
+// encode writes the object back, keys in their order, values verbatim
+// (compact them once, at the top).
 func (o *object) encode() json.RawMessage {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
@@ -81,13 +82,7 @@ func (o *object) encode() json.RawMessage {
 		buf.Write(o.vals[k])
 	}
 	buf.WriteByte('}')
-	var out bytes.Buffer
-	if err := json.Compact(&out, buf.Bytes()); err != nil {
-		// Every part came out of the decoder or out of marshal, so the
-		// document is valid; keep the uncompacted form should that change.
-		return buf.Bytes()
-	}
-	return out.Bytes()
+	return buf.Bytes()
 }
 
 // decodeArray decodes raw as a JSON array of raw items.
