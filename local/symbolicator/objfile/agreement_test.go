@@ -1,0 +1,288 @@
+package objfile
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// agreementCase builds one binary into dir. It returns the path the
+// reference tools symbolize, the path whose symbol table lists the
+// addresses to sample, and our File for it.
+type agreementCase struct {
+	name  string
+	build func(t *testing.T, dir string) (toolObj, sampleObj string, f *File)
+}
+
+const sampleLimit = 6000
+
+// TestAgreement builds C, C++ and Go programs with gcc, clang and go in
+// several DWARF flavours and checks that Lookup agrees with llvm-symbolizer
+// on every sampled address: function names, files, lines and the whole
+// inline chain. Where addr2line disagrees with llvm-symbolizer the address is
+// logged; llvm-symbolizer is the reference.
+func TestAgreement(t *testing.T) {
+	tool(t, "llvm-symbolizer")
+	tool(t, "addr2line")
+	for _, c := range agreementCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			toolObj, sampleObj, f := c.build(t, dir)
+			addrs := sampleAddrs(t, sampleObj, sampleLimit)
+			checkAgreement(t, f, toolObj, addrs)
+		})
+	}
+}
+
+func agreementCases(t *testing.T) []agreementCase {
+	cc := func(compiler, src string, flags ...string) func(t *testing.T, dir string) (string, string, *File) {
+		return func(t *testing.T, dir string) (string, string, *File) {
+			out := compile(t, dir, compiler, src, flags...)
+			return out, out, openPath(t, out)
+		}
+	}
+	cases := []agreementCase{
+		{"gcc-c-dwarf5", cc("gcc", "c", "-O2", "-g", "-gdwarf-5")},
+		{"gcc-c-dwarf4", cc("gcc", "c", "-O2", "-g", "-gdwarf-4")},
+		{"g++-dwarf5", cc("g++", "cpp", "-O2", "-g", "-gdwarf-5")},
+		{"g++-dwarf4", cc("g++", "cpp", "-O2", "-g", "-gdwarf-4")},
+		{"gcc-c-O0", cc("gcc", "c", "-O0", "-g")},
+		{"gcc-c-gz-zlib", func(t *testing.T, dir string) (string, string, *File) {
+			out := compile(t, dir, "gcc", "c", "-O2", "-g", "-gz=zlib")
+			requireCompressed(t, out, ".debug_info", elf.COMPRESS_ZLIB)
+			return out, out, openPath(t, out)
+		}},
+		{"g++-gz-zlib", func(t *testing.T, dir string) (string, string, *File) {
+			out := compile(t, dir, "g++", "cpp", "-O2", "-g", "-gz=zlib")
+			requireCompressed(t, out, ".debug_info", elf.COMPRESS_ZLIB)
+			return out, out, openPath(t, out)
+		}},
+		{"gcc-c-zdebug", func(t *testing.T, dir string) (string, string, *File) {
+			out := compile(t, dir, "gcc", "c", "-O2", "-g", "-gdwarf-4")
+			run(t, dir, "objcopy", "--compress-debug-sections=zlib-gnu", out, out+".z")
+			ef, err := elf.Open(out + ".z")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ef.Close()
+			if ef.Section(".zdebug_info") == nil {
+				t.Fatalf("objcopy --compress-debug-sections=zlib-gnu made no .zdebug_info")
+			}
+			return out + ".z", out, openPath(t, out+".z")
+		}},
+		{"g++-split-debug", func(t *testing.T, dir string) (string, string, *File) {
+			out := compile(t, dir, "g++", "cpp", "-O2", "-g")
+			run(t, dir, "objcopy", "--only-keep-debug", "out", "out.debug")
+			run(t, dir, "objcopy", "--strip-debug", "--add-gnu-debuglink=out.debug", "out", "out.stripped")
+			stripped, debug := openPath(t, filepath.Join(dir, "out.stripped")), openPath(t, filepath.Join(dir, "out.debug"))
+			if stripped.Features.HasDebugInfo || stripped.FileType != "executable" {
+				t.Errorf("stripped: features %+v file type %q, want no debug info, executable", stripped.Features, stripped.FileType)
+			}
+			if !debug.Features.HasDebugInfo || debug.FileType != "debuginfo" {
+				t.Errorf("debug companion: features %+v file type %q, want debug info, debuginfo", debug.Features, debug.FileType)
+			}
+			if stripped.CodeID == "" || stripped.CodeID != debug.CodeID || stripped.DebugID != debug.DebugID {
+				t.Errorf("ids differ: stripped %s/%s debug %s/%s", stripped.CodeID, stripped.DebugID, debug.CodeID, debug.DebugID)
+			}
+			// The debug file alone must answer as the merged pair does.
+			t.Run("debug-alone", func(t *testing.T) {
+				checkAgreement(t, debug, filepath.Join(dir, "out.stripped"), sampleAddrs(t, out, 2000))
+			})
+			return filepath.Join(dir, "out.stripped"), out, Merge(stripped, debug)
+		}},
+		{"clang-c", cc("clang", "c", "-O2", "-g")},
+		{"clang++", cc("clang++", "cpp", "-O2", "-g")},
+		{"clang-c-dwarf4", cc("clang", "c", "-O2", "-gdwarf-4")},
+		{"go", goBuild()},
+		{"go-nocompress", goBuild("-ldflags=-compressdwarf=false")},
+	}
+	if zstdSupported(t) {
+		cases = append(cases, agreementCase{"gcc-c-gz-zstd", func(t *testing.T, dir string) (string, string, *File) {
+			out := compile(t, dir, "gcc", "c", "-O2", "-g", "-gz=zstd")
+			requireCompressed(t, out, ".debug_info", elf.COMPRESS_ZSTD)
+			return out, out, openPath(t, out)
+		}})
+	} else {
+		t.Log("gcc/ld here cannot write zstd-compressed debug sections; zstd is covered by TestZstdSection only")
+	}
+	return cases
+}
+
+// compile copies testdata/src into dir and compiles every source file there
+// with relative paths, so DWARF 5 include directories are relative to
+// DW_AT_comp_dir.
+func compile(t *testing.T, dir, compiler, src string, flags ...string) string {
+	t.Helper()
+	tool(t, compiler)
+	copyTestdata(t, dir, src)
+	files, _ := filepath.Glob(filepath.Join(dir, src, "*.c*"))
+	args := append([]string{}, flags...)
+	for _, f := range files {
+		rel, _ := filepath.Rel(dir, f)
+		args = append(args, rel)
+	}
+	args = append(args, "-I", src, "-o", "out")
+	run(t, dir, compiler, args...)
+	return filepath.Join(dir, "out")
+}
+
+func goBuild(flags ...string) func(t *testing.T, dir string) (string, string, *File) {
+	return func(t *testing.T, dir string) (string, string, *File) {
+		goBin := tool(t, "go")
+		out := filepath.Join(dir, "goprog")
+		args := append([]string{"build", "-o", out}, flags...)
+		args = append(args, "main.go")
+		cmd := exec.Command(goBin, args...)
+		cmd.Dir = filepath.Join("testdata", "goprog")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, b)
+		}
+		return out, out, openPath(t, out)
+	}
+}
+
+func openPath(t testing.TB, path string) *File {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(data)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return f
+}
+
+func requireCompressed(t *testing.T, path, section string, ct elf.CompressionType) {
+	t.Helper()
+	ef, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	s := ef.Section(section)
+	if s == nil || s.Flags&elf.SHF_COMPRESSED == 0 {
+		t.Fatalf("%s: %s is not SHF_COMPRESSED", path, section)
+	}
+	// debug/elf exposes the compression type only through the header.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := elf.CompressionType(ef.ByteOrder.Uint32(raw[s.Offset:]))
+	if got != ct {
+		t.Fatalf("%s: %s compressed with %v, want %v", path, section, got, ct)
+	}
+}
+
+// zstdSupported probes whether gcc and the linker here can write zstd
+// compressed debug sections.
+func zstdSupported(t *testing.T) bool {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.c")
+	if err := os.WriteFile(src, []byte("int main(void){return 0;}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("gcc", "-g", "-gz=zstd", "-o", filepath.Join(dir, "p"), src)
+	return cmd.Run() == nil
+}
+
+var (
+	toolClone = regexp.MustCompile(`( \[clone [^\]]*\]| \(\.[a-z_]+(\.[0-9]+)*\))+$`)
+)
+
+// normFunction removes what the tools print beyond our Function: clone
+// suffixes and Go's ABI wrapper suffix, and spacing that differs between
+// demanglers (GNU and LLVM 14 print "> >", later LLVM ">>").
+func normFunction(s string) string {
+	s = toolClone.ReplaceAllString(s, "")
+	s = cloneSuffix.ReplaceAllString(s, "")
+	// Demanglers differ in whether they space ">>" and "operator< <T>".
+	for strings.Contains(s, "> >") {
+		s = strings.ReplaceAll(s, "> >", ">>")
+	}
+	s = strings.ReplaceAll(s, "< <", "<<")
+	return strings.TrimSuffix(s, ".abi0")
+}
+
+// sameFunction compares our name with a tool's: equal after normalising,
+// or equal but for the return type the tools print for template functions.
+func sameFunction(ours, theirs string) bool {
+	ours, theirs = normFunction(ours), normFunction(theirs)
+	return ours == theirs || strings.HasSuffix(theirs, " "+ours)
+}
+
+func sameChain(ours []Frame, ref []refFrame) bool {
+	if len(ours) != len(ref) {
+		return false
+	}
+	for i := range ours {
+		if !sameFunction(ours[i].Function, ref[i].Function) || ours[i].AbsPath != ref[i].File || ours[i].Line != ref[i].Line {
+			return false
+		}
+	}
+	return true
+}
+
+func sameRefChain(a, b []refFrame) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameFunction(a[i].Function, b[i].Function) || a[i].File != b[i].File || a[i].Line != b[i].Line {
+			return false
+		}
+	}
+	return true
+}
+
+func checkAgreement(t *testing.T, f *File, toolObj string, addrs []uint64) {
+	t.Helper()
+	llvm := llvmSymbolize(t, toolObj, addrs)
+	a2l := addr2line(t, toolObj, addrs)
+	var bad, a2lDiff []string
+	inlined := 0
+	for i, a := range addrs {
+		ours, ok := f.Lookup(a)
+		if !ok {
+			ours = []Frame{{Function: "??"}}
+		}
+		if len(ours) > 1 {
+			inlined++
+		}
+		if !sameChain(ours, llvm[i]) {
+			bad = append(bad, fmt.Sprintf("%#x:\n  ours: %s\n  llvm: %v", a, fmtFrames(ours), llvm[i]))
+		}
+		if !sameRefChain(a2l[i], llvm[i]) {
+			a2lDiff = append(a2lDiff, fmt.Sprintf("%#x:\n  addr2line: %v\n  llvm:      %v", a, a2l[i], llvm[i]))
+		}
+	}
+	t.Logf("%d addresses (%d in inlined code); %d differ from llvm-symbolizer; addr2line disagrees with llvm-symbolizer on %d",
+		len(addrs), inlined, len(bad), len(a2lDiff))
+	for i, d := range a2lDiff {
+		if i == 5 {
+			t.Logf("... and %d more addr2line disagreements", len(a2lDiff)-5)
+			break
+		}
+		t.Logf("addr2line/llvm-symbolizer disagree at %s", d)
+	}
+	if len(bad) > 0 {
+		n := min(len(bad), 15)
+		t.Errorf("%d of %d addresses differ from llvm-symbolizer; first %d:\n%s", len(bad), len(addrs), n, strings.Join(bad[:n], "\n"))
+	}
+}
+
+func fmtFrames(fs []Frame) string {
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s @ %s:%d", f.Function, f.AbsPath, f.Line))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}

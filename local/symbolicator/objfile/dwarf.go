@@ -1,0 +1,490 @@
+package objfile
+
+import (
+	"cmp"
+	"debug/dwarf"
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// dwarfSectionNames are the DWARF sections the index reads, without the
+// ".debug_" prefix.
+var dwarfSectionNames = []string{"abbrev", "info", "str", "line", "ranges", "line_str", "str_offsets", "addr", "rnglists"}
+
+// dwarfIndex is the lookup structure built once per file.
+type dwarfIndex struct {
+	files []string    // global file table (absolute paths)
+	lines []lineEntry // sorted by addr; file < 0 marks the end of a sequence
+	segs  []segment   // sorted by addr; node < 0 marks a gap
+	nodes []node
+	names []funcName
+	langs []string // per unit
+}
+
+type lineEntry struct {
+	addr uint64
+	file int32
+	line uint32
+}
+
+// segment starts an address interval whose innermost function (real or
+// inlined) is node; the interval ends where the next segment starts.
+type segment struct {
+	addr uint64
+	node int32
+}
+
+// node is a subprogram with code (a root, parent < 0) or an inlined
+// subroutine inside one.
+type node struct {
+	parent   int32
+	name     int32  // index into dwarfIndex.names
+	callFile int32  // global file id of DW_AT_call_file, -1 when absent
+	callLine uint32 // DW_AT_call_line
+	unit     int32
+	entry    uint64 // roots: the function's entry address
+}
+
+type funcName struct {
+	symbol, function string
+}
+
+// dieName holds the naming attributes of a subprogram or inlined
+// subroutine DIE.
+type dieName struct {
+	name, linkage string
+	origin, spec  dwarf.Offset
+}
+
+type interval struct {
+	lo, hi uint64
+	node   int32
+	depth  int32
+	root   int32
+}
+
+type indexBuilder struct {
+	d       *dwarf.Data
+	idx     *dwarfIndex
+	fileIDs map[string]int32
+	names   map[dwarf.Offset]dieName
+	nodeDIE []dieName
+	nameIDs map[string]int32
+	ivs     []interval
+	depth   []int32
+	root    []int32
+	rows    []lineRow
+}
+
+// buildIndex indexes the DWARF in secs (keyed by section name without the
+// ".debug_" prefix).
+func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string) (*dwarfIndex, error) {
+	malformed := func(what string, err error) error {
+		return &MalformedError{Kind: kind, What: what, Err: err}
+	}
+	if len(secs["info"]) == 0 {
+		return nil, nil
+	}
+	d, err := dwarf.New(secs["abbrev"], nil, nil, secs["info"], secs["line"], nil, secs["ranges"], secs["str"])
+	if err != nil {
+		return nil, malformed("section .debug_info", err)
+	}
+	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
+		if b := secs[name]; b != nil {
+			if err := d.AddSection(".debug_"+name, b); err != nil {
+				return nil, malformed("section .debug_"+name, err)
+			}
+		}
+	}
+	b := &indexBuilder{
+		d:       d,
+		idx:     &dwarfIndex{},
+		fileIDs: map[string]int32{},
+		names:   map[dwarf.Offset]dieName{},
+		nameIDs: map[string]int32{},
+	}
+	if err := b.walk(secs, bo); err != nil {
+		return nil, malformed("section .debug_info", err)
+	}
+	b.resolveNames()
+	b.buildSegments()
+	b.sortLines()
+	return b.idx, nil
+}
+
+func (b *indexBuilder) fileID(path string) int32 {
+	if id, ok := b.fileIDs[path]; ok {
+		return id
+	}
+	id := int32(len(b.idx.files))
+	b.idx.files = append(b.idx.files, path)
+	b.fileIDs[path] = id
+	return id
+}
+
+func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
+	r := b.d.Reader()
+	var stack []int32 // context node per open DIE level; -1: none
+	var unitFiles []int32
+	unit := int32(-1)
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		if e.Tag == 0 {
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		switch e.Tag {
+		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagSkeletonUnit:
+			stack = stack[:0]
+			unit = int32(len(b.idx.langs))
+			b.idx.langs = append(b.idx.langs, langName(e.Val(dwarf.AttrLanguage)))
+			unitFiles, err = b.unitLines(e, secs, bo)
+			if err != nil {
+				return err
+			}
+			if e.Children {
+				stack = append(stack, -1)
+			}
+			continue
+		case dwarf.TagTypeUnit:
+			r.SkipChildren()
+			stack = stack[:0]
+			continue
+		}
+		ctx := int32(-1)
+		if len(stack) > 0 {
+			ctx = stack[len(stack)-1]
+		}
+		switch e.Tag {
+		case dwarf.TagSubprogram, dwarf.TagInlinedSubroutine:
+			dn := dieNameOf(e)
+			if e.Tag == dwarf.TagSubprogram {
+				b.names[e.Offset] = dn
+			}
+			var ranges [][2]uint64
+			if e.Tag == dwarf.TagSubprogram || ctx >= 0 {
+				if e.AttrField(dwarf.AttrLowpc) != nil || e.AttrField(dwarf.AttrRanges) != nil {
+					ranges, err = b.d.Ranges(e)
+					if err != nil {
+						return fmt.Errorf("ranges of DIE at %#x: %w", e.Offset, err)
+					}
+				}
+			}
+			ranges = slices.DeleteFunc(ranges, func(rg [2]uint64) bool { return rg[0] == 0 || rg[1] <= rg[0] || isTombstone(rg[0]) })
+			if len(ranges) == 0 {
+				if e.Children {
+					r.SkipChildren()
+				}
+				continue
+			}
+			if len(b.idx.nodes) >= maxNodes {
+				return fmt.Errorf("more than %d functions and inlined subroutines", maxNodes)
+			}
+			n := node{parent: -1, callFile: -1, unit: unit}
+			depth := int32(0)
+			id := int32(len(b.idx.nodes))
+			root := id
+			if e.Tag == dwarf.TagInlinedSubroutine {
+				n.parent = ctx
+				depth = b.depth[ctx] + 1
+				root = b.root[ctx]
+				if cf, ok := e.Val(dwarf.AttrCallFile).(int64); ok && cf >= 0 && cf < int64(len(unitFiles)) {
+					n.callFile = unitFiles[cf]
+				}
+				if cl, ok := e.Val(dwarf.AttrCallLine).(int64); ok && cl > 0 && cl < 1<<32 {
+					n.callLine = uint32(cl)
+				}
+			} else {
+				n.entry = ranges[0][0]
+				if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && lo != 0 {
+					n.entry = lo
+				}
+			}
+			b.idx.nodes = append(b.idx.nodes, n)
+			b.nodeDIE = append(b.nodeDIE, dn)
+			b.depth = append(b.depth, depth)
+			b.root = append(b.root, root)
+			for _, rg := range ranges {
+				b.ivs = append(b.ivs, interval{lo: rg[0], hi: rg[1], node: id, depth: depth, root: root})
+			}
+			if e.Children {
+				stack = append(stack, id)
+			}
+		case dwarf.TagLexDwarfBlock, dwarf.TagTryDwarfBlock, dwarf.TagCatchDwarfBlock:
+			if e.Children {
+				stack = append(stack, ctx)
+			}
+		case dwarf.TagNamespace, dwarf.TagClassType, dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagModule, dwarf.TagInterfaceType:
+			if e.Children {
+				stack = append(stack, -1)
+			}
+		default:
+			if e.Children {
+				r.SkipChildren()
+			}
+		}
+	}
+}
+
+func isTombstone(a uint64) bool {
+	return a >= 0xfffffffe && (a <= 0xffffffff || a >= 0xfffffffffffffffe)
+}
+
+func dieNameOf(e *dwarf.Entry) dieName {
+	var dn dieName
+	for _, f := range e.Field {
+		switch f.Attr {
+		case dwarf.AttrName:
+			dn.name, _ = f.Val.(string)
+		case dwarf.AttrLinkageName, attrMIPSLinkageName:
+			if s, ok := f.Val.(string); ok {
+				dn.linkage = s
+			}
+		case dwarf.AttrAbstractOrigin:
+			dn.origin, _ = f.Val.(dwarf.Offset)
+		case dwarf.AttrSpecification:
+			dn.spec, _ = f.Val.(dwarf.Offset)
+		}
+	}
+	return dn
+}
+
+// unitLines parses the unit's line program and appends its rows to the
+// global line table. It returns the unit's file numbers mapped to global
+// file ids.
+func (b *indexBuilder) unitLines(cu *dwarf.Entry, secs map[string][]byte, bo binary.ByteOrder) ([]int32, error) {
+	off, ok := cu.Val(dwarf.AttrStmtList).(int64)
+	if !ok || secs["line"] == nil {
+		return nil, nil
+	}
+	compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
+	b.rows = b.rows[:0]
+	tooMany := false
+	lt, err := parseLineProgram(secs["line"], uint64(off), bo, compDir, secs["str"], secs["line_str"], func(r lineRow) {
+		if len(b.rows)+len(b.idx.lines) < maxLineRows {
+			b.rows = append(b.rows, r)
+		} else {
+			tooMany = true
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("line table at %#x: %w", off, err)
+	}
+	if tooMany {
+		return nil, fmt.Errorf("line table at %#x: more than %d rows", off, maxLineRows)
+	}
+	ids := make([]int32, len(lt.files))
+	for i, p := range lt.files {
+		ids[i] = b.fileID(p)
+	}
+	start := 0
+	for i, r := range b.rows {
+		if !r.end {
+			continue
+		}
+		seq := b.rows[start : i+1]
+		start = i + 1
+		if len(seq) < 2 || seq[0].addr == 0 || isTombstone(seq[0].addr) {
+			continue
+		}
+		for j := 0; j+1 < len(seq); j++ {
+			if seq[j].addr >= seq[j+1].addr {
+				continue // rows at one address: the last one wins, as in LLVM
+			}
+			fid := int32(-2) // unknown file
+			if f := seq[j].file; int(f) < len(ids) {
+				fid = ids[f]
+			}
+			b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[j].addr, file: fid, line: seq[j].line})
+		}
+		b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[len(seq)-1].addr, file: -1})
+	}
+	return ids, nil
+}
+
+// sortLines orders the line table by address; at one address a sequence
+// end sorts before a row so that an adjacent sequence's first row wins.
+func (b *indexBuilder) sortLines() {
+	slices.SortStableFunc(b.idx.lines, func(x, y lineEntry) int {
+		if c := cmp.Compare(x.addr, y.addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(gapRank(x), gapRank(y))
+	})
+	b.idx.lines = slices.Clip(b.idx.lines)
+}
+
+func gapRank(e lineEntry) int {
+	if e.file == -1 {
+		return 0
+	}
+	return 1
+}
+
+// resolveNames names every node: the linkage name found on the DIE or by
+// following DW_AT_abstract_origin / DW_AT_specification, else DW_AT_name
+// found the same way.
+func (b *indexBuilder) resolveNames() {
+	for i, dn := range b.nodeDIE {
+		sym := b.find(dn, func(d dieName) string { return d.linkage }, 0)
+		if sym == "" {
+			sym = b.find(dn, func(d dieName) string { return d.name }, 0)
+		}
+		id, ok := b.nameIDs[sym]
+		if !ok {
+			id = int32(len(b.idx.names))
+			b.idx.names = append(b.idx.names, funcName{symbol: sym, function: demangleName(sym)})
+			b.nameIDs[sym] = id
+		}
+		b.idx.nodes[i].name = id
+	}
+	b.nodeDIE, b.names = nil, nil
+}
+
+func (b *indexBuilder) find(dn dieName, attr func(dieName) string, depth int) string {
+	if s := attr(dn); s != "" || depth > 16 {
+		return s
+	}
+	for _, ref := range []dwarf.Offset{dn.origin, dn.spec} {
+		if ref == 0 {
+			continue
+		}
+		if next, ok := b.names[ref]; ok {
+			if s := b.find(next, attr, depth+1); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// buildSegments paints each root function's address ranges with the
+// innermost inlined subroutine covering each byte, then merges all roots
+// into one sorted segment list.
+func (b *indexBuilder) buildSegments() {
+	ivs := b.ivs
+	slices.SortFunc(ivs, func(x, y interval) int {
+		if c := cmp.Compare(x.root, y.root); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.lo, y.lo); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.depth, y.depth); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.hi, x.hi)
+	})
+	type piece struct {
+		lo, hi uint64
+		node   int32
+	}
+	var pieces []piece
+	emit := func(lo, hi uint64, n int32) {
+		if lo >= hi {
+			return
+		}
+		if k := len(pieces) - 1; k >= 0 && pieces[k].hi == lo && pieces[k].node == n {
+			pieces[k].hi = hi
+			return
+		}
+		pieces = append(pieces, piece{lo, hi, n})
+	}
+	var stack []interval
+	for i := 0; i < len(ivs); {
+		j := i
+		for j < len(ivs) && ivs[j].root == ivs[i].root {
+			j++
+		}
+		stack = stack[:0]
+		var pos uint64
+		for _, v := range ivs[i:j] {
+			for len(stack) > 0 && stack[len(stack)-1].hi <= v.lo {
+				t := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				emit(max(pos, t.lo), t.hi, t.node)
+				pos = max(pos, t.hi)
+			}
+			if len(stack) > 0 {
+				emit(max(pos, stack[len(stack)-1].lo), v.lo, stack[len(stack)-1].node)
+				if v.hi > stack[len(stack)-1].hi {
+					v.hi = stack[len(stack)-1].hi
+				}
+			}
+			pos = max(pos, v.lo)
+			if v.hi > v.lo {
+				stack = append(stack, v)
+			}
+		}
+		for len(stack) > 0 {
+			t := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			emit(max(pos, t.lo), t.hi, t.node)
+			pos = max(pos, t.hi)
+		}
+		i = j
+	}
+	b.ivs = nil
+	slices.SortStableFunc(pieces, func(x, y piece) int { return cmp.Compare(x.lo, y.lo) })
+	segs := make([]segment, 0, len(pieces)+len(pieces)/4)
+	var end uint64
+	for _, p := range pieces {
+		if p.lo < end {
+			p.lo = end // overlapping functions: the first one keeps the bytes
+		}
+		if p.lo >= p.hi {
+			continue
+		}
+		if len(segs) > 0 && p.lo > end {
+			segs = append(segs, segment{addr: end, node: -1})
+		}
+		segs = append(segs, segment{addr: p.lo, node: p.node})
+		end = p.hi
+	}
+	if len(segs) > 0 {
+		segs = append(segs, segment{addr: end, node: -1})
+	}
+	b.idx.segs = segs
+}
+
+// langName maps DW_AT_language to Symbolicator's language names.
+func langName(v any) string {
+	l, ok := v.(int64)
+	if !ok {
+		return ""
+	}
+	switch l {
+	case 0x01, 0x02, 0x0c, 0x1d, 0x2c: // C89, C, C99, C11, C17
+		return "c"
+	case 0x04, 0x19, 0x1a, 0x21, 0x2a, 0x2b: // C++, C++03, C++11, C++14, C++17, C++20
+		return "cpp"
+	case 0x10:
+		return "objc"
+	case 0x11:
+		return "objcpp"
+	case 0x16:
+		return "go"
+	case 0x1c:
+		return "rust"
+	case 0x1e:
+		return "swift"
+	case 0x13:
+		return "d"
+	case 0x8001:
+		return "asm"
+	}
+	return ""
+}
+
+// attrMIPSLinkageName is DW_AT_MIPS_linkage_name, which older GCC emit and
+// debug/dwarf has no name for.
+const attrMIPSLinkageName dwarf.Attr = 0x2007

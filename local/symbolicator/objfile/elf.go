@@ -1,0 +1,270 @@
+package objfile
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// openELF reads identity, features and (when index is set) the symbol table
+// and DWARF index of an ELF file.
+func openELF(data []byte, index bool) (*File, error) {
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return nil, &MalformedError{Kind: "elf", What: "header", Err: err}
+	}
+	f := &File{Identity: Identity{Kind: "elf", Arch: elfArch(ef.Machine)}}
+
+	first := true
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && (first || p.Vaddr < f.LoadAddress) {
+			f.LoadAddress, first = p.Vaddr, false
+		}
+	}
+
+	if id := elfBuildID(ef, data); len(id) > 0 {
+		f.CodeID = hex.EncodeToString(id)
+		f.DebugID = debugIDFromBytes(id, ef.ByteOrder == binary.LittleEndian)
+	} else if text := ef.Section(".text"); text != nil && text.Type != elf.SHT_NOBITS {
+		b, err := elfSectionData(text, data)
+		if err != nil {
+			return nil, err
+		}
+		var x [16]byte
+		for i, c := range b[:min(len(b), 4096)] {
+			x[i%16] ^= c
+		}
+		f.DebugID = debugIDFromBytes(x[:], ef.ByteOrder == binary.LittleEndian)
+	}
+
+	hasCode, hasDebug := false, false
+	for _, s := range ef.Sections {
+		present := s.Type != elf.SHT_NOBITS && s.Size > 0
+		switch {
+		case !present:
+		case s.Flags&elf.SHF_EXECINSTR != 0:
+			hasCode = true
+		case s.Name == ".eh_frame" || s.Name == ".debug_frame" || s.Name == ".zdebug_frame":
+			f.Features.HasUnwindInfo = true
+		case s.Name == ".debug_info" || s.Name == ".zdebug_info":
+			hasDebug = true
+		case s.Name == ".symtab":
+			f.Features.HasSymbols = s.Size > uint64(symSize(ef))
+		}
+	}
+	f.Features.HasDebugInfo = hasDebug && (elfSection(ef, "line") != nil)
+	f.FileType = fileType(hasCode, hasDebug)
+	if !index {
+		return f, nil
+	}
+
+	syms, err := elfSymbols(ef)
+	if err != nil {
+		return nil, err
+	}
+	f.symtab = newSymtab(syms)
+	if ef.Section(".gopclntab") != nil || ef.Section(".go.buildinfo") != nil {
+		f.symtab.lang = "go"
+	}
+
+	if hasDebug {
+		secs := map[string][]byte{}
+		for _, name := range dwarfSectionNames {
+			s := elfSection(ef, name)
+			if s == nil {
+				continue
+			}
+			b, err := elfSectionData(s, data)
+			if err != nil {
+				return nil, err
+			}
+			secs[name] = b
+		}
+		// Relocatable objects need relocations applied to their DWARF;
+		// linked files (executables, shared objects, debug companions) do not.
+		if ef.Type == elf.ET_REL {
+			return nil, &MalformedError{Kind: "elf", What: "relocatable object (ET_REL): DWARF needs relocation, link it first", Err: ErrUnsupported}
+		}
+		idx, err := buildIndex(secs, ef.ByteOrder, "elf")
+		if err != nil {
+			return nil, err
+		}
+		f.index = idx
+	}
+	return f, nil
+}
+
+// elfSection finds .debug_NAME or .zdebug_NAME.
+func elfSection(ef *elf.File, name string) *elf.Section {
+	if s := ef.Section(".debug_" + name); s != nil && s.Type != elf.SHT_NOBITS {
+		return s
+	}
+	if s := ef.Section(".zdebug_" + name); s != nil && s.Type != elf.SHT_NOBITS {
+		return s
+	}
+	return nil
+}
+
+// elfSectionData returns a section's contents, decompressed (SHF_COMPRESSED
+// zlib/zstd or the GNU .zdebug format) by debug/elf, within size limits.
+// Uncompressed sections are sliced from data without a copy.
+func elfSectionData(s *elf.Section, data []byte) ([]byte, error) {
+	if s.Type == elf.SHT_NOBITS {
+		return nil, nil
+	}
+	if s.Offset > uint64(len(data)) || s.FileSize > uint64(len(data))-s.Offset {
+		return nil, &MalformedError{Kind: "elf", What: "section " + s.Name,
+			Err: fmt.Errorf("extends past end of file (offset %d, size %d, file size %d)", s.Offset, s.FileSize, len(data))}
+	}
+	compressed := s.Flags&elf.SHF_COMPRESSED != 0 || (strings.HasPrefix(s.Name, ".zdebug") && s.FileSize >= 12 && string(data[s.Offset:s.Offset+4]) == "ZLIB")
+	if !compressed {
+		return data[s.Offset : s.Offset+s.FileSize], nil
+	}
+	r := s.Open()
+	// debug/elf learns the .zdebug size only once the section is opened.
+	size := s.Size
+	if size > maxSectionSize || size > 4096*s.FileSize+4096 {
+		return nil, &MalformedError{Kind: "elf", What: "section " + s.Name,
+			Err: fmt.Errorf("decompressed size %d is implausible for %d compressed bytes", size, s.FileSize)}
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, &MalformedError{Kind: "elf", What: "section " + s.Name, Err: fmt.Errorf("decompress: %w", err)}
+	}
+	return b, nil
+}
+
+func elfBuildID(ef *elf.File, data []byte) []byte {
+	if s := ef.Section(".note.gnu.build-id"); s != nil {
+		if b, err := elfSectionData(s, data); err == nil {
+			if id := findBuildIDNote(b, ef.ByteOrder); id != nil {
+				return id
+			}
+		}
+	}
+	for _, s := range ef.Sections {
+		if s.Type == elf.SHT_NOTE {
+			if b, err := elfSectionData(s, data); err == nil {
+				if id := findBuildIDNote(b, ef.ByteOrder); id != nil {
+					return id
+				}
+			}
+		}
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_NOTE && p.Off <= uint64(len(data)) && p.Filesz <= uint64(len(data))-p.Off {
+			if id := findBuildIDNote(data[p.Off:p.Off+p.Filesz], ef.ByteOrder); id != nil {
+				return id
+			}
+		}
+	}
+	return nil
+}
+
+// findBuildIDNote scans ELF notes for NT_GNU_BUILD_ID.
+func findBuildIDNote(b []byte, bo binary.ByteOrder) []byte {
+	for len(b) >= 12 {
+		namesz, descsz, typ := uint64(bo.Uint32(b)), uint64(bo.Uint32(b[4:])), bo.Uint32(b[8:])
+		b = b[12:]
+		nameEnd := (namesz + 3) &^ 3
+		descEnd := nameEnd + (descsz+3)&^3
+		if nameEnd > uint64(len(b)) || nameEnd+descsz > uint64(len(b)) {
+			return nil
+		}
+		if typ == 3 && namesz == 4 && string(b[:4]) == "GNU\x00" && descsz > 0 {
+			return b[nameEnd : nameEnd+descsz]
+		}
+		if descEnd > uint64(len(b)) {
+			return nil
+		}
+		b = b[descEnd:]
+	}
+	return nil
+}
+
+// debugIDFromBytes turns an ELF build-id (or .text hash) into a debug id: the
+// first 16 bytes, zero-padded, with the GUID fields byte-swapped on
+// little-endian files.
+func debugIDFromBytes(id []byte, littleEndian bool) string {
+	var u [16]byte
+	copy(u[:], id)
+	if littleEndian {
+		u[0], u[1], u[2], u[3] = u[3], u[2], u[1], u[0]
+		u[4], u[5] = u[5], u[4]
+		u[6], u[7] = u[7], u[6]
+	}
+	return formatUUID(u)
+}
+
+func elfArch(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return "x86_64"
+	case elf.EM_AARCH64:
+		return "arm64"
+	case elf.EM_386:
+		return "x86"
+	case elf.EM_ARM:
+		return "arm"
+	}
+	return strings.ToLower(strings.TrimPrefix(m.String(), "EM_"))
+}
+
+func fileType(hasCode, hasDebug bool) string {
+	switch {
+	case hasCode && hasDebug:
+		return "both"
+	case hasDebug:
+		return "debuginfo"
+	}
+	return "executable"
+}
+
+func symSize(ef *elf.File) int {
+	if ef.Class == elf.ELFCLASS64 {
+		return elf.Sym64Size
+	}
+	return elf.Sym32Size
+}
+
+// elfSymbols returns the symbols llvm-symbolizer would consider: defined
+// functions, objects and untyped symbols from .symtab, or from .dynsym when
+// there is no .symtab.
+func elfSymbols(ef *elf.File) ([]symbol, error) {
+	for _, name := range []string{".symtab", ".dynsym"} {
+		if s := ef.Section(name); s != nil && s.Size/uint64(symSize(ef)) > maxSymbols {
+			return nil, &MalformedError{Kind: "elf", What: "section " + name, Err: fmt.Errorf("%d bytes of symbols exceed the limit of %d symbols", s.Size, maxSymbols)}
+		}
+	}
+	raw, err := ef.Symbols()
+	if errors.Is(err, elf.ErrNoSymbols) {
+		raw, err = ef.DynamicSymbols()
+	}
+	if errors.Is(err, elf.ErrNoSymbols) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &MalformedError{Kind: "elf", What: "symbol table", Err: err}
+	}
+	out := make([]symbol, 0, len(raw))
+	arm := ef.Machine == elf.EM_ARM || ef.Machine == elf.EM_AARCH64
+	for _, s := range raw {
+		typ := elf.ST_TYPE(s.Info)
+		if typ != elf.STT_NOTYPE && typ != elf.STT_FUNC && typ != elf.STT_OBJECT && typ != elf.STT_GNU_IFUNC {
+			continue
+		}
+		if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE || s.Name == "" {
+			continue
+		}
+		if arm && typ == elf.STT_NOTYPE && strings.HasPrefix(s.Name, "$") {
+			continue
+		}
+		out = append(out, symbol{addr: s.Value, size: s.Size, name: s.Name})
+	}
+	return out, nil
+}

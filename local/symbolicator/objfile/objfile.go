@@ -1,0 +1,237 @@
+// Package objfile loads ELF and Mach-O executables and debug companions and
+// maps file-relative addresses to functions, source files and lines, with
+// the whole inline chain.
+//
+// Open parses a file once and builds an in-memory index (sorted address
+// intervals for the line table, and for functions with their inlined
+// subroutines); Lookup is then a binary search plus a walk up the inline
+// chain. Results are meant to agree with llvm-symbolizer --inlining:
+//
+//   - Frames are innermost first. The innermost frame takes its file and line
+//     from the line table; every outer frame takes them from the call site
+//     (DW_AT_call_file, DW_AT_call_line) of the frame inside it.
+//   - Paths are built the way LLVM builds absolute paths: the unit's
+//     DW_AT_comp_dir, the include directory and the file name are joined
+//     without cleaning ("." and ".." stay as written).
+//   - Function names prefer the linkage name (DW_AT_linkage_name or
+//     DW_AT_MIPS_linkage_name, following DW_AT_abstract_origin and
+//     DW_AT_specification), else DW_AT_name. Without DWARF the symbol table
+//     names the function (then there is no file or line).
+//
+// Frame.Symbol is the raw name; Frame.Function is its demangling in LLVM's
+// style with parameters ("ns::foo(int)") but without the return type that
+// Itanium manglings of template functions carry, and without GCC clone
+// suffixes.
+package objfile
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Limits applied to untrusted input. Anything larger is reported as
+// malformed rather than allocated.
+const (
+	maxSectionSize = 1 << 30 // decompressed size of one section
+	maxSymbols     = 8 << 20
+	maxLineRows    = 64 << 20
+	maxNodes       = 32 << 20
+	maxFatArches   = 64
+	maxLoadCmds    = 1 << 16
+)
+
+// ErrUnsupported is returned (wrapped) for input that is not an ELF or
+// Mach-O file, or an ELF/Mach-O variant this package does not read.
+var ErrUnsupported = errors.New("unsupported object file format")
+
+// MalformedError reports input that claims to be ELF or Mach-O but cannot be
+// read. What names the part that is broken.
+type MalformedError struct {
+	Kind string // "elf" or "macho"
+	What string // e.g. "section .debug_info", "LC_UUID", "line table at 0x40"
+	Err  error
+}
+
+func (e *MalformedError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("malformed %s: %s", e.Kind, e.What)
+	}
+	return fmt.Sprintf("malformed %s: %s: %v", e.Kind, e.What, e.Err)
+}
+
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// Identity is what identifies an object file to a symbol server.
+type Identity struct {
+	Kind     string `json:"kind"` // "elf" | "macho"
+	Arch     string `json:"arch"` // "x86_64", "arm64", "x86", "arm", or the raw machine name
+	CodeID   string `json:"code_id,omitempty"`
+	DebugID  string `json:"debug_id"`
+	FileType string `json:"file_type"` // "executable" | "debuginfo" | "both"
+}
+
+// Features says what a file can contribute to symbolication.
+type Features struct {
+	HasDebugInfo  bool `json:"has_debug_info"`
+	HasUnwindInfo bool `json:"has_unwind_info"`
+	HasSymbols    bool `json:"has_symbols"`
+	HasSources    bool `json:"has_sources"`
+}
+
+// Frame is one function activation at an address: a real call frame or an
+// inlined one.
+type Frame struct {
+	// Function is the demangled name with parameters and without return
+	// type ("ns::foo(int)", "main.run", "add").
+	Function string
+	// Symbol is the raw linkage (mangled) name, or the plain name when the
+	// function has none (C, Go).
+	Symbol string
+	// AbsPath is the absolute source path; empty when unknown.
+	AbsPath string
+	// Line is the source line; 0 when unknown.
+	Line int
+	// Lang is derived from DW_AT_language ("c", "cpp", "rust", "go", ...),
+	// or guessed from the mangling when there is no DWARF.
+	Lang string
+	// SymAddr is the function's entry address; set on the outermost frame.
+	SymAddr uint64
+}
+
+// File is a loaded, indexed object file. It is safe for concurrent Lookup.
+type File struct {
+	Identity
+	Features Features
+	// LoadAddress is the file's own base: ELF lowest PT_LOAD vaddr, Mach-O
+	// __TEXT vmaddr. Lookup addresses are in this address space.
+	LoadAddress uint64
+
+	index  *dwarfIndex // nil without DWARF
+	symtab *symtab     // nil without symbols
+}
+
+// Open parses an ELF or Mach-O file (a thin one, or the first architecture of
+// a universal binary) and indexes its DWARF and symbol table. It never
+// panics: malformed input yields a *MalformedError, other formats wrap
+// ErrUnsupported.
+func Open(data []byte) (*File, error) {
+	return OpenArch(data, "")
+}
+
+// OpenArch is Open that picks the slice with the given arch ("x86_64",
+// "arm64", ...) from a Mach-O universal binary. An empty arch picks the first
+// slice. For thin files arch is ignored.
+func OpenArch(data []byte, arch string) (f *File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, &MalformedError{Kind: kindOf(data), What: "unreadable structure", Err: fmt.Errorf("%v", r)}
+		}
+	}()
+	switch kindOf(data) {
+	case "elf":
+		return openELF(data, true)
+	case "macho":
+		return openMachO(data, arch, true)
+	}
+	return nil, fmt.Errorf("open object file: %w", ErrUnsupported)
+}
+
+// Identify reads only the identity of a file (headers, build-id note or
+// LC_UUID): it builds no index.
+func Identify(data []byte) (Identity, error) {
+	return IdentifyArch(data, "")
+}
+
+// IdentifyArch is Identify for the given arch of a universal binary.
+func IdentifyArch(data []byte, arch string) (id Identity, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			id, err = Identity{}, &MalformedError{Kind: kindOf(data), What: "unreadable structure", Err: fmt.Errorf("%v", r)}
+		}
+	}()
+	var f *File
+	switch kindOf(data) {
+	case "elf":
+		f, err = openELF(data, false)
+	case "macho":
+		f, err = openMachO(data, arch, false)
+	default:
+		return Identity{}, fmt.Errorf("identify object file: %w", ErrUnsupported)
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	return f.Identity, nil
+}
+
+// Merge combines a stripped executable with its debug companion (from
+// objcopy --only-keep-debug, or a dSYM): identity and load address come from
+// exe when it has them, the DWARF index from whichever file has one (debug
+// first), and the symbol table from whichever has more symbols. Either
+// argument may be nil. A debug companion alone already answers Lookup; Merge
+// only matters when the executable carries symbols or identity the debug
+// file lacks.
+func Merge(exe, debug *File) *File {
+	switch {
+	case exe == nil:
+		return debug
+	case debug == nil:
+		return exe
+	}
+	m := *exe
+	if m.CodeID == "" {
+		m.CodeID = debug.CodeID
+	}
+	if m.DebugID == "" {
+		m.DebugID = debug.DebugID
+	}
+	if debug.index != nil {
+		m.index = debug.index
+	}
+	if debug.symtab.len() > m.symtab.len() {
+		m.symtab = debug.symtab
+	}
+	m.Features.HasDebugInfo = exe.Features.HasDebugInfo || debug.Features.HasDebugInfo
+	m.Features.HasUnwindInfo = exe.Features.HasUnwindInfo || debug.Features.HasUnwindInfo
+	m.Features.HasSymbols = exe.Features.HasSymbols || debug.Features.HasSymbols
+	m.Features.HasSources = exe.Features.HasSources || debug.Features.HasSources
+	if m.Features.HasDebugInfo {
+		m.FileType = "both"
+	}
+	return &m
+}
+
+// LookupBatch looks up each address; a nil entry means no function covers
+// it. It is a convenience for benchmarks and command-line tools.
+func (f *File) LookupBatch(addrs []uint64) [][]Frame {
+	out := make([][]Frame, len(addrs))
+	for i, a := range addrs {
+		out[i], _ = f.Lookup(a)
+	}
+	return out
+}
+
+func kindOf(data []byte) string {
+	if len(data) >= 4 {
+		switch string(data[:4]) {
+		case "\x7fELF":
+			return "elf"
+		case "\xfe\xed\xfa\xce", "\xce\xfa\xed\xfe", "\xfe\xed\xfa\xcf", "\xcf\xfa\xed\xfe", "\xca\xfe\xba\xbe", "\xbe\xba\xfe\xca":
+			return "macho"
+		}
+	}
+	return ""
+}
+
+// formatUUID prints 16 bytes as a lowercase hyphenated UUID.
+func formatUUID(b [16]byte) string {
+	const hx = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hx[c>>4], hx[c&15])
+	}
+	return string(out)
+}
