@@ -94,9 +94,11 @@ func TestConfig(t *testing.T) {
 			want: `{"enabled":true,"headers":{},"allowed_origins":["https://a.example"],"verify_ssl":true}`,
 		},
 		{
-			name:   "origins normalized: lowercase, no trailing slash, no empties, no duplicates",
-			mutate: func(p *project.Project) { p.AllowedOrigins = []string{"HTTPS://A.example/", "", "https://a.example", "/", "*.b.example//"} },
-			want:   `{"enabled":true,"headers":{},"allowed_origins":["*.b.example","https://a.example"],"verify_ssl":true}`,
+			name: "origins normalized: lowercase, no trailing slash, no empties, no duplicates",
+			mutate: func(p *project.Project) {
+				p.AllowedOrigins = []string{"HTTPS://A.example/", "", "https://a.example", "/", "*.b.example//"}
+			},
+			want: `{"enabled":true,"headers":{},"allowed_origins":["*.b.example","https://a.example"],"verify_ssl":true}`,
 		},
 		{
 			name:   "explicitly empty origins allow nothing",
