@@ -4,11 +4,13 @@ GO ?= go
 FUNCTIONS := $(filter-out internal,$(notdir $(wildcard functions/*)))
 BIN := bin
 
-.PHONY: run test deps lint build bench fuzz clean
+.PHONY: run test deps lint build bench fuzz clean sample-debug-file
 
 ## run: symbolicate the sample crash through the local state machine
 run:
-	$(GO) run ./cmd/symflow run events/execution/native-crash.json --project-config events/project/sample-project.json
+	$(GO) run ./cmd/symflow run events/execution/native-crash.json \
+	  --project-config events/project/sample-project.json \
+	  --debug-file events/debug-files/crashy
 
 ## deps: install what the tests need (Debian packages, npm tools, Go modules)
 deps:
@@ -45,6 +47,10 @@ bench: deps
 ## fuzz: run each fuzz target longer than make test does
 fuzz:
 	@echo "fuzz targets: see README"
+
+## sample-debug-file: rebuild the sample program (then update events/execution/native-crash.json)
+sample-debug-file:
+	cd events/debug-files && gcc -O2 -g -fno-omit-frame-pointer -fdebug-prefix-map=$$(pwd)=/src/crashy -Wl,--build-id -o crashy crashy.c
 
 clean:
 	rm -rf $(BIN) .symflow

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/symflow/symflow/local/asl"
+	"github.com/symflow/symflow/local/invoke"
+	"github.com/symflow/symflow/local/stack"
+	localsym "github.com/symflow/symflow/local/symbolicator"
+	"github.com/symflow/symflow/statemachine"
+)
+
+// cmdInvoke runs one function with an event, like `sam local invoke`.
+func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf stackFlags
+	sf.register(fs)
+	eventPath := fs.String("e", "", "event JSON file (the function's input)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *eventPath == "" {
+		return &exitError{2, errors.New("usage: symflow invoke FUNCTION -e EVENT.json [--project-config CONFIG.json]  (FUNCTION: a functions/ folder or a template logical id)")}
+	}
+	event, err := os.ReadFile(*eventPath)
+	if err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	st, cleanup, err := sf.start(ctx, stack.Options{})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	name := pos[0]
+	if fn, ok := st.Template.FunctionByDir(name); ok {
+		name = fn.LogicalID
+	}
+	if _, ok := st.Handlers[name]; !ok {
+		return &exitError{2, fmt.Errorf("no function %q: want one of the functions/ folders or template logical ids", pos[0])}
+	}
+	out, err := st.Handlers.Invoke(ctx, name, event)
+	if err != nil {
+		var te *asl.TaskError
+		if errors.As(err, &te) {
+			fmt.Fprintln(stdout, te.Cause)
+			return &exitError{1, fmt.Errorf("%s failed: %s", name, te.Name)}
+		}
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Write(out)
+	}
+	fmt.Fprintln(stdout, pretty.String())
+	return nil
+}
+
+// cmdASLRun runs any definition with tasks replaced by commands that read
+// the task input as JSON on stdin and print the result as JSON. Exit codes:
+// 0 succeeded, 1 invalid definition or input, 2 the execution failed.
+func cmdASLRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("asl run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	inputPath := fs.String("input", "", "execution input JSON file (default {})")
+	var tasks stringList
+	fs.Var(&tasks, "task", "NAME=COMMAND: run COMMAND (with sh -c) for the task resource NAME (an ARN or function name); repeatable")
+	history := fs.Bool("history", false, "print the execution history to stderr")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{1, err}
+	}
+	if len(pos) != 1 {
+		return &exitError{1, errors.New("usage: symflow asl run DEFINITION.json --input INPUT.json [--task NAME=COMMAND]")}
+	}
+	def, err := os.ReadFile(pos[0])
+	if err != nil {
+		return &exitError{1, err}
+	}
+	sm, err := asl.Parse(def)
+	if err != nil {
+		return &exitError{1, fmt.Errorf("definition %s: %w", pos[0], err)}
+	}
+	input := []byte("{}")
+	if *inputPath != "" {
+		if input, err = os.ReadFile(*inputPath); err != nil {
+			return &exitError{1, err}
+		}
+	}
+	if !json.Valid(input) {
+		return &exitError{1, fmt.Errorf("input %s is not JSON", *inputPath)}
+	}
+	commands := map[string]string{}
+	for _, t := range tasks {
+		name, cmd, ok := strings.Cut(t, "=")
+		if !ok || name == "" || cmd == "" {
+			return &exitError{1, fmt.Errorf("--task %q: want NAME=COMMAND", t)}
+		}
+		commands[name] = cmd
+	}
+	exec, err := sm.Run(ctx, "asl-run", input, asl.Options{Invoker: commandInvoker(commands)})
+	if err != nil {
+		return &exitError{1, err}
+	}
+	if *history {
+		enc := json.NewEncoder(stderr)
+		enc.SetIndent("", "  ")
+		enc.Encode(exec.History)
+	}
+	if exec.Status != asl.StatusSucceeded {
+		out, _ := json.Marshal(map[string]string{"status": exec.Status, "error": exec.Error, "cause": exec.Cause})
+		fmt.Fprintln(stdout, string(out))
+		return &exitError{2, errors.New("")}
+	}
+	fmt.Fprintln(stdout, string(exec.Output))
+	return nil
+}
+
+// commandInvoker runs a shell command per task resource. A command that
+// exits non-zero fails the task with States.TaskFailed, or with the error
+// it names when its last stderr line is {"error": …, "cause": …}.
+func commandInvoker(commands map[string]string) asl.Invoker {
+	return asl.InvokerFunc(func(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
+		cmdline, ok := commands[resource]
+		if !ok {
+			cmdline, ok = commands[invoke.FunctionName(resource)]
+		}
+		if !ok {
+			return nil, &asl.TaskError{Name: "States.TaskFailed", Cause: fmt.Sprintf("no --task given for resource %s", resource)}
+		}
+		cmd := exec.CommandContext(ctx, "sh", "-c", cmdline)
+		cmd.Stdin = bytes.NewReader(input)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+			var named struct{ Error, Cause string }
+			if json.Unmarshal([]byte(lines[len(lines)-1]), &named) == nil && named.Error != "" {
+				return nil, &asl.TaskError{Name: named.Error, Cause: named.Cause}
+			}
+			return nil, &asl.TaskError{Name: "States.TaskFailed", Cause: fmt.Sprintf("%s: %v: %s", cmdline, err, strings.TrimSpace(errOut.String()))}
+		}
+		res := bytes.TrimSpace(out.Bytes())
+		if !json.Valid(res) {
+			return nil, &asl.TaskError{Name: "States.TaskFailed", Cause: fmt.Sprintf("%s printed no JSON: %.200q", cmdline, res)}
+		}
+		return res, nil
+	})
+}
+
+// cmdExecutions lists saved local executions or shows one.
+func cmdExecutions(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("executions", flag.ContinueOnError)
+	stateDir := fs.String("state-dir", "", "where local executions are kept (default ROOT/.symflow)")
+	mermaid := fs.Bool("mermaid", false, "with show: print only the Mermaid diagram of the path taken")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if *stateDir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return err
+		}
+		*stateDir = root + "/.symflow"
+	}
+	switch {
+	case len(pos) == 1 && pos[0] == "list":
+		execs, err := stack.ListExecutions(*stateDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", "NAME", "STATUS", "STARTED", "DURATION")
+		for _, e := range execs {
+			fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", e.Name, e.Status, e.StartDate.UTC().Format("2006-01-02 15:04:05"), e.StopDate.Sub(e.StartDate).Round(time.Millisecond))
+		}
+		return nil
+	case len(pos) == 2 && pos[0] == "show":
+		e, err := stack.LoadExecution(*stateDir, pos[1])
+		if err != nil {
+			return err
+		}
+		sm, err := asl.Parse(statemachine.Definition)
+		if err != nil {
+			return err
+		}
+		diagram := asl.Mermaid(sm, asl.Path(e))
+		if *mermaid {
+			fmt.Fprintln(stdout, diagram)
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s  %s  started %s  took %s\n", e.Name, e.Status, e.StartDate.UTC().Format(time.RFC3339), e.StopDate.Sub(e.StartDate).Round(time.Millisecond))
+		if e.Error != "" {
+			fmt.Fprintf(stdout, "error: %s\ncause: %s\n", e.Error, causeMessage(e.Cause))
+		}
+		fmt.Fprintln(stdout, "\nhistory:")
+		for _, h := range e.History {
+			detail := h.Details.Name
+			if h.Details.Error != "" {
+				detail += " " + h.Details.Error
+			}
+			fmt.Fprintf(stdout, "  %3d  %-12s  %-28s %s\n", h.ID, h.Timestamp.Sub(e.StartDate).Round(time.Millisecond), h.Type, detail)
+		}
+		fmt.Fprintf(stdout, "\npath: %s\n\n```mermaid\n%s\n```\n", strings.Join(asl.Path(e), " → "), diagram)
+		return nil
+	}
+	return &exitError{2, errors.New("usage: symflow executions list | show NAME [--mermaid]")}
+}
+
+// cmdSymbolicatorServe serves the embedded Symbolicator on a loopback address.
+func cmdSymbolicatorServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("symbolicator serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:3021", "loopback address to listen on")
+	reserved := fs.Bool("connect-to-reserved-ips", true, "let sources reach loopback and private addresses (local sources)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("--listen %q: %w", *listen, err)}
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return &exitError{2, fmt.Errorf("--listen %q: the embedded Symbolicator serves loopback addresses only", *listen)}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log.Info("embedded symbolicator listening", "addr", *listen)
+	return localsym.ListenAndServe(ctx, *listen, localsym.Config{Logger: log, ConnectToReservedIPs: *reserved})
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/symflow/symflow/local/stack"
+	"github.com/symflow/symflow/shared/project"
+	"github.com/symflow/symflow/shared/task"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// parseArgs parses flags wherever they stand among the positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &exitError{2, err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// repoRoot finds the folder holding template.yaml, from the working
+// directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("template.yaml not found here or above: run symflow inside the repository or pass --root")
+		}
+		dir = parent
+	}
+}
+
+// stackFlags are the flags every command that starts a local stack takes.
+type stackFlags struct {
+	root, stateDir, symbolicatorURL, projectConfig, logFile string
+	debugFiles                                          stringList
+}
+
+func (f *stackFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.root, "root", "", "repository root (default: the folder with template.yaml, from here up)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "where local executions and objects are kept (default ROOT/.symflow)")
+	fs.StringVar(&f.symbolicatorURL, "symbolicator-url", "", "a running Symbolicator to use instead of the embedded one")
+	fs.StringVar(&f.projectConfig, "project-config", "", "project configuration JSON to store before running")
+	fs.Var(&f.debugFiles, "debug-file", "debug file to upload for the project before running (repeatable)")
+	fs.StringVar(&f.logFile, "log", "", "file for the functions' JSON logs (default STATE_DIR/logs/LAST.log)")
+}
+
+// start brings up the local stack and loads the project and debug files.
+func (f *stackFlags) start(ctx context.Context, opts stack.Options) (*stack.Stack, func(), error) {
+	if f.root == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return nil, nil, err
+		}
+		f.root = root
+	}
+	if f.stateDir == "" {
+		f.stateDir = filepath.Join(f.root, ".symflow")
+	}
+	if f.logFile == "" {
+		f.logFile = filepath.Join(f.stateDir, "logs", "last.log")
+	}
+	if err := os.MkdirAll(filepath.Dir(f.logFile), 0o755); err != nil {
+		return nil, nil, err
+	}
+	logOut, err := os.Create(f.logFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Root, opts.StateDir, opts.SymbolicatorURL, opts.Log = f.root, f.stateDir, f.symbolicatorURL, logOut
+	st, err := stack.Start(ctx, opts)
+	if err != nil {
+		logOut.Close()
+		return nil, nil, err
+	}
+	cleanup := func() { st.Close(); logOut.Close() }
+	if f.projectConfig != "" {
+		p, err := readProject(f.projectConfig)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		if err := st.LoadProject(ctx, p); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		for _, path := range f.debugFiles {
+			if _, err := st.UploadDebugFile(ctx, p.ID, path); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("debug file: %w", err)
+			}
+		}
+	} else if len(f.debugFiles) > 0 {
+		cleanup()
+		return nil, nil, &exitError{2, errors.New("--debug-file needs --project-config: debug files belong to a project")}
+	}
+	return st, cleanup, nil
+}
+
+func readProject(path string) (project.Project, error) {
+	var p project.Project
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return p, fmt.Errorf("project config: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("project config %s: %w", path, err)
+	}
+	if p.ID == "" {
+		return p, fmt.Errorf("project config %s: id is required", path)
+	}
+	return p, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf stackFlags
+	sf.register(fs)
+	quiet := fs.Bool("quiet", false, "print only the result")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &exitError{2, errors.New("usage: symflow run EVENT.json [--project-config CONFIG.json] [--debug-file PATH]... [--symbolicator-url URL]")}
+	}
+	input, err := os.ReadFile(pos[0])
+	if err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	var st0 task.State
+	if err := json.Unmarshal(input, &st0); err != nil {
+		return fmt.Errorf("event %s is not an execution input: %w", pos[0], err)
+	}
+
+	st, cleanup, err := sf.start(ctx, stack.Options{})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	name := fmt.Sprintf("%s-%s-%s", st0.ProjectID, safeName(st0.EventID), time.Now().UTC().Format("20060102T150405.000"))
+	name = strings.ReplaceAll(name, ".", "")
+	p := newProgress(stdout, *quiet)
+	p.header(name, st.SymbolicatorURL)
+	exec, err := st.Run(ctx, name, input, p.observe)
+	if err != nil {
+		return err
+	}
+	p.footer(exec, sf.stateDir)
+	if exec.Status != "SUCCEEDED" {
+		return &exitError{1, fmt.Errorf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)}
+	}
+	return printResult(ctx, stdout, st, exec)
+}
+
+// safeName keeps what an execution name may hold.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 128 && (r == '-' || r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+			b.WriteRune(r)
+		}
+		if b.Len() >= 32 {
+			break
+		}
+	}
+	return b.String()
+}
