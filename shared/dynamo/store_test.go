@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/symflow/symflow/internal/dynamolocal"
+	localdynamodb "github.com/symflow/symflow/local/dynamodb"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/project"
 )
@@ -42,6 +43,15 @@ var backends = []backend{
 		srv := ddbLocal.Get(t)
 		t.Logf("DynamoDB Local (official jar) at %s", srv.Endpoint())
 		return srv.Client()
+	}},
+	{"Embedded", func(t *testing.T) *dynamodb.Client {
+		url, stop, err := localdynamodb.New().Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = stop() })
+		t.Logf("embedded DynamoDB (local/dynamodb) at %s", url)
+		return dynamolocal.NewClient(url)
 	}},
 }
 
