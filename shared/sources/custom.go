@@ -213,7 +213,7 @@ func validateSource(path string, m map[string]any) *ValidationError {
 	slices.Sort(keys)
 	for _, k := range keys {
 		if _, known := spec[k]; !known {
-			return &ValidationError{Field: path + "." + k, Message: fmt.Sprintf("unknown field for a %s source", typ)}
+			return &ValidationError{Field: path + member(k), Message: fmt.Sprintf("unknown field for a %s source", quote(typ))}
 		}
 	}
 	names := make([]string, 0, len(spec))
@@ -280,7 +280,7 @@ func checkLayout(field string, v any) *ValidationError {
 	m := v.(map[string]any)
 	for _, k := range sortedKeys(m) {
 		if k != "type" && k != "casing" {
-			return &ValidationError{Field: field + "." + k, Message: "unknown field of layout (want type, casing)"}
+			return &ValidationError{Field: field + member(k), Message: "unknown field of layout (want type, casing)"}
 		}
 	}
 	t, present := m["type"]
@@ -299,7 +299,7 @@ func checkLayout(field string, v any) *ValidationError {
 func checkFilters(field string, v any) *ValidationError {
 	m := v.(map[string]any)
 	for _, k := range sortedKeys(m) {
-		f := field + "." + k
+		f := field + member(k)
 		switch k {
 		case "filetypes":
 			arr, ok := m[k].([]any)
@@ -351,4 +351,21 @@ func sortedKeys(m map[string]any) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// member is the path step for field name k: ".k" for a plain name, or
+// ["k"] quoted and cut short for anything else, so that a field path stays
+// readable and bounded whatever key the input used.
+func member(k string) string {
+	plain := k != "" && len(k) <= 64
+	for _, r := range k {
+		if !(r == '_' || r == '-' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return "." + k
+	}
+	return "[" + quote(k) + "]"
 }

@@ -148,7 +148,7 @@ func TestParseCustomInvalid(t *testing.T) {
 		{"id sentry:project", `[{"type":"http","id":"sentry:project","url":"https://h/","layout":{"type":"native"}}]`, "symbol_sources[0].id", "reserved"},
 		{"duplicate ids", src(httpOK, s3OK, strings.Replace(gcsOK, `"id":"gcs"`, `"id":"web"`, 1)), "symbol_sources[2].id", `duplicate source id "web"`},
 		{"duplicate ids across appStoreConnect", src(ascOK, strings.Replace(httpOK, `"id":"web"`, `"id":"asc"`, 1)), "symbol_sources[1].id", `duplicate source id "asc"`},
-		{"unknown top-level field", src(strings.Replace(httpOK, `"name"`, `"colour":"red","name"`, 1)), "symbol_sources[0].colour", "unknown field for a http source"},
+		{"unknown top-level field", src(strings.Replace(httpOK, `"name"`, `"colour":"red","name"`, 1)), "symbol_sources[0].colour", `unknown field for a "http" source`},
 		{"s3 field on http", src(strings.Replace(httpOK, `"name"`, `"bucket":"b","name"`, 1)), "symbol_sources[0].bucket", "unknown field"},
 		{"legacy top-level filetypes", src(strings.Replace(httpOK, `"name"`, `"filetypes":["pe"],"name"`, 1)), "symbol_sources[0].filetypes", "unknown field"},
 		{"headers not configurable", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"headers":{"x":"y"}}]`, "symbol_sources[0].headers", "unknown field"},
@@ -182,9 +182,12 @@ func TestParseCustomInvalid(t *testing.T) {
 		{"s3 region array", src(strings.Replace(s3OK, `"region":"eu-west-1"`, `"region":["x","http://h"]`, 1)), "symbol_sources[0].region", "must be a string, got array"},
 		{"gcs missing private_key", src(strings.Replace(gcsOK, `"private_key":"-----BEGIN PRIVATE KEY-----xyz",`, "", 1)), "symbol_sources[0].private_key", "required"},
 		{"gcs missing client_email", src(strings.Replace(gcsOK, `"client_email":"x@y.iam.gserviceaccount.com",`, "", 1)), "symbol_sources[0].client_email", "required"},
-		{"gcs region unknown", src(strings.Replace(gcsOK, `"bucket"`, `"region":"x","bucket"`, 1)), "symbol_sources[0].region", "unknown field for a gcs source"},
-		{"appStoreConnect unknown field", src(strings.Replace(ascOK, `"appId"`, `"extra":1,"appId"`, 1)), "symbol_sources[0].extra", "unknown field for a appStoreConnect source"},
+		{"gcs region unknown", src(strings.Replace(gcsOK, `"bucket"`, `"region":"x","bucket"`, 1)), "symbol_sources[0].region", `unknown field for a "gcs" source`},
+		{"appStoreConnect unknown field", src(strings.Replace(ascOK, `"appId"`, `"extra":1,"appId"`, 1)), "symbol_sources[0].extra", `unknown field for a "appStoreConnect" source`},
 		{"appStoreConnect sentry id", `[{"type":"appStoreConnect","id":"sentry:x"}]`, "symbol_sources[0].id", "must not start"},
+		{"odd field name quoted", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"my field\n":1}]`, `symbol_sources[0]["my field\n"]`, "unknown field"},
+		{"long field name cut", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"` + strings.Repeat("k", 300) + `":1}]`, `symbol_sources[0]["` + strings.Repeat("k", 64) + `…"]`, "unknown field"},
+		{"odd layout field quoted", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native","a.b":1}}]`, `symbol_sources[0].layout["a.b"]`, "unknown field of layout"},
 		{"long type is cut", `[{"type":"` + strings.Repeat("x", 500) + `","id":"a"}]`, "symbol_sources[0].type", "unknown source type"},
 	}
 	for _, tt := range tests {
