@@ -31,7 +31,7 @@ type pathSeg struct {
 	names   []string
 	indexes []int
 	// slice bounds; has* tell whether the bound was written.
-	start, end, step       int
+	start, end, step        int
 	hasStart, hasEnd, step0 bool
 }
 

@@ -104,7 +104,7 @@ type state struct {
 	timestampPath *jsonPath
 
 	// Fail
-	errName, cause      string
+	errName, cause       string
 	errorPath, causePath *jsonPath
 
 	// Map
