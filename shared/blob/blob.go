@@ -35,7 +35,7 @@ func (r Ref) Validate() error {
 	case r.Key == "":
 		return errors.New("key is empty")
 	case strings.HasPrefix(r.Key, "/") || strings.Contains(r.Key, ".."):
-		return fmt.Errorf("key %q must be relative and must not contain ..", r.Key)
+		return fmt.Errorf("key %q must be relative and free of parent references", r.Key)
 	}
 	return nil
 }
