@@ -82,4 +82,3 @@ func Placeholders(def []byte) []string {
 		}
 	}
 }
-
