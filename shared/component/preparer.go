@@ -92,7 +92,7 @@ func (e *SchemaError) Error() string {
 // that cannot be prepared fails the component: a *SchemaError, or the
 // requester's error (*RequestError, *InvalidResponseError) wrapped.
 func (p *Preparer) Prepare(ctx context.Context, inst project.Installation, c project.Component, projectSlug string, values []FieldValue) (Prepared, error) {
-	out := Prepared{UUID: c.UUID, Type: c.Type, Schema: c.Schema}
+	out := Prepared{UUID: c.UUID, Type: c.Type}
 	run := &preparation{ctx: ctx, p: p, inst: inst, comp: c, projectSlug: projectSlug, values: values}
 	var (
 		schema json.RawMessage
@@ -106,9 +106,15 @@ func (p *Preparer) Prepare(ctx context.Context, inst project.Installation, c pro
 	case TypeAlertRuleAction:
 		schema, err = run.sections("settings")
 	default:
-		if len(c.Schema) > 0 && !json.Valid(c.Schema) {
+		// Untouched, but checked: a Result must marshal whatever the app
+		// stored.
+		if len(c.Schema) == 0 {
+			return out, nil
+		}
+		if !json.Valid(c.Schema) {
 			return Prepared{}, &SchemaError{Component: c.UUID, Reason: "invalid JSON"}
 		}
+		out.Schema = bytes.Clone(c.Schema)
 		return out, nil
 	}
 	if err != nil {

@@ -305,3 +305,24 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestSelectRequesterDefaultClientRefusesLoopbackApp(t *testing.T) {
+	// Without local mode, an app whose webhook resolves to this machine is
+	// refused before any request reaches it.
+	app := newTestApp(t)
+	_, err := (&SelectRequester{Logger: slog.New(slog.DiscardHandler)}).Request(context.Background(),
+		SelectRequest{Installation: app.installation(), ProjectSlug: testProject, URI: "/options/good"})
+	var blocked *BlockedAddressError
+	var reqErr *RequestError
+	if !errors.As(err, &blocked) || !errors.As(err, &reqErr) {
+		t.Fatalf("error = %v, want a *RequestError wrapping *BlockedAddressError", err)
+	}
+	for _, want := range []string{`"acme-tracker"`, `"/options/good"`, "loopback address (allowed only in local mode)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := app.count("/options/good"); n != 0 {
+		t.Errorf("app got %d requests, want 0", n)
+	}
+}
