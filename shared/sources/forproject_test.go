@@ -596,3 +596,15 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs (run go test -update if the change is intended):\n got %s\nwant %s", path, got, want)
 	}
 }
+
+func BenchmarkForProject(b *testing.B) {
+	p := baseProject()
+	p.Organization.Features = []string{project.FeatureCustomSymbolSources}
+	p.Options.SymbolSources = "[" + httpOK + "," + s3OK + "," + gcsOK + "]"
+	p.Options.BuiltinSymbolSources = DefaultCatalog().Keys()
+	s := project.Settings{InternalURLPrefix: "http://s", SystemToken: "t", IgnoredSourceIDs: []string{"sentry:nuget"}}
+	for b.Loop() {
+		list, _ := ForProject(p, s, "ev", now, nil)
+		_ = Hide(list)
+	}
+}
