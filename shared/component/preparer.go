@@ -145,7 +145,9 @@ func (r *preparation) schemaErr(path, reason string) error {
 }
 
 // stacktraceLink sets schema.url to the app's webhook URL with path
-// schema.uri and the installation (and project) in the query.
+// schema.uri and the installation (and project) in the query. A "?" in uri
+// is escaped into the path: the reference would write a URL with two
+// queries, which no app can read.
 func (r *preparation) stacktraceLink() (json.RawMessage, error) {
 	schema, err := decodeObject(r.comp.Schema)
 	if err != nil {
