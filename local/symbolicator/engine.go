@@ -1,0 +1,749 @@
+package symbolicator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/symflow/symflow/local/symbolicator/objfile"
+)
+
+// Module debug statuses (SEMANTICS §4).
+const (
+	statusFound          = "found"
+	statusUnused         = "unused"
+	statusMissing        = "missing"
+	statusMalformed      = "malformed"
+	statusFetchingFailed = "fetching_failed"
+	statusTimeout        = "timeout"
+	statusUnsupported    = "unsupported"
+	statusOther          = "other"
+)
+
+// Frame statuses.
+const (
+	frameSymbolicated  = "symbolicated"
+	frameMissingSymbol = "missing_symbol"
+	frameUnknownImage  = "unknown_image"
+	frameMissing       = "missing"
+	frameMalformed     = "malformed"
+)
+
+// candidate is one place a module's debug file was looked for.
+type candidate struct {
+	Source   string       `json:"source"`
+	Location string       `json:"location"`
+	Download downloadInfo `json:"download"`
+	Debug    *useInfo     `json:"debug,omitempty"`
+}
+
+type downloadInfo struct {
+	Status   string            `json:"status"`
+	Features *objfile.Features `json:"features,omitempty"`
+	Details  *string           `json:"details,omitempty"`
+}
+
+type useInfo struct {
+	Status string `json:"status"`
+}
+
+// moduleEntry is a request module while it is being symbolicated.
+type moduleEntry struct {
+	index      int
+	raw        *rawModule
+	size       uint64 // image_size, backfilled from the next module when 0
+	sizeSet    bool
+	used       bool
+	status     string
+	features   objfile.Features
+	arch       string
+	file       *objfile.File
+	candidates []candidate
+}
+
+// indexedFile is a parsed debug file in the index cache.
+type indexedFile struct {
+	file *objfile.File
+}
+
+// engine symbolicates one request. It holds no state across requests; the
+// caches live in the Service.
+type engine struct {
+	svc     *Service
+	req     *symbolicateRequest
+	modules []*moduleEntry // request order
+	sorted  []*moduleEntry // by image_addr
+}
+
+func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[string]any {
+	e := &engine{svc: s, req: req}
+	for i, m := range req.Modules {
+		e.modules = append(e.modules, &moduleEntry{index: i, raw: m, size: m.ImageSize, sizeSet: m.HasImageSize, status: statusUnused, arch: "unknown"})
+	}
+	e.sorted = append([]*moduleEntry(nil), e.modules...)
+	sort.SliceStable(e.sorted, func(i, j int) bool { return e.sorted[i].raw.ImageAddr < e.sorted[j].raw.ImageAddr })
+	// A missing or zero image_size spans up to the next image; the last
+	// one then extends to the end of the address space (as Symbolicator).
+	for i := 0; i+1 < len(e.sorted); i++ {
+		m := e.sorted[i]
+		if m.size == 0 {
+			m.size = e.sorted[i+1].raw.ImageAddr - m.raw.ImageAddr
+			m.sizeSet = true
+		}
+	}
+
+	if req.Options.CallerFirst {
+		for _, st := range req.Stacktraces {
+			reverse(st.Frames)
+		}
+	}
+	for _, st := range req.Stacktraces {
+		for _, f := range st.Frames {
+			if m := e.moduleFor(f.Addr, f.Mode); m != nil {
+				m.used = true
+			}
+		}
+	}
+	e.loadModules(ctx)
+
+	traces := make([]any, 0, len(req.Stacktraces))
+	for _, st := range req.Stacktraces {
+		traces = append(traces, e.symbolicateThread(st))
+	}
+	if req.Options.CallerFirst {
+		for _, t := range traces {
+			frames := t.(map[string]any)["frames"].([]any)
+			reverse(frames)
+		}
+	}
+	mods := make([]any, 0, len(e.modules))
+	for _, m := range e.modules {
+		mods = append(mods, e.moduleJSON(m))
+	}
+	out := map[string]any{"status": "completed", "stacktraces": traces, "modules": mods}
+	if req.Signal != nil {
+		out["signal"] = *req.Signal
+	}
+	return out
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// moduleFor finds the module holding addr: the one with the highest
+// image_addr not above addr whose [image_addr, image_addr+size) holds it
+// (size 0: open-ended), or module N for "rel:N".
+func (e *engine) moduleFor(addr uint64, mode addrMode) *moduleEntry {
+	if mode.Rel {
+		if mode.Index < len(e.modules) {
+			return e.modules[mode.Index]
+		}
+		return nil
+	}
+	i := sort.Search(len(e.sorted), func(i int) bool { return e.sorted[i].raw.ImageAddr > addr })
+	if i == 0 {
+		return nil
+	}
+	m := e.sorted[i-1]
+	if m.size != 0 {
+		end := m.raw.ImageAddr + m.size
+		if end < m.raw.ImageAddr { // overflow: reaches the top
+			return m
+		}
+		if addr >= end {
+			return nil
+		}
+	}
+	return m
+}
+
+// loadModules finds and opens the debug file of every referenced module,
+// a few at a time.
+func (e *engine) loadModules(ctx context.Context) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.svc.cfg.ModuleConcurrency)
+	for _, m := range e.modules {
+		if !m.used {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			e.loadModule(ctx, m)
+		}()
+	}
+	wg.Wait()
+}
+
+func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
+	log := e.svc.log.With("module", m.index, "type", m.raw.Type, "code_id", m.raw.CodeID, "debug_id", m.raw.DebugID)
+	defer func() {
+		if r := recover(); r != nil {
+			// A debug file that trips the reader must not take the
+			// service down: the module is reported malformed.
+			log.Error("panic while loading debug file", "panic", fmt.Sprint(r))
+			m.status, m.file = statusMalformed, nil
+		}
+	}()
+	types := fileTypesFor(m.raw.Type)
+	if types == nil {
+		m.status = statusUnsupported
+		return
+	}
+	id := objectID{
+		Type: m.raw.Type, CodeID: m.raw.CodeID, DebugID: m.raw.DebugID,
+		CodeFile: m.raw.CodeFile, DebugFile: m.raw.DebugFile, Checksum: m.raw.DebugChecksum,
+	}
+	var files []remoteFile
+	listed := map[string]bool{}
+	for _, src := range e.req.Sources {
+		rfs, err := e.svc.fetch.list(ctx, src, id, types)
+		if err != nil {
+			log.Warn("listing debug files failed", "source", src.ID, "error", err)
+		}
+		if len(rfs) > 0 {
+			listed[src.ID] = true
+		}
+		files = append(files, rfs...)
+	}
+
+	metas := make([]fileMeta, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.svc.cfg.DownloadConcurrency)
+	for i, rf := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			metas[i] = e.svc.loadFile(ctx, rf, id, log)
+		}()
+	}
+	wg.Wait()
+
+	// Pick the best file: debug info over symbols only, earlier sources
+	// and layouts winning ties; files with neither are skipped. Without a
+	// usable file the first failure decides the status (as Symbolicator).
+	best, bestQ := -1, 4
+	for i, fm := range metas {
+		q := 3
+		if fm.err == nil {
+			switch {
+			case fm.file.Features.HasDebugInfo:
+				q = 0
+			case fm.file.Features.HasSymbols:
+				q = 1
+			default:
+				continue
+			}
+		}
+		if q < bestQ {
+			best, bestQ = i, q
+		}
+	}
+
+	var cands []candidate
+	for i, fm := range metas {
+		c := candidate{Source: fm.rf.src.ID, Location: fm.rf.uri(), Download: downloadInfo{Status: downloadOK}}
+		if fm.err != nil {
+			c.Download.Status = fm.err.Status
+			if fm.err.Status == downloadNoPerm || fm.err.Status == downloadError {
+				d := fm.err.Details
+				c.Download.Details = &d
+			}
+		} else {
+			feat := fm.file.Features
+			c.Download.Features = &feat
+		}
+		if i == best && fm.err == nil {
+			c.Debug = &useInfo{Status: "ok"}
+		}
+		cands = append(cands, c)
+	}
+	for _, src := range e.req.Sources {
+		if !listed[src.ID] {
+			cands = append(cands, candidate{Source: src.ID, Location: "No object files listed on this source", Download: downloadInfo{Status: downloadNotFound}})
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].Source != cands[j].Source {
+			return cands[i].Source < cands[j].Source
+		}
+		return cands[i].Location < cands[j].Location
+	})
+	for i := 0; i < len(cands); i++ {
+		if i > 0 && cands[i].Source == cands[i-1].Source && cands[i].Location == cands[i-1].Location {
+			cands = append(cands[:i], cands[i+1:]...)
+			i--
+		}
+	}
+	m.candidates = cands
+
+	if best < 0 {
+		m.status = statusMissing
+		return
+	}
+	sel := metas[best]
+	if sel.err != nil {
+		switch sel.err.Status {
+		case downloadNotFound:
+			m.status = statusMissing
+		case downloadMalformed:
+			m.status = statusMalformed
+		default:
+			m.status = statusFetchingFailed
+		}
+		return
+	}
+	m.status = statusFound
+	m.file = sel.file
+	m.features = sel.file.Features
+	if sel.file.Arch != "" {
+		m.arch = sel.file.Arch
+	}
+	log.Debug("debug file selected", "source", sel.rf.src.ID, "location", sel.rf.uri())
+}
+
+type fileMeta struct {
+	rf   remoteFile
+	file *objfile.File
+	err  *fetchError
+}
+
+// loadFile downloads one candidate and opens it through the index cache.
+func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log *slog.Logger) (fm fileMeta) {
+	fm.rf = rf
+	data, ferr := s.fetch.fetch(ctx, rf)
+	if ferr != nil {
+		if ferr.Status != downloadNotFound {
+			log.Info("debug file download failed", "source", rf.src.ID, "location", rf.uri(), "status", ferr.Status, "details", ferr.Details)
+		}
+		fm.err = ferr
+		return fm
+	}
+	f, err := s.openIndexed(data)
+	if err != nil {
+		log.Info("debug file unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
+		fm.err = &fetchError{Status: downloadMalformed}
+		return fm
+	}
+	if !identityMatches(f, id) {
+		log.Warn("debug file does not match the module", "source", rf.src.ID, "location", rf.uri(), "file_code_id", f.CodeID, "file_debug_id", f.DebugID)
+		fm.err = &fetchError{Status: downloadMalformed}
+		return fm
+	}
+	fm.file = f
+	return fm
+}
+
+// identityMatches refuses a file whose ids contradict the module's: a
+// symbol server answering with the wrong file must not produce wrong
+// frames.
+func identityMatches(f *objfile.File, id objectID) bool {
+	if id.DebugID != "" && f.DebugID != "" {
+		want, ok1 := parseDebugID(id.DebugID)
+		got, ok2 := parseDebugID(f.DebugID)
+		if ok1 && ok2 && want.UUID != got.UUID {
+			return false
+		}
+	}
+	if id.CodeID != "" && f.CodeID != "" && !strings.EqualFold(strings.ReplaceAll(id.CodeID, "-", ""), strings.ReplaceAll(f.CodeID, "-", "")) {
+		return false
+	}
+	return true
+}
+
+// openIndexed parses data with objfile, reusing an earlier parse of the
+// same bytes. The cache is keyed by the file's identity (kind, code id,
+// debug id, file type) and a digest of its content, and bounded by bytes.
+func (s *Service) openIndexed(data []byte) (f *objfile.File, err error) {
+	ident, err := safeIdentify(data)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	key := ident.Kind + "/" + ident.CodeID + "/" + ident.DebugID + "/" + ident.FileType + "/" + hex.EncodeToString(sum[:])
+	if v, ok := s.index.get(key); ok {
+		return v.file, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("debug file reader failed: %v", r)
+		}
+	}()
+	f, err = objfile.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	s.index.add(key, indexedFile{file: f}, int64(len(data)))
+	return f, nil
+}
+
+func safeIdentify(data []byte) (id objfile.Identity, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("debug file reader failed: %v", r)
+		}
+	}()
+	return objfile.Identify(data)
+}
+
+// adjustment is how a frame's address is turned into a lookup address.
+type adjustment int
+
+const (
+	adjustAuto adjustment = iota
+	adjustYes
+	adjustNo
+)
+
+// synchronousSignals are faults raised by the crashing instruction itself:
+// the crashing frame's address is that instruction, not a return address.
+var synchronousSignals = map[uint32]bool{4: true, 7: true, 8: true, 11: true}
+
+// shouldAdjust decides whether addr is a return address whose call
+// instruction precedes it (SEMANTICS §4): every frame but the crashing one
+// (index 0) is; the crashing one is not when the signal is a synchronous
+// fault or the thread's ip register holds the address.
+func shouldAdjust(mode adjustment, frameIndex int, signal *uint32, ip *uint64, addr uint64) bool {
+	switch mode {
+	case adjustYes:
+		return true
+	case adjustNo:
+		return false
+	}
+	if frameIndex != 0 {
+		return true
+	}
+	if signal != nil && synchronousSignals[*signal] {
+		return false
+	}
+	if ip != nil && *ip == addr {
+		return false
+	}
+	return true
+}
+
+// instructionAlignment returns the alignment and minimal size of
+// instructions on arch.
+func instructionAlignment(arch string) (align, size uint64) {
+	switch {
+	case strings.HasPrefix(arch, "arm64"), strings.HasPrefix(arch, "aarch64"):
+		return 4, 4
+	case strings.HasPrefix(arch, "arm"):
+		return 2, 2
+	case strings.HasPrefix(arch, "ppc"), strings.HasPrefix(arch, "mips"), strings.HasPrefix(arch, "riscv"):
+		return 4, 4
+	}
+	return 1, 1
+}
+
+// lookupAddress returns the address to look up for a frame at addr: the
+// address aligned to the instruction size, minus one instruction when it is
+// a return address (x86: addr-1; arm64: addr aligned down to 4, -4).
+func lookupAddress(arch string, addr uint64, adjust bool) uint64 {
+	align, size := instructionAlignment(arch)
+	aligned := addr &^ (align - 1)
+	if !adjust {
+		return aligned
+	}
+	if aligned < size {
+		return 0
+	}
+	return aligned - size
+}
+
+// ipRegister names the instruction pointer register of arch.
+func ipRegister(arch string) string {
+	switch {
+	case arch == "x86_64" || arch == "amd64":
+		return "rip"
+	case arch == "x86" || arch == "i386" || arch == "i686":
+		return "eip"
+	case strings.HasPrefix(arch, "arm"), strings.HasPrefix(arch, "aarch64"):
+		return "pc"
+	}
+	return ""
+}
+
+func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
+	out := map[string]any{}
+	for k, v := range st.fields {
+		out[k] = v
+	}
+	if len(st.Registers) > 0 {
+		regs := map[string]string{}
+		for k, v := range st.Registers {
+			regs[k] = formatHex(v)
+		}
+		out["registers"] = regs
+	}
+	def := adjustAuto
+	for _, f := range st.Frames {
+		if f.Adjust != nil {
+			def = adjustYes
+			break
+		}
+	}
+	frames := []any{}
+	var lastSymbolicated map[string]any
+	for i, f := range st.Frames {
+		mode := def
+		if f.Adjust != nil {
+			if *f.Adjust {
+				mode = adjustYes
+			} else {
+				mode = adjustNo
+			}
+		}
+		res, status := e.symbolicateFrame(st, f, i, mode)
+		if status == frameSymbolicated {
+			for _, r := range res {
+				frames = append(frames, r)
+			}
+			lastSymbolicated = res[len(res)-1]
+			continue
+		}
+		outermost := i == len(st.Frames)-1
+		// Frames found by stack scanning that resolve to nothing are
+		// false positives of the unwinder; Symbolicator drops them.
+		if f.Trust == "scan" && (status == frameMissingSymbol || status == frameUnknownImage) {
+			continue
+		}
+		if status == frameUnknownImage && outermost && lastSymbolicated != nil {
+			if fn, _ := lastSymbolicated["function"].(string); fn == "_start" || fn == "__clone" || fn == "__clone3" {
+				continue
+			}
+		}
+		if status == frameUnknownImage && outermost && !f.Mode.Rel && f.Addr < 4096 && len(frames) > 0 {
+			continue
+		}
+		frames = append(frames, e.unsymbolicatedFrame(f, i, status))
+	}
+	out["frames"] = frames
+	return out
+}
+
+func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) map[string]any {
+	out := map[string]any{}
+	for k, v := range f.fields {
+		out[k] = v
+	}
+	out["status"] = status
+	out["original_index"] = index
+	out["instruction_addr"] = formatHex(f.Addr)
+	if f.Mode.Rel {
+		out["addr_mode"] = f.Mode.String()
+	}
+	if f.Adjust != nil {
+		out["adjust_instruction_addr"] = *f.Adjust
+	}
+	if f.Trust != "none" {
+		out["trust"] = f.Trust
+	}
+	if m := e.moduleFor(f.Addr, f.Mode); m != nil {
+		delete(out, "package")
+		if m.raw.CodeFile != "" {
+			out["package"] = m.raw.CodeFile
+		}
+	}
+	function, symbol := f.Function, f.Symbol
+	// With only one of function and symbol given, treat it as a mangled
+	// name: demangled into function, raw kept as symbol.
+	if (function == "") != (symbol == "") {
+		raw := function + symbol
+		if d := demangleName(raw); d != "" && d != raw {
+			function, symbol = d, raw
+		}
+	}
+	if function != "" {
+		out["function"] = function
+	}
+	if symbol != "" {
+		out["symbol"] = symbol
+	}
+	return out
+}
+
+func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]map[string]any, string) {
+	m := e.moduleFor(f.Addr, f.Mode)
+	if m == nil {
+		return nil, frameUnknownImage
+	}
+	if m.file == nil {
+		if m.status == statusMalformed {
+			return nil, frameMalformed
+		}
+		return nil, frameMissing
+	}
+	image := m.raw.ImageAddr
+	var rel uint64
+	switch {
+	case f.Mode.Rel:
+		rel = f.Addr
+	case image != 0 && f.Addr >= image:
+		rel = f.Addr - image
+	default:
+		return nil, frameMissingSymbol
+	}
+	file := m.file
+	if image != 0 {
+		abs := image + rel
+		if abs < image {
+			return nil, frameMissingSymbol
+		}
+		var ip *uint64
+		if index == 0 {
+			if name := ipRegister(file.Arch); name != "" {
+				if v, ok := st.Registers[name]; ok {
+					ip = &v
+				}
+			}
+		}
+		caller := lookupAddress(file.Arch, abs, shouldAdjust(mode, index, e.req.Signal, ip, abs))
+		if caller < image {
+			return nil, frameMissingSymbol
+		}
+		rel = caller - image
+	}
+	frames, ok := safeLookup(file, rel+file.LoadAddress)
+	if !ok || len(frames) == 0 {
+		return nil, frameMissingSymbol
+	}
+	expose := func(a uint64) uint64 {
+		if image != 0 {
+			return image + a
+		}
+		return a
+	}
+	var out []map[string]any
+	for i, fr := range frames {
+		o := map[string]any{}
+		for k, v := range f.fields {
+			if !knownFrameFields[k] {
+				o[k] = v
+			}
+		}
+		for _, k := range []string{"platform", "function_id"} {
+			if v, ok := f.fields[k]; ok {
+				o[k] = v
+			}
+		}
+		o["status"] = frameSymbolicated
+		o["original_index"] = index
+		o["instruction_addr"] = formatHex(expose(rel))
+		if image == 0 {
+			o["addr_mode"] = addrMode{Rel: true, Index: m.index}.String()
+		}
+		if f.Adjust != nil {
+			o["adjust_instruction_addr"] = *f.Adjust
+		}
+		if f.Trust != "none" {
+			o["trust"] = f.Trust
+		}
+		if m.raw.CodeFile != "" {
+			o["package"] = m.raw.CodeFile
+		}
+		symbol, function := fr.Symbol, fr.Function
+		if symbol == "" {
+			symbol = function
+		}
+		if function == "" {
+			function = symbol
+		}
+		o["symbol"] = symbol
+		o["function"] = function
+		if fr.AbsPath != "" {
+			o["abs_path"] = fr.AbsPath
+			if b := basename(fr.AbsPath); b != "" {
+				o["filename"] = b
+			}
+		} else {
+			for _, k := range []string{"abs_path", "filename"} {
+				if v, ok := f.fields[k]; ok {
+					o[k] = v
+				}
+			}
+		}
+		if fr.Line < 0 {
+			fr.Line = 0
+		}
+		o["lineno"] = fr.Line
+		if fr.Lang != "" && fr.Lang != "unknown" {
+			o["lang"] = fr.Lang
+		}
+		if i == len(frames)-1 {
+			sym := fr.SymAddr
+			if sym == 0 {
+				for _, x := range frames {
+					if x.SymAddr != 0 {
+						sym = x.SymAddr
+					}
+				}
+			}
+			if sym >= file.LoadAddress && sym != 0 {
+				o["sym_addr"] = formatHex(expose(sym - file.LoadAddress))
+			}
+		}
+		out = append(out, o)
+	}
+	return out, frameSymbolicated
+}
+
+func safeLookup(f *objfile.File, addr uint64) (frames []objfile.Frame, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			frames, ok = nil, false
+		}
+	}()
+	return f.Lookup(addr)
+}
+
+func (e *engine) moduleJSON(m *moduleEntry) map[string]any {
+	out := map[string]any{}
+	for k, v := range m.raw.fields {
+		out[k] = v
+	}
+	out["debug_status"] = m.status
+	out["features"] = m.features
+	out["arch"] = m.arch
+	out["type"] = m.raw.Type
+	set := func(k, v string) {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	set("code_id", m.raw.CodeID)
+	set("code_file", m.raw.CodeFile)
+	set("debug_id", m.raw.DebugID)
+	set("debug_file", m.raw.DebugFile)
+	set("debug_checksum", m.raw.DebugChecksum)
+	out["image_addr"] = formatHex(m.raw.ImageAddr)
+	if m.sizeSet {
+		out["image_size"] = m.size
+	}
+	if e.req.Options.DifCandidates && len(m.candidates) > 0 {
+		out["candidates"] = m.candidates
+	}
+	return out
+}
+
+// marshalResponse renders a response object.
+func marshalResponse(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"status": "failed", "message": "internal server error: cannot encode response"})
+	}
+	return b
+}

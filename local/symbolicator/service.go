@@ -1,0 +1,574 @@
+// Package symbolicator is symflow's embedded stand-in for Sentry's
+// Symbolicator: an HTTP service that speaks the Symbolicator API (SEMANTICS
+// §3 and §4) closely enough that a client written for the real service
+// cannot tell the difference for native (ELF and Mach-O) stack traces.
+//
+// POST /symbolicate looks up each referenced module's debug file on the
+// request's sources (filesystem, http with the native, debuginfod, unified,
+// symstore and ssqp layouts, s3, and Sentry's debug-files endpoint), opens it
+// with package objfile and resolves every frame to functions, files and
+// lines, inlined frames included. Minidumps and Apple crash reports are
+// accepted but answered "failed": stack walking is out of scope here.
+//
+// All state is in memory: requests are pollable for ResultTTL after they
+// finish and are lost when the process stops, as with the real service.
+// Downloads and parsed debug files are kept in caches bounded by bytes.
+package symbolicator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config tunes a Service. The zero value of every field means its default.
+type Config struct {
+	// MaxConcurrent is how many requests may run at once; more are refused
+	// with 503. Default 120 (Symbolicator's max_concurrent_requests).
+	MaxConcurrent int
+	// MaxBodyBytes bounds a /symbolicate body; larger ones get 413.
+	// Default 5 MiB.
+	MaxBodyBytes int64
+	// MaxMultipartBytes bounds a /minidump or /applecrashreport upload.
+	// Default 100 MiB.
+	MaxMultipartBytes int64
+	// ResultTTL is how long a finished request stays pollable. Default 90 s.
+	ResultTTL time.Duration
+	// RequestTimeout ends a request that runs longer with status
+	// "timeout". Default 15 min (the reference's hard limit).
+	RequestTimeout time.Duration
+	// CacheBytes bounds the cache of downloaded debug files. Default 512 MiB.
+	CacheBytes int64
+	// IndexCacheBytes bounds the cache of parsed debug files, counted by
+	// the size of the file. Default: CacheBytes.
+	IndexCacheBytes int64
+	// MaxDownloadBytes bounds one debug file. Default 2 GiB.
+	MaxDownloadBytes int64
+	// DownloadTimeout bounds one download or listing. Default 5 min.
+	DownloadTimeout time.Duration
+	// ModuleConcurrency is how many modules of one request are fetched at
+	// once, DownloadConcurrency how many candidate files of one module.
+	// Defaults 8 and 4.
+	ModuleConcurrency   int
+	DownloadConcurrency int
+	// Logger receives the service's logs. Default slog.Default(). Tokens,
+	// keys and header values are never logged.
+	Logger *slog.Logger
+
+	// HTTPClient fetches from http and sentry sources and is handed to the
+	// S3 client factory. When nil the service builds one that refuses
+	// reserved addresses (loopback, private, link-local) unless
+	// ConnectToReservedIPs is set or the host is in AllowedHosts. A client
+	// given here is used as is: its owner decides what it may reach.
+	HTTPClient *http.Client
+	// ConnectToReservedIPs lets sources reach loopback and private
+	// addresses (local mode), like Symbolicator's connect_to_reserved_ips.
+	ConnectToReservedIPs bool
+	// AllowedHosts are host names or host:port pairs that may be reached
+	// even when they resolve to reserved addresses.
+	AllowedHosts []string
+	// S3ClientFactory builds S3 clients; default DefaultS3ClientFactory.
+	S3ClientFactory S3ClientFactory
+
+	// Now is the clock used for result expiry; default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 120
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 5 << 20
+	}
+	if c.MaxMultipartBytes <= 0 {
+		c.MaxMultipartBytes = 100 << 20
+	}
+	if c.ResultTTL <= 0 {
+		c.ResultTTL = 90 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 15 * time.Minute
+	}
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = 512 << 20
+	}
+	if c.IndexCacheBytes <= 0 {
+		c.IndexCacheBytes = c.CacheBytes
+	}
+	if c.MaxDownloadBytes <= 0 {
+		c.MaxDownloadBytes = 2 << 30
+	}
+	if c.DownloadTimeout <= 0 {
+		c.DownloadTimeout = 5 * time.Minute
+	}
+	if c.ModuleConcurrency <= 0 {
+		c.ModuleConcurrency = 8
+	}
+	if c.DownloadConcurrency <= 0 {
+		c.DownloadConcurrency = 4
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+const (
+	connectTimeout = 15 * time.Second
+	retryAfter     = 30
+	// maxPollTimeout caps the timeout query parameter.
+	maxPollTimeout = 24 * time.Hour
+)
+
+// Service is the embedded Symbolicator. It is an http.Handler; Close
+// stops its background work.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	fetch *fetcher
+	index *lruCache[indexedFile]
+	mux   *http.ServeMux
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	tasks   map[uuid.UUID]*task
+	running int
+	closed  bool
+}
+
+// task is one request: running until done is closed, then holding its
+// JSON response until it expires.
+type task struct {
+	done     chan struct{}
+	response []byte
+	finished time.Time
+}
+
+// New returns a Service configured by cfg.
+func New(cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		index:  newLRU[indexedFile](cfg.IndexCacheBytes),
+		tasks:  map[uuid.UUID]*task{},
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	s.fetch = newFetcher(&s.cfg)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /symbolicate", s.handleSymbolicate)
+	mux.HandleFunc("POST /minidump", s.handleMultipart("upload_file_minidump", "minidump"))
+	mux.HandleFunc("POST /applecrashreport", s.handleMultipart("apple_crash_report", "Apple crash report"))
+	mux.HandleFunc("GET /requests/{id}", s.handlePoll)
+	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	})
+	s.mux = mux
+	s.wg.Add(1)
+	go s.janitor()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close stops the service: running requests are cancelled (their results
+// report failure) and background work ends. It waits for them.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// ListenAndServe serves the API on addr (for example "127.0.0.1:3021")
+// until ctx is done, then shuts down gracefully.
+func ListenAndServe(ctx context.Context, addr string, cfg Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("symbolicator listen on %s: %w", addr, err)
+	}
+	svc := New(cfg)
+	defer svc.Close()
+	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 30 * time.Second}
+	svc.log.Info("symbolicator listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("symbolicator serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("symbolicator shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("symbolicator serve: %w", err)
+	}
+	return nil
+}
+
+var errBusy = errors.New("maximum number of concurrent requests reached")
+
+// start registers a new request and runs work for it in the background.
+func (s *Service) start(kind string, work func(ctx context.Context) any) (uuid.UUID, *task, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return uuid.Nil, nil, errors.New("service is shutting down")
+	}
+	if s.running >= s.cfg.MaxConcurrent {
+		s.mu.Unlock()
+		return uuid.Nil, nil, errBusy
+	}
+	s.running++
+	id := uuid.New()
+	t := &task{done: make(chan struct{})}
+	s.tasks[id] = t
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	go func() {
+		defer s.wg.Done()
+		started := time.Now()
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+		defer cancel()
+		resc := make(chan any, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("request panicked", "request_id", id, "kind", kind, "panic", fmt.Sprint(r))
+					resc <- map[string]any{"status": "internal_error"}
+				}
+			}()
+			resc <- work(ctx)
+		}()
+		var res any
+		select {
+		case res = <-resc:
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				s.log.Error("request timed out", "request_id", id, "kind", kind, "after", s.cfg.RequestTimeout)
+				res = map[string]any{"status": "timeout"}
+			} else {
+				res = map[string]any{"status": "failed", "message": "the symbolicator is shutting down"}
+			}
+		}
+		body := marshalResponse(res)
+		s.mu.Lock()
+		t.response = body
+		t.finished = s.cfg.Now()
+		s.running--
+		s.mu.Unlock()
+		close(t.done)
+		s.log.Info("request finished", "request_id", id, "kind", kind, "duration", time.Since(started))
+	}()
+	return id, t, nil
+}
+
+// lookup returns a known, unexpired task.
+func (s *Service) lookup(id uuid.UUID) *task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[id]
+	if !ok {
+		return nil
+	}
+	if !t.finished.IsZero() && s.cfg.Now().Sub(t.finished) >= s.cfg.ResultTTL {
+		delete(s.tasks, id)
+		return nil
+	}
+	return t
+}
+
+// janitor drops expired results so that memory does not grow with
+// requests nobody polls.
+func (s *Service) janitor() {
+	defer s.wg.Done()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := s.cfg.Now()
+		s.mu.Lock()
+		for id, t := range s.tasks {
+			if !t.finished.IsZero() && now.Sub(t.finished) >= s.cfg.ResultTTL {
+				delete(s.tasks, id)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// respond waits for t up to timeout (nil: until done) and writes its
+// response, or "pending" when the timeout elapses first.
+func (s *Service) respond(w http.ResponseWriter, r *http.Request, id uuid.UUID, t *task, timeout *time.Duration) {
+	var expired <-chan time.Time
+	if timeout != nil {
+		timer := time.NewTimer(*timeout)
+		defer timer.Stop()
+		expired = timer.C
+	}
+	select {
+	case <-t.done:
+	default:
+		select {
+		case <-t.done:
+		case <-expired:
+			writeJSON(w, http.StatusOK, marshalResponse(map[string]any{
+				"status": "pending", "request_id": id.String(), "retry_after": retryAfter,
+			}))
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.mu.Lock()
+	body := t.response
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, msg)
+}
+
+func writeBusy(w http.ResponseWriter) {
+	writeJSON(w, http.StatusServiceUnavailable, marshalResponse(map[string]string{"detail": errBusy.Error()}))
+}
+
+// pollTimeout reads the timeout query parameter (whole seconds).
+func pollTimeout(r *http.Request) (*time.Duration, error) {
+	v := r.URL.Query().Get("timeout")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("invalid query parameter timeout: %q is not a whole number of seconds", truncate(v, 40))
+	}
+	d := maxPollTimeout
+	if n < uint64(maxPollTimeout/time.Second) {
+		d = time.Duration(n) * time.Second
+	}
+	return &d, nil
+}
+
+func (s *Service) handleSymbolicate(w http.ResponseWriter, r *http.Request) {
+	timeout, err := pollTimeout(r)
+	if err != nil {
+		writeText(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
+			return
+		}
+		writeText(w, http.StatusBadRequest, "failed to read the request body")
+		return
+	}
+	req, err := decodeSymbolicateRequest(body)
+	if err != nil {
+		var re *RequestError
+		if errors.As(err, &re) {
+			writeText(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: "+re.Error())
+			return
+		}
+		writeText(w, http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
+		return
+	}
+	id, t, err := s.start("symbolicate", func(ctx context.Context) any { return s.symbolicate(ctx, req) })
+	if err != nil {
+		if errors.Is(err, errBusy) {
+			writeBusy(w)
+			return
+		}
+		writeText(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	s.log.Info("symbolicate request", "request_id", id, "scope", r.URL.Query().Get("scope"),
+		"stacktraces", len(req.Stacktraces), "modules", len(req.Modules), "sources", len(req.Sources))
+	s.respond(w, r, id, t, timeout)
+}
+
+func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	timeout, err := pollTimeout(r)
+	if err != nil {
+		writeText(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	t := s.lookup(id)
+	if t == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	s.respond(w, r, id, t, timeout)
+}
+
+// maxFormField bounds the JSON fields (sources, options, …) of a multipart
+// request.
+const maxFormField = 4 << 20
+
+// handleMultipart accepts a minidump or Apple crash report upload. The
+// embedded service does not walk stacks, so a well-formed upload becomes a
+// request that failed with a message saying so; the client sees the same
+// protocol as with the real service.
+func (s *Service) handleMultipart(fileField, what string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		timeout, err := pollTimeout(r)
+		if err != nil {
+			writeText(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if r.ContentLength > s.cfg.MaxMultipartBytes {
+			writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+			writeText(w, http.StatusBadRequest, "expected a multipart/form-data body")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxMultipartBytes)
+		mr, err := r.MultipartReader()
+		if err != nil {
+			writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
+			return
+		}
+		var fileSize int64
+		found := false
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
+					return
+				}
+				writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
+				return
+			}
+			name := part.FormName()
+			switch name {
+			case fileField:
+				n, err := io.Copy(io.Discard, part)
+				if err != nil {
+					var mbe *http.MaxBytesError
+					if errors.As(err, &mbe) {
+						writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
+						return
+					}
+					writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
+					return
+				}
+				found, fileSize = true, n
+			case "sources", "options", "scraping", "platform", "rewrite_first_module":
+				data, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+				if err != nil || len(data) > maxFormField {
+					writeText(w, http.StatusBadRequest, fmt.Sprintf("field %s is too large or unreadable", name))
+					return
+				}
+				if err := validateFormField(name, data); err != nil {
+					writeText(w, http.StatusBadRequest, err.Error())
+					return
+				}
+			default:
+				io.Copy(io.Discard, part)
+			}
+			part.Close()
+		}
+		if !found {
+			writeText(w, http.StatusBadRequest, "missing file field "+fileField)
+			return
+		}
+		msg := what + " stack walking is not supported by the embedded symbolicator; " +
+			"send the stack trace to /symbolicate or configure a Symbolicator service URL"
+		id, t, err := s.start(what, func(context.Context) any {
+			return map[string]any{"status": "failed", "message": msg}
+		})
+		if err != nil {
+			if errors.Is(err, errBusy) {
+				writeBusy(w)
+				return
+			}
+			writeText(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		s.log.Info("upload not processed", "request_id", id, "kind", what, "bytes", fileSize)
+		s.respond(w, r, id, t, timeout)
+	}
+}
+
+// validateFormField checks a JSON-string form field of a multipart request.
+func validateFormField(name string, data []byte) error {
+	switch name {
+	case "sources":
+		var arr []json.RawMessage
+		if err := json.Unmarshal(data, &arr); err != nil {
+			return fmt.Errorf("field sources: expected a JSON array")
+		}
+		for i, raw := range arr {
+			if _, err := decodeSource(raw, index("sources", i)); err != nil {
+				return fmt.Errorf("field %w", err)
+			}
+		}
+	case "options", "scraping":
+		var o map[string]json.RawMessage
+		if err := json.Unmarshal(data, &o); err != nil {
+			return fmt.Errorf("field %s: expected a JSON object", name)
+		}
+	}
+	return nil
+}

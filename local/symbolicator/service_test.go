@@ -1,0 +1,188 @@
+package symbolicator
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func discardLogger() *slog.Logger {
+	if os.Getenv("SYMFLOW_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+const testImageAddr = 0x7f1200000000
+
+// findInlineAddr returns a file address inside compute whose reference
+// chain has inner inlined into compute, with that chain.
+func findInlineAddr(t *testing.T, s *sample) (uint64, []refFrame) {
+	t.Helper()
+	sym := s.Syms["compute"]
+	var addrs []uint64
+	for a := sym[0]; a < sym[0]+sym[1]; a++ {
+		addrs = append(addrs, a)
+	}
+	chains := symbolize(t, s.Bin, addrs...)
+	for i, c := range chains {
+		if len(c) >= 2 && c[0].Function == "inner" && c[len(c)-1].Function == "compute" && c[0].Line > 0 {
+			return addrs[i], c
+		}
+	}
+	t.Fatalf("no address in compute has inner inlined (chains: %v)", chains)
+	return 0, nil
+}
+
+// checkChain compares symbolicated frames against the reference chain.
+func checkChain(t *testing.T, frames []any, start int, want []refFrame, origIndex int, instrAddr string) int {
+	t.Helper()
+	for i, w := range want {
+		if start+i >= len(frames) {
+			t.Fatalf("frame %d missing; want %+v", start+i, w)
+		}
+		f := obj(t, frames[start+i], fmt.Sprintf("frames[%d]", start+i))
+		if f["status"] != "symbolicated" {
+			t.Fatalf("frames[%d].status = %v, want symbolicated (%v)", start+i, f["status"], f)
+		}
+		if got := f["function"]; got != w.Function {
+			t.Errorf("frames[%d].function = %v, want %s", start+i, got, w.Function)
+		}
+		if got := f["symbol"]; got != w.Function {
+			t.Errorf("frames[%d].symbol = %v, want %s", start+i, got, w.Function)
+		}
+		if got, _ := f["lineno"].(float64); int(got) != w.Line {
+			t.Errorf("frames[%d].lineno = %v, want %d", start+i, f["lineno"], w.Line)
+		}
+		if got := f["filename"]; got != filepath.Base(w.File) {
+			t.Errorf("frames[%d].filename = %v, want %s", start+i, got, filepath.Base(w.File))
+		}
+		if got, _ := f["abs_path"].(string); !strings.HasSuffix(got, filepath.Base(w.File)) || !strings.HasPrefix(got, "/") {
+			t.Errorf("frames[%d].abs_path = %q, want an absolute path to %s", start+i, got, w.File)
+		}
+		if got, _ := f["original_index"].(float64); int(got) != origIndex {
+			t.Errorf("frames[%d].original_index = %v, want %d", start+i, f["original_index"], origIndex)
+		}
+		if got := f["instruction_addr"]; got != instrAddr {
+			t.Errorf("frames[%d].instruction_addr = %v, want %s", start+i, got, instrAddr)
+		}
+		if got := f["lang"]; got != "c" {
+			t.Errorf("frames[%d].lang = %v, want c", start+i, got)
+		}
+		if got := f["package"]; got != "/usr/bin/sample" {
+			t.Errorf("frames[%d].package = %v, want /usr/bin/sample", start+i, got)
+		}
+		_, hasSym := f["sym_addr"]
+		if last := i == len(want)-1; hasSym != last {
+			t.Errorf("frames[%d]: sym_addr present = %v, want %v (only on the outermost frame of a chain)", start+i, hasSym, last)
+		}
+	}
+	return start + len(want)
+}
+
+func TestSymbolicateEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"pie", nil},
+		{"no-pie", []string{"-no-pie"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := buildSample(t, tc.flags...)
+			symdir := t.TempDir()
+			s.putUnified(t, symdir)
+			_, srv := testService(t, Config{})
+
+			abs := func(fileAddr uint64) uint64 { return testImageAddr + fileAddr - s.LoadAddr }
+			inlineAddr, inlineChain := findInlineAddr(t, s)
+			ep := s.Syms["entry_point"]
+			retAddr := ep[0] + ep[1]/2 // a return address: looked up at -1
+			mainSym := s.Syms["main"]
+			relAddr := mainSym[0] + 3 - s.LoadAddr
+			ref := symbolize(t, s.Bin, retAddr-1, s.LoadAddr+relAddr-1)
+
+			body := map[string]any{
+				"platform": "native",
+				"signal":   11,
+				"sources": []any{map[string]any{
+					"type": "filesystem", "id": "local", "path": symdir,
+					"layout": map[string]any{"type": "unified"},
+				}},
+				"options": map[string]any{"dif_candidates": true},
+				"stacktraces": []any{map[string]any{
+					"thread_id": 7, "thread_name": "main", "is_requesting": true,
+					"registers": map[string]any{"rip": hexAddr(abs(inlineAddr))},
+					"frames": []any{
+						map[string]any{"instruction_addr": hexAddr(abs(inlineAddr)), "custom": "kept"},
+						map[string]any{"instruction_addr": hexAddr(abs(retAddr))},
+						map[string]any{"instruction_addr": "0x10"},
+						map[string]any{"instruction_addr": hexAddr(relAddr), "addr_mode": "rel:0"},
+					},
+				}},
+				"modules": []any{map[string]any{
+					"type": "elf", "code_id": strings.ToUpper(s.CodeID), "debug_id": s.DebugID,
+					"code_file": "/usr/bin/sample", "debug_file": "/usr/bin/sample",
+					"image_addr": hexAddr(testImageAddr), "image_size": 0x100000,
+				}},
+			}
+			resp := postJSON(t, srv.URL+"/symbolicate?scope=42", body)
+			if os.Getenv("SYMFLOW_TEST_DUMP") != "" {
+				t.Logf("%s", resp.Body)
+			}
+			if resp.Status != 200 || resp.JSON["status"] != "completed" {
+				t.Fatalf("status %d: %s", resp.Status, resp.Body)
+			}
+			traces := arr(t, resp.JSON["stacktraces"], "stacktraces")
+			st := obj(t, traces[0], "stacktraces[0]")
+			if st["thread_id"] != float64(7) || st["thread_name"] != "main" || st["is_requesting"] != true {
+				t.Errorf("thread fields not kept: %v", st)
+			}
+			if regs := obj(t, st["registers"], "registers"); regs["rip"] != hexAddr(abs(inlineAddr)) {
+				t.Errorf("registers = %v", regs)
+			}
+			frames := arr(t, st["frames"], "frames")
+			next := checkChain(t, frames, 0, inlineChain, 0, hexAddr(abs(inlineAddr)))
+			if f := obj(t, frames[0], "frames[0]"); f["custom"] != "kept" {
+				t.Errorf("unknown frame field not kept: %v", f)
+			}
+			next = checkChain(t, frames, next, ref[0], 1, hexAddr(abs(retAddr-1)))
+			unknown := obj(t, frames[next], "unknown frame")
+			if unknown["status"] != "unknown_image" || unknown["instruction_addr"] != "0x10" || unknown["original_index"] != float64(2) {
+				t.Errorf("unknown frame = %v", unknown)
+			}
+			next++
+			checkChain(t, frames, next, ref[1], 3, hexAddr(testImageAddr+relAddr-1))
+
+			mods := arr(t, resp.JSON["modules"], "modules")
+			m := obj(t, mods[0], "modules[0]")
+			if m["debug_status"] != "found" || m["arch"] != s.Arch || m["code_id"] != s.CodeID || m["debug_id"] != s.DebugID {
+				t.Errorf("module = %v", m)
+			}
+			if feat := obj(t, m["features"], "features"); feat["has_debug_info"] != true || feat["has_symbols"] != true {
+				t.Errorf("features = %v", feat)
+			}
+			cands := arr(t, m["candidates"], "candidates")
+			if len(cands) != 2 {
+				t.Fatalf("candidates = %v", cands)
+			}
+			base := "file://" + filepath.Join(symdir, s.CodeID[:2], s.CodeID[2:])
+			wantLoc := []string{base + "/debuginfo", base + "/executable"}
+			for i, c := range cands {
+				c := obj(t, c, "candidate")
+				dl := obj(t, c["download"], "download")
+				if c["source"] != "local" || c["location"] != wantLoc[i] || dl["status"] != "ok" {
+					t.Errorf("candidates[%d] = %v, want location %s ok", i, c, wantLoc[i])
+				}
+				_, used := c["debug"]
+				if used != (i == 0) {
+					t.Errorf("candidates[%d] debug = %v; only the debuginfo is used", i, c["debug"])
+				}
+			}
+		})
+	}
+}

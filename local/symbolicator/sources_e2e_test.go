@@ -1,0 +1,361 @@
+package symbolicator
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// sampleRequest references the sample module (at testImageAddr) from one
+// frame at file address fileAddr, on the given sources, with candidates.
+func sampleRequest(s *sample, fileAddr uint64, sources ...any) map[string]any {
+	return map[string]any{
+		"platform": "native",
+		"signal":   11,
+		"sources":  sources,
+		"options":  map[string]any{"dif_candidates": true},
+		"stacktraces": []any{map[string]any{
+			"frames": []any{map[string]any{"instruction_addr": hexAddr(testImageAddr + fileAddr - s.LoadAddr)}},
+		}},
+		"modules": []any{map[string]any{
+			"type": "elf", "code_id": s.CodeID, "debug_id": s.DebugID, "code_file": "/usr/bin/sample",
+			"image_addr": hexAddr(testImageAddr), "image_size": 0x100000,
+		}},
+	}
+}
+
+func fsSource(id, dir, layoutType string) map[string]any {
+	return map[string]any{"type": "filesystem", "id": id, "path": dir, "layout": map[string]any{"type": layoutType}}
+}
+
+// firstResult returns the first module and the first frame of a response.
+func firstResult(t *testing.T, resp response) (module, frame map[string]any) {
+	t.Helper()
+	if resp.Status != 200 || resp.JSON["status"] != "completed" {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	module = obj(t, arr(t, resp.JSON["modules"], "modules")[0], "modules[0]")
+	st := obj(t, arr(t, resp.JSON["stacktraces"], "stacktraces")[0], "stacktraces[0]")
+	frame = obj(t, arr(t, st["frames"], "frames")[0], "frames[0]")
+	return module, frame
+}
+
+func candidateStatuses(t *testing.T, m map[string]any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	cands, _ := m["candidates"].([]any)
+	for _, c := range cands {
+		c := obj(t, c, "candidate")
+		dl := obj(t, c["download"], "download")
+		st, _ := dl["status"].(string)
+		if d, ok := dl["details"].(string); ok {
+			st += " " + d
+		}
+		if dbg, ok := c["debug"].(map[string]any); ok {
+			st += " debug:" + dbg["status"].(string)
+		}
+		out[c["source"].(string)+" "+c["location"].(string)] = st
+	}
+	return out
+}
+
+func TestMalformedDebugFile(t *testing.T) {
+	s := buildSample(t)
+	_, srv := testService(t, Config{})
+	for _, tc := range []struct {
+		name string
+		data func() []byte
+	}{
+		{"garbage", func() []byte { return []byte("\x7fELF\x02\x01\x01 this is not an object file at all") }},
+		{"truncated", func() []byte {
+			b, _ := os.ReadFile(s.Bin)
+			return b[:300]
+		}},
+		{"another build", func() []byte {
+			other := buildSample(t, "-DUNUSED=1", "-Wl,--build-id=sha1", "-O1")
+			b, _ := os.ReadFile(other.Bin)
+			return b
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, s.CodeID[:2], s.CodeID[2:], "executable")
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, tc.data(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["compute"][0], fsSource("fs", dir, "unified"))))
+			if m["debug_status"] != "malformed" {
+				t.Errorf("debug_status = %v, want malformed", m["debug_status"])
+			}
+			if f["status"] != "malformed" {
+				t.Errorf("frame status = %v, want malformed", f["status"])
+			}
+			got := candidateStatuses(t, m)
+			if got["fs file://"+p] != "malformed" {
+				t.Errorf("candidates = %v, want the executable malformed", got)
+			}
+		})
+	}
+}
+
+func TestCandidatesAcrossSources(t *testing.T) {
+	s := buildSample(t)
+	good := t.TempDir()
+	s.putUnified(t, good)
+	var mu sync.Mutex
+	var paths []string
+	notFound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	defer notFound.Close()
+	forbidden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer forbidden.Close()
+	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+
+	filtered := fsSource("b-filtered", good, "unified")
+	filtered["filters"] = map[string]any{"filetypes": []any{"pe", "pdb"}}
+	req := sampleRequest(s, s.Syms["main"][0],
+		httpSource("a-http", notFound.URL+"/symbols/"),
+		filtered,
+		fsSource("c-good", good, "unified"),
+	)
+	m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", req))
+	if m["debug_status"] != "found" || f["status"] != "symbolicated" || f["function"] != "main" {
+		t.Fatalf("module %v frame %v", m, f)
+	}
+	base := "file://" + filepath.Join(good, s.CodeID[:2], s.CodeID[2:])
+	want := map[string]string{
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:]:            "notfound",
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".debug": "notfound",
+		"b-filtered No object files listed on this source":                                    "notfound",
+		"c-good " + base + "/executable":                                                      "ok",
+		"c-good " + base + "/debuginfo":                                                       "ok debug:ok",
+	}
+	got := candidateStatuses(t, m)
+	if len(got) != len(want) {
+		t.Errorf("candidates = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("candidate %s = %q, want %q", k, got[k], v)
+		}
+	}
+	// Candidates come sorted by source, then location.
+	cands := arr(t, m["candidates"], "candidates")
+	for i := 1; i < len(cands); i++ {
+		a, b := obj(t, cands[i-1], "c"), obj(t, cands[i], "c")
+		if a["source"].(string) > b["source"].(string) {
+			t.Errorf("candidates not sorted by source: %v before %v", a["source"], b["source"])
+		}
+	}
+
+	t.Run("noperm only", func(t *testing.T) {
+		m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], httpSource("denied", forbidden.URL))))
+		if m["debug_status"] != "fetching_failed" || f["status"] != "missing" {
+			t.Fatalf("module %v frame %v", m, f)
+		}
+		for loc, st := range candidateStatuses(t, m) {
+			if st != "noperm 403 Forbidden" {
+				t.Errorf("candidate %s = %q, want noperm with details", loc, st)
+			}
+		}
+	})
+}
+
+func TestReservedAddressesRefused(t *testing.T) {
+	s := buildSample(t)
+	dir := t.TempDir()
+	s.putUnified(t, dir)
+	hits := 0
+	var mu sync.Mutex
+	files := http.FileServer(http.Dir(dir))
+	symsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		files.ServeHTTP(w, r)
+	}))
+	defer symsrv.Close()
+	src := map[string]any{"type": "http", "id": "loopback", "url": symsrv.URL, "layout": map[string]any{"type": "unified"}}
+
+	_, strict := testService(t, Config{})
+	m, _ := firstResult(t, postJSON(t, strict.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src)))
+	if m["debug_status"] != "fetching_failed" {
+		t.Errorf("debug_status = %v, want fetching_failed", m["debug_status"])
+	}
+	for loc, st := range candidateStatuses(t, m) {
+		if !strings.HasPrefix(st, "error ") || !strings.Contains(st, "reserved address") {
+			t.Errorf("candidate %s = %q, want an error naming the reserved address", loc, st)
+		}
+	}
+	if hits != 0 {
+		t.Fatalf("the loopback server was contacted %d times", hits)
+	}
+
+	_, allowed := testService(t, Config{AllowedHosts: []string{"127.0.0.1"}})
+	m, f := firstResult(t, postJSON(t, allowed.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src)))
+	if m["debug_status"] != "found" || f["function"] != "main" {
+		t.Fatalf("with 127.0.0.1 allowed: module %v frame %v", m, f)
+	}
+}
+
+// lockedBuffer collects log output from concurrent goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSentrySourceAndSecrets(t *testing.T) {
+	s := buildSample(t)
+	const token = "sntrys_SECRET_TOKEN_123"
+	const headerSecret = "Basic SECRET_HEADER_456"
+	debugInfo, err := os.ReadFile(s.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var queries []string
+	sentry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.RawQuery)
+		mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		q := r.URL.Query()
+		switch {
+		case q.Get("id") == "42":
+			w.Write(debugInfo)
+		case q.Get("debug_id") == s.DebugID:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`[{"id": "42", "debugId": "` + s.DebugID + `", "objectName": "sample", "symbolType": "elf"}]`))
+		default:
+			w.Write([]byte(`[]`))
+		}
+	}))
+	defer sentry.Close()
+	var headerSeen string
+	custom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		headerSeen = r.Header.Get("Authorization")
+		mu.Unlock()
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer custom.Close()
+
+	logs := &lockedBuffer{}
+	_, srv := testService(t, Config{ConnectToReservedIPs: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	customSrc := httpSource("custom", custom.URL)
+	customSrc["headers"] = map[string]any{"Authorization": headerSecret}
+	req := sampleRequest(s, s.Syms["main"][0],
+		customSrc,
+		map[string]any{"type": "sentry", "id": "sentry:project", "url": sentry.URL + "/api/0/projects/org/proj/files/dsyms/?_last_upload=1700000000000", "token": token},
+	)
+	resp := postJSON(t, srv.URL+"/symbolicate", req)
+	m, f := firstResult(t, resp)
+	if m["debug_status"] != "found" || f["function"] != "main" {
+		t.Fatalf("module %v frame %v", m, f)
+	}
+	got := candidateStatuses(t, m)
+	if got["sentry:project sentry://project_debug_file/42"] != "ok debug:ok" {
+		t.Errorf("candidates = %v", got)
+	}
+	for loc, st := range got {
+		if strings.HasPrefix(loc, "custom ") && st != "error download failed: HTTP 500 Internal Server Error" {
+			t.Errorf("custom candidate %s = %q", loc, st)
+		}
+	}
+	if headerSeen != headerSecret {
+		t.Errorf("the source's header was not sent")
+	}
+	mu.Lock()
+	wantList := "_last_upload=1700000000000&debug_id=" + s.DebugID + "&file_formats=elf_code&file_formats=elf_debug"
+	if len(queries) < 2 || queries[0] != wantList || queries[1] != "_last_upload=1700000000000&id=42" {
+		t.Errorf("sentry queries = %q, want list %q then download with id=42", queries, wantList)
+	}
+	mu.Unlock()
+	for _, secret := range []string{token, "SECRET_HEADER_456"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("a secret reached the logs: %s", logs.String())
+		}
+		if strings.Contains(string(resp.Body), secret) {
+			t.Errorf("a secret reached the response: %s", resp.Body)
+		}
+	}
+}
+
+func TestAdjustmentRulesEndToEnd(t *testing.T) {
+	s := buildSample(t)
+	dir := t.TempDir()
+	s.putUnified(t, dir)
+	_, srv := testService(t, Config{})
+	ep := s.Syms["entry_point"]
+	a := ep[0] + ep[1]/2
+	abs := testImageAddr + a - s.LoadAddr
+	f := func(fr ...map[string]any) map[string]any {
+		req := sampleRequest(s, a, fsSource("fs", dir, "unified"))
+		frames := []any{}
+		for _, x := range fr {
+			frames = append(frames, x)
+		}
+		req["stacktraces"] = []any{map[string]any{"frames": frames}}
+		return req
+	}
+	addrOf := func(t *testing.T, resp response, i int) string {
+		st := obj(t, arr(t, resp.JSON["stacktraces"], "st")[0], "st")
+		return obj(t, arr(t, st["frames"], "frames")[i], "frame")["instruction_addr"].(string)
+	}
+	no, yes := false, true
+	for _, tc := range []struct {
+		name   string
+		frames []map[string]any
+		want   []uint64
+	}{
+		{"signal 11 crashing frame as is, caller adjusted",
+			[]map[string]any{{"instruction_addr": hexAddr(abs)}, {"instruction_addr": hexAddr(abs)}},
+			[]uint64{abs, abs - 1}},
+		{"any frame setting it adjusts the frames that do not",
+			[]map[string]any{{"instruction_addr": hexAddr(abs)}, {"instruction_addr": hexAddr(abs), "adjust_instruction_addr": no}},
+			[]uint64{abs - 1, abs}},
+		{"explicit true on the crashing frame",
+			[]map[string]any{{"instruction_addr": hexAddr(abs), "adjust_instruction_addr": yes}},
+			[]uint64{abs - 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := postJSON(t, srv.URL+"/symbolicate", f(tc.frames...))
+			if resp.JSON["status"] != "completed" {
+				t.Fatalf("%s", resp.Body)
+			}
+			for i, w := range tc.want {
+				if got := addrOf(t, resp, i); got != hexAddr(w) {
+					t.Errorf("frame %d instruction_addr = %s, want %s", i, got, hexAddr(w))
+				}
+			}
+		})
+	}
+}
