@@ -133,7 +133,7 @@ function topLevelPath(def, events) {
 async function runCase(c) {
   let sm;
   try {
-    sm = new StateMachine(c.definition, { validationOptions: { checkPaths: false } });
+    sm = new StateMachine(c.definition);
   } catch (err) {
     return { name: c.name, status: 'INVALID', cause: String(err.message ?? err), path: [] };
   }
@@ -185,8 +185,9 @@ async function runCase(c) {
 const cases = JSON.parse(readFileSync(0, 'utf8'));
 const results = [];
 for (const c of cases) {
+  const started = Date.now();
   try {
-    results.push(await runCase(c));
+    results.push({ ...(await runCase(c)), ms: Date.now() - started });
   } catch (err) {
     results.push({ name: c.name, status: 'CRASHED', cause: String(err.stack ?? err), path: [] });
   }
