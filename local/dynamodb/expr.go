@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	_ "embed"
 	"encoding/json"
 	"math/big"
 	"slices"
@@ -82,20 +83,20 @@ func near(rs []rune, i int) string {
 	return string(rs[i:end])
 }
 
-// reservedWords are DynamoDB reserved words an expression may not use as a
-// bare attribute name (a subset of the full list: the ones likely in
-// practice). DynamoDB rejects them; so does this server, so that code tested
-// here does not fail in AWS.
-var reservedWords = map[string]bool{}
+// reservedWords are DynamoDB's reserved words, which an expression may not
+// use as a bare attribute name. DynamoDB rejects them; so does this server,
+// so that an expression that works here also works in AWS.
+//
+//go:embed reserved_words.txt
+var reservedWordList string
 
-func init() {
-	for _, w := range strings.Fields(`ABORT ACTION ADD ALL AND ANY AS ASC BETWEEN BINARY BOOLEAN BY CASE COMMENT
-		CONNECTION COUNT CURRENT DATA DATE DAY DELETE DESC HASH HOUR INDEX IN KEY LEVEL LIMIT MINUTE MONTH
-		NAME NOT NULL NUMBER OR ORDER PATH RANGE REMOVE SECOND SESSION SET SIZE SOURCE STATE STATUS
-		STRING TABLE TIME TIMESTAMP TTL TYPE USER VALUE VALUES VERSION YEAR ZONE`) {
-		reservedWords[w] = true
+var reservedWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(reservedWordList) {
+		m[w] = true
 	}
-}
+	return m
+}()
 
 // exprParser parses one expression, resolving placeholders and recording
 // which were used so the caller can reject unused ones as DynamoDB does.
@@ -197,7 +198,7 @@ func (p *exprParser) path() (string, error) {
 		p.usedNames[t.text] = true
 		name = n
 	case tokIdent:
-		if reservedWords[strings.ToUpper(t.text)] {
+		if reservedWords[strings.ToLower(t.text)] {
 			return "", msgf("Attribute name is a reserved keyword; reserved keyword: %s", t.text)
 		}
 		name = t.text
