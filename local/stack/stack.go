@@ -1,0 +1,327 @@
+// Package stack starts everything local mode runs instead of AWS: an
+// embedded DynamoDB-compatible store, an S3-compatible object server, the
+// embedded Symbolicator (unless a real one is named), the workflow's step
+// functions in-process, and the state machine from statemachine/ with the
+// substitutions template.yaml declares. `symflow run`, `invoke` and the
+// end-to-end tests use it; production never does.
+//
+// Everything listens on 127.0.0.1 only and stops with Close.
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/symflow/symflow/local/asl"
+	localddb "github.com/symflow/symflow/local/dynamodb"
+	"github.com/symflow/symflow/local/invoke"
+	locals3 "github.com/symflow/symflow/local/s3"
+	"github.com/symflow/symflow/local/samtemplate"
+	localsym "github.com/symflow/symflow/local/symbolicator"
+	"github.com/symflow/symflow/local/symbolicator/objfile"
+	"github.com/symflow/symflow/shared/blob"
+	"github.com/symflow/symflow/shared/component"
+	"github.com/symflow/symflow/shared/dynamo"
+	"github.com/symflow/symflow/shared/project"
+	"github.com/symflow/symflow/shared/symbolicator"
+	"github.com/symflow/symflow/shared/task"
+)
+
+// Bucket names local mode uses; the template creates their AWS twins.
+const (
+	ResultsBucket    = "symflow-results"
+	CrashBucket      = "symflow-crashes"
+	DebugFilesBucket = "symflow-debug-files"
+)
+
+// Options configure a local stack.
+type Options struct {
+	// Root is the repository root: template.yaml and statemachine/ live there.
+	Root string
+	// StateDir keeps executions and objects between runs; a temporary
+	// folder when empty.
+	StateDir string
+	// SymbolicatorURL points at a running Symbolicator; empty starts the
+	// embedded one.
+	SymbolicatorURL string
+	// Clock runs Wait states and retries; asl.RealClock when nil.
+	Clock asl.Clock
+	// Log receives the handlers' JSON logs; nil discards them.
+	Log io.Writer
+	// Config overrides workflow parameters; zero fields keep the template's
+	// defaults.
+	Config task.Config
+	// Invoker replaces the in-process handlers (the process mode); nil
+	// runs them in-process.
+	Invoker func(handlers invoke.InProcess) asl.Invoker
+}
+
+// Stack is a running local environment.
+type Stack struct {
+	Steps           *task.Steps
+	Store           *dynamo.Store
+	Blobs           *blob.Store
+	S3              *awss3.Client
+	Machine         *asl.StateMachine
+	Handlers        invoke.InProcess
+	Template        *samtemplate.Template
+	SymbolicatorURL string
+	StateDir        string
+
+	invoker asl.Invoker
+	clock   asl.Clock
+	closers []func()
+}
+
+// Functions maps each function folder under functions/ to the step it runs.
+// A test checks it against template.yaml.
+func Functions(steps *task.Steps) map[string]lambda.Handler {
+	return map[string]lambda.Handler{
+		"lookup-sources":     lambda.NewHandler(steps.LookupSources),
+		"submit-task":        lambda.NewHandler(steps.SubmitTask),
+		"poll-task":          lambda.NewHandler(steps.PollTask),
+		"recover-task":       lambda.NewHandler(steps.RecoverTask),
+		"process-response":   lambda.NewHandler(steps.ProcessResponse),
+		"prepare-components": lambda.NewHandler(steps.PrepareComponents),
+	}
+}
+
+// Start brings the stack up. Close it when done.
+func Start(ctx context.Context, opts Options) (st *Stack, err error) {
+	st = &Stack{clock: opts.Clock}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if st.clock == nil {
+		st.clock = asl.RealClock{}
+	}
+	st.StateDir = opts.StateDir
+	if st.StateDir == "" {
+		dir, err := os.MkdirTemp("", "symflow-")
+		if err != nil {
+			return nil, err
+		}
+		st.StateDir = dir
+		st.closers = append(st.closers, func() { os.RemoveAll(dir) })
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if opts.Log != nil {
+		logger = slog.New(slog.NewJSONHandler(opts.Log, nil))
+	}
+
+	// Template and definition.
+	st.Template, err = samtemplate.Load(filepath.Join(opts.Root, "template.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	def, err := st.Template.Definition(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("resolve state machine definition: %w", err)
+	}
+	st.Machine, err = asl.Parse(def)
+	if err != nil {
+		return nil, fmt.Errorf("parse state machine: %w", err)
+	}
+
+	// Objects.
+	s3srv, err := locals3.New(filepath.Join(st.StateDir, "s3"))
+	if err != nil {
+		return nil, err
+	}
+	s3url, stopS3, err := s3srv.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start local S3: %w", err)
+	}
+	st.closers = append(st.closers, stopS3)
+	st.S3 = locals3.Client(s3url)
+	st.Blobs = blob.New(st.S3)
+
+	// Tables.
+	ddb := localddb.New()
+	ddbURL, stopDDB, err := ddb.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start local DynamoDB: %w", err)
+	}
+	st.closers = append(st.closers, func() { stopDDB() })
+	st.Store, err = dynamo.New(dynamoClient(ddbURL), dynamo.Config{ProjectsTable: "symflow-projects", TasksTable: "symflow-tasks"})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Store.CreateTables(ctx); err != nil {
+		return nil, fmt.Errorf("create tables: %w", err)
+	}
+
+	// Symbolicator.
+	st.SymbolicatorURL = opts.SymbolicatorURL
+	if st.SymbolicatorURL == "" {
+		svc := localsym.New(localsym.Config{
+			Logger:               logger.With("service", "symbolicator"),
+			ConnectToReservedIPs: true, // local sources live on loopback
+			S3ClientFactory: func(ctx context.Context, src localsym.S3SourceConfig, hc *http.Client) (localsym.S3GetObjectAPI, error) {
+				return st.S3, nil // every bucket is in the local S3 server
+			},
+		})
+		url, stop, err := serve(svc)
+		if err != nil {
+			svc.Close()
+			return nil, fmt.Errorf("start embedded Symbolicator: %w", err)
+		}
+		st.closers = append(st.closers, func() { stop(); svc.Close() })
+		st.SymbolicatorURL = url
+	}
+
+	// Steps with the template's parameters.
+	cfg := task.Defaults
+	params := map[string]string{}
+	for _, p := range st.Template.Parameters() {
+		params[p.Name] = p.Default
+	}
+	if err := applyParameters(&cfg, params); err != nil {
+		return nil, err
+	}
+	overlay(&cfg, opts.Config)
+	cfg.SymbolicatorURL = st.SymbolicatorURL
+	cfg.ResultsBucket = ResultsBucket
+	st.Steps = &task.Steps{
+		Config:   cfg,
+		Settings: project.Settings{DebugFilesBucket: DebugFilesBucket, DebugFilesRegion: "us-east-1"},
+		Projects: st.Store,
+		Tasks:    st.Store,
+		Blobs:    st.Blobs,
+		HTTP:     &http.Client{},
+		Workers:  symbolicator.NewWorkerID(cfg.WorkerSampleRate, nil),
+		Components: component.NewPreparer(component.NewSelectRequester(
+			component.SafeClient(component.ClientOptions{Policy: component.AddressPolicy{AllowLoopback: true}}), logger), logger),
+		Log:     logger,
+		Metrics: nil,
+		Now:     st.clock.Now,
+	}
+	st.Handlers = invoke.InProcess{}
+	for dir, h := range Functions(st.Steps) {
+		fn, ok := st.Template.FunctionByDir(dir)
+		if !ok {
+			return nil, fmt.Errorf("functions/%s has no function in template.yaml", dir)
+		}
+		st.Handlers[fn.LogicalID] = h
+	}
+	st.invoker = st.Handlers
+	if opts.Invoker != nil {
+		st.invoker = opts.Invoker(st.Handlers)
+	}
+	return st, nil
+}
+
+// serve starts h on a free loopback port.
+func serve(h http.Handler) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on stop
+	return "http://" + ln.Addr().String() + "/", func() { srv.Close() }, nil
+}
+
+// dynamoClient is a DynamoDB client for the embedded server: dummy
+// credentials, the local endpoint, the SDK's default retries.
+func dynamoClient(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+// Close stops everything Start started, in reverse order.
+func (st *Stack) Close() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		st.closers[i]()
+	}
+	st.closers = nil
+}
+
+// LoadProject stores a project configuration (with its installations), as
+// the config API would.
+func (st *Stack) LoadProject(ctx context.Context, p project.Project) error {
+	if err := st.Store.PutProject(ctx, p); err != nil {
+		return fmt.Errorf("store project %s: %w", p.ID, err)
+	}
+	for _, inst := range p.Installations {
+		if err := st.Store.PutInstallation(ctx, p.ID, inst); err != nil {
+			return fmt.Errorf("store installation %s: %w", inst.UUID, err)
+		}
+	}
+	return nil
+}
+
+// UploadDebugFile stores a debug file for a project in the debug-files
+// bucket, in the unified layout the project's internal source reads, and
+// records the upload time.
+func (st *Stack) UploadDebugFile(ctx context.Context, projectID, path string) (objfile.Identity, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return objfile.Identity{}, err
+	}
+	id, err := objfile.Identify(data)
+	if err != nil {
+		return id, fmt.Errorf("%s is not a debug file: %w", path, err)
+	}
+	key := id.CodeID
+	if key == "" {
+		return id, fmt.Errorf("%s has no build id: the unified layout needs one", path)
+	}
+	kinds := []string{"debuginfo"}
+	if id.FileType == "executable" {
+		kinds = []string{"executable"}
+	} else if id.FileType == "both" {
+		kinds = []string{"executable", "debuginfo"}
+	}
+	for _, kind := range kinds {
+		objKey := fmt.Sprintf("%s/%s/%s/%s", projectID, key[:2], key[2:], kind)
+		_, err := st.S3.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(DebugFilesBucket), Key: aws.String(objKey), Body: bytesReader(data)})
+		if err != nil {
+			return id, fmt.Errorf("upload %s: %w", path, err)
+		}
+	}
+	if err := st.Store.RecordDebugFileUpload(ctx, projectID, st.clock.Now()); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// Run executes the state machine on input, saving the execution under the
+// state folder. observer sees every history event as it happens.
+func (st *Stack) Run(ctx context.Context, name string, input json.RawMessage, observer func(asl.HistoryEvent)) (*asl.Execution, error) {
+	exec, err := st.Machine.Run(ctx, name, input, asl.Options{
+		Invoker:         st.invoker,
+		Clock:           st.clock,
+		Observer:        observer,
+		StateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:SymbolicateStateMachine",
+	})
+	if exec != nil {
+		if serr := SaveExecution(st.StateDir, exec); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return exec, err
+}
+
+// ErrNoExecution is returned for an unknown execution name.
+var ErrNoExecution = errors.New("no such execution")
