@@ -61,7 +61,7 @@ func repoRoot() (string, error) {
 // stackFlags are the flags every command that starts a local stack takes.
 type stackFlags struct {
 	root, stateDir, symbolicatorURL, projectConfig, logFile string
-	debugFiles                                          stringList
+	debugFiles                                              stringList
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
