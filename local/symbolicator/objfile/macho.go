@@ -12,11 +12,11 @@ import (
 )
 
 const (
-	lcUUID  = 0x1b
-	nStab   = 0xe0
-	nType   = 0x0e
-	nSect   = 0x0e
-	mhDSYM  = 0xa
+	lcUUID = 0x1b
+	nStab  = 0xe0
+	nType  = 0x0e
+	nSect  = 0x0e
+	mhDSYM = 0xa
 )
 
 // openMachO reads a thin Mach-O file, or the slice for arch (the first one
