@@ -1,0 +1,145 @@
+package symbolicator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// startMoto runs moto_server on a free port of 127.0.0.1 and returns its
+// endpoint URL.
+func startMoto(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Fatal("moto_server is not installed: it is expected preinstalled (pip install 'moto[server]')")
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	logPath := filepath.Join(t.TempDir(), "moto.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start moto_server: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logFile.Close()
+	})
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			return endpoint
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("moto_server did not answer on %s: %v\n%s", endpoint, err, log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestS3SourceWithMoto(t *testing.T) {
+	s := buildSample(t)
+	endpoint := startMoto(t)
+	ctx := context.Background()
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing-secret", ""),
+	})
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("symflow-debug-files")}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	put := func(key, path string) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("symflow-debug-files"), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	prefix := "42/" + s.CodeID[:2] + "/" + s.CodeID[2:] + "/"
+	put(prefix+"executable", s.Stripped)
+	put(prefix+"debuginfo", s.DebugInfo)
+
+	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+	src := map[string]any{
+		"type": "s3", "id": "sentry:project", "bucket": "symflow-debug-files", "prefix": "/42/",
+		"region": []any{"us-east-1", endpoint}, "access_key": "testing", "secret_key": "testing-secret",
+		"layout": map[string]any{"type": "unified"},
+	}
+	inlineAddr, chain := findInlineAddr(t, s)
+	resp := postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, inlineAddr, src))
+	m, _ := firstResult(t, resp)
+	if m["debug_status"] != "found" {
+		t.Fatalf("module = %v", m)
+	}
+	got := candidateStatuses(t, m)
+	want := map[string]string{
+		"sentry:project s3://symflow-debug-files/" + prefix + "debuginfo":  "ok debug:ok",
+		"sentry:project s3://symflow-debug-files/" + prefix + "executable": "ok",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("candidate %s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	frames := arr(t, obj(t, arr(t, resp.JSON["stacktraces"], "st")[0], "st")["frames"], "frames")
+	checkChain(t, frames, 0, chain, 0, hexAddr(testImageAddr+inlineAddr-s.LoadAddr))
+	if strings.Contains(string(resp.Body), "testing-secret") {
+		t.Error("the secret key reached the response")
+	}
+
+	t.Run("missing object", func(t *testing.T) {
+		other := *s
+		other.CodeID = strings.Repeat("cd", 20)
+		other.DebugID = ""
+		m, _ := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(&other, inlineAddr, src)))
+		if m["debug_status"] != "missing" {
+			t.Errorf("module = %v", m)
+		}
+		for loc, st := range candidateStatuses(t, m) {
+			if st != "notfound" {
+				t.Errorf("candidate %s = %q, want notfound", loc, st)
+			}
+		}
+	})
+	t.Run("missing bucket", func(t *testing.T) {
+		bad := map[string]any{}
+		for k, v := range src {
+			bad[k] = v
+		}
+		bad["bucket"] = "no-such-bucket"
+		m, _ := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, inlineAddr, bad)))
+		if m["debug_status"] != "missing" {
+			t.Errorf("module = %v (candidates %v)", m, candidateStatuses(t, m))
+		}
+	})
+}
