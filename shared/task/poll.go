@@ -20,7 +20,7 @@ func (s *Steps) PollTask(ctx context.Context, in Input) (*Progress, error) {
 	}
 	prev := *in.State.Task
 	prev.Polls++
-	sess, workers := s.session(&in, prev.WorkerID)
+	sess, workers := s.session(ctx, &in, prev.WorkerID)
 	resp, err := sess.Query(ctx, prev.RequestID)
 	if err != nil {
 		return nil, s.classify("poll", prev.RequestID, err)
@@ -69,7 +69,7 @@ func (s *Steps) RecoverTask(ctx context.Context, in Input) (*Progress, error) {
 		next.WaitSeconds = waitSeconds(s.backoff(next.ConsecutiveUnavailable))
 		// The reference resets its worker id so the load balancer may
 		// route to a healthy worker.
-		_, workers := s.session(&in, "")
+		_, workers := s.session(ctx, &in, "")
 		workers.Reset()
 		next.WorkerID = workers.Current()
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/symflow/symflow/shared/blob"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/metrics"
@@ -105,7 +107,11 @@ func (s *Steps) logger(ctx context.Context, in *Input) *slog.Logger {
 	if l == nil {
 		l = slog.Default()
 	}
-	return l.With("project_id", in.State.ProjectID, "event_id", in.State.EventID, "execution_id", in.ExecutionID)
+	l = l.With("project_id", in.State.ProjectID, "event_id", in.State.EventID, "execution_id", in.ExecutionID)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		l = l.With("aws_request_id", lc.AwsRequestID)
+	}
+	return l
 }
 
 // checkDeadline fails the execution once it has run longer than the deadline.
@@ -138,7 +144,7 @@ func (s *Steps) loadProject(ctx context.Context, id string) (project.Project, er
 
 // session opens a Symbolicator session for this event with the worker id
 // the state carries (the Lambda that reset it may not be the one polling).
-func (s *Steps) session(in *Input, workerID string) (*symbolicator.Session, *symbolicator.WorkerID) {
+func (s *Steps) session(ctx context.Context, in *Input, workerID string) (*symbolicator.Session, *symbolicator.WorkerID) {
 	workers := s.Workers
 	if workers == nil {
 		workers = symbolicator.NewWorkerID(s.Config.WorkerSampleRate, nil)
@@ -164,7 +170,7 @@ func (s *Steps) session(in *Input, workerID string) (*symbolicator.Session, *sym
 	if m == nil {
 		m = metrics.Discard
 	}
-	return symbolicator.NewSession(cfg, hc, workers, s.logger(context.Background(), in), m), workers
+	return symbolicator.NewSession(cfg, hc, workers, s.logger(ctx, in), m), workers
 }
 
 // classify turns a session error into the workflow's error names.

@@ -71,7 +71,7 @@ func (s *Steps) SubmitTask(ctx context.Context, in Input) (*Progress, error) {
 		return nil, &InternalError{Op: "encode scraping", Err: err}
 	}
 
-	sess, workers := s.session(&in, prev.WorkerID)
+	sess, workers := s.session(ctx, &in, prev.WorkerID)
 	workerID := workers.Current()
 	var resp symbolicator.Response
 	switch in.State.Kind {
