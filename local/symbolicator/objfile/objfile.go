@@ -40,6 +40,11 @@ const (
 	maxLoadCmds    = 1 << 16
 )
 
+// recoverPanics turns panics inside Open and Identify into errors. The
+// fuzz test switches it off so that panics are found and fixed rather than
+// hidden.
+var recoverPanics = true
+
 // ErrUnsupported is returned (wrapped) for input that is not an ELF or
 // Mach-O file, or an ELF/Mach-O variant this package does not read.
 var ErrUnsupported = errors.New("unsupported object file format")
@@ -123,6 +128,9 @@ func Open(data []byte) (*File, error) {
 // slice. For thin files arch is ignored.
 func OpenArch(data []byte, arch string) (f *File, err error) {
 	defer func() {
+		if !recoverPanics {
+			return
+		}
 		if r := recover(); r != nil {
 			f, err = nil, &MalformedError{Kind: kindOf(data), What: "unreadable structure", Err: fmt.Errorf("%v", r)}
 		}
@@ -145,6 +153,9 @@ func Identify(data []byte) (Identity, error) {
 // IdentifyArch is Identify for the given arch of a universal binary.
 func IdentifyArch(data []byte, arch string) (id Identity, err error) {
 	defer func() {
+		if !recoverPanics {
+			return
+		}
 		if r := recover(); r != nil {
 			id, err = Identity{}, &MalformedError{Kind: kindOf(data), What: "unreadable structure", Err: fmt.Errorf("%v", r)}
 		}
