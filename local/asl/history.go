@@ -58,13 +58,11 @@ func DetailsKey(eventType string) string {
 }
 
 type eventJSON struct {
-	ID              int64           `json:"id"`
-	PreviousEventID int64           `json:"previousEventId"`
-	Timestamp       string          `json:"timestamp"`
-	Type            string          `json:"type"`
-	Nested          bool            `json:"nested,omitempty"`
-	Details         map[string]any  `json:"-"`
-	raw             json.RawMessage `json:"-"`
+	ID              int64  `json:"id"`
+	PreviousEventID int64  `json:"previousEventId"`
+	Timestamp       string `json:"timestamp"`
+	Type            string `json:"type"`
+	Nested          bool   `json:"nested,omitempty"`
 }
 
 // MarshalJSON writes the event in GetExecutionHistory form.

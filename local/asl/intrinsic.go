@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -643,7 +644,11 @@ func fnMathAdd(_ *intrinsicExpr, args []any) (any, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("arguments must be numbers, got %s and %s", typeName(args[0]), typeName(args[1]))
 	}
-	return number(a + b), nil
+	sum := a + b
+	if math.IsInf(sum, 0) || math.IsNaN(sum) {
+		return nil, errors.New("sum is out of range")
+	}
+	return number(sum), nil
 }
 
 // fnStringSplit splits on every character of the delimiter string and drops

@@ -31,8 +31,8 @@ type pathSeg struct {
 	names   []string
 	indexes []int
 	// slice bounds; has* tell whether the bound was written.
-	start, end, step        int
-	hasStart, hasEnd, step0 bool
+	start, end, step int
+	hasStart, hasEnd bool
 }
 
 // jsonPath is a compiled path expression.

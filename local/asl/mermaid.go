@@ -71,8 +71,10 @@ func Mermaid(sm *StateMachine, visited []string) string {
 			switch {
 			case strings.HasPrefix(t.field, "Catch"):
 				arrow, lbl = "-.->", "catch"
-			case strings.HasPrefix(t.field, "Choices"), t.field == "Default":
-				lbl = strings.TrimSuffix(t.field, ".Next")
+			case strings.HasPrefix(t.field, "Choices"):
+				lbl = t.label
+			case t.field == "Default":
+				lbl = "default"
 			}
 			if lbl != "" {
 				fmt.Fprintf(&b, "    %s %s|%s| %s\n", id, arrow, mermaidText(lbl), ids[t.to])
@@ -104,12 +106,41 @@ func Mermaid(sm *StateMachine, visited []string) string {
 	return b.String()
 }
 
+// describe summarizes a choice rule for an edge label.
+func (r *choiceRule) describe() string {
+	var s string
+	switch {
+	case r.and != nil:
+		s = "And(" + describeAll(r.and) + ")"
+	case r.or != nil:
+		s = "Or(" + describeAll(r.or) + ")"
+	case r.not != nil:
+		s = "Not " + r.not.describe()
+	case r.opPath != nil:
+		s = r.variable.src + " " + r.op + " " + r.opPath.src
+	case r.variable != nil:
+		s = r.variable.src + " " + r.op + " " + mustJSON(r.operand)
+	}
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+func describeAll(rs []*choiceRule) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.describe()
+	}
+	return strings.Join(parts, ", ")
+}
+
 func mermaidLabel(name string, st *state) string {
 	return "\"" + mermaidText(name) + "<br/><small>" + st.typ + "</small>\""
 }
 
 // mermaidText escapes characters that Mermaid would read as syntax.
 func mermaidText(s string) string {
-	r := strings.NewReplacer("\"", "#quot;", "<", "#lt;", ">", "#gt;", "|", "#124;", "\n", " ")
+	r := strings.NewReplacer("\"", "#quot;", "<", "#lt;", ">", "#gt;", "|", "#124;", "\n", " ", "[", "#91;", "]", "#93;", "{", "#123;", "}", "#125;")
 	return r.Replace(s)
 }

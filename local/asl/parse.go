@@ -250,22 +250,23 @@ func sortedKeys(m map[string]any) []string {
 type transition struct {
 	field string
 	to    string
+	label string // Choice rules: a summary of the condition
 }
 
 func (st *state) transitions() []transition {
 	var out []transition
 	if st.next != "" {
-		out = append(out, transition{"Next", st.next})
+		out = append(out, transition{field: "Next", to: st.next})
 	}
 	for i, c := range st.choices {
-		out = append(out, transition{fmt.Sprintf("Choices[%d].Next", i), c.next})
+		out = append(out, transition{fmt.Sprintf("Choices[%d].Next", i), c.next, c.describe()})
 	}
 	if st.deflt != "" {
-		out = append(out, transition{"Default", st.deflt})
+		out = append(out, transition{field: "Default", to: st.deflt})
 	}
 	for i, c := range st.catch {
 		if c.next != "" {
-			out = append(out, transition{fmt.Sprintf("Catch[%d].Next", i), c.next})
+			out = append(out, transition{field: fmt.Sprintf("Catch[%d].Next", i), to: c.next})
 		}
 	}
 	return out
