@@ -308,10 +308,8 @@ func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
 	}
 	req := &symbolicateRequest{Options: requestOptions{ApplySourceContext: true}}
 
-	if _, ok, err := top.str("platform", ""); err != nil {
+	if _, _, err := top.str("platform", ""); err != nil {
 		return nil, err
-	} else {
-		_ = ok
 	}
 	if sig, ok, err := top.uint("signal", "", math.MaxUint32); err != nil {
 		return nil, err

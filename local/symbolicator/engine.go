@@ -301,6 +301,11 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 			m.status = statusMissing
 		case downloadMalformed:
 			m.status = statusMalformed
+		case downloadError:
+			m.status = statusFetchingFailed
+			if sel.err.Timeout {
+				m.status = statusTimeout
+			}
 		default:
 			m.status = statusFetchingFailed
 		}
@@ -372,8 +377,7 @@ func (s *Service) openIndexed(data []byte) (f *objfile.File, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	key := ident.Kind + "/" + ident.CodeID + "/" + ident.DebugID + "/" + ident.FileType + "/" + hex.EncodeToString(sum[:])
+	key := ident.Kind + "/" + ident.CodeID + "/" + ident.DebugID + "/" + ident.FileType + "/" + contentDigest(data)
 	if v, ok := s.index.get(key); ok {
 		return v.file, nil
 	}
@@ -388,6 +392,22 @@ func (s *Service) openIndexed(data []byte) (f *objfile.File, err error) {
 	}
 	s.index.add(key, indexedFile{file: f}, int64(len(data)))
 	return f, nil
+}
+
+// contentDigest tells apart files that share an identity (a stripped
+// executable and an unstripped one, say) without hashing whole debug files
+// on every request: their length and their first and last 64 KiB.
+func contentDigest(data []byte) string {
+	const span = 64 << 10
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00", len(data))
+	if len(data) <= 2*span {
+		h.Write(data)
+	} else {
+		h.Write(data[:span])
+		h.Write(data[len(data)-span:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func safeIdentify(data []byte) (id objfile.Identity, err error) {

@@ -45,6 +45,9 @@ const userAgent = "symflow-symbolicator/1.0"
 type fetchError struct {
 	Status  string // notfound, noperm, malformed, error
 	Details string
+	// Timeout is set when the download ran out of time; a module whose
+	// selected candidate timed out reports debug_status "timeout".
+	Timeout bool
 }
 
 func (e *fetchError) Error() string {
@@ -103,6 +106,17 @@ type fetcher struct {
 
 	s3mu      sync.Mutex
 	s3clients map[string]S3GetObjectAPI
+
+	flightMu sync.Mutex
+	flights  map[string]*flight
+}
+
+// flight is a download in progress that concurrent requests for the same
+// file wait for instead of downloading it again.
+type flight struct {
+	done chan struct{}
+	data []byte
+	err  *fetchError
 }
 
 // S3GetObjectAPI is the part of the S3 client the service uses.
@@ -149,7 +163,7 @@ func DefaultS3ClientFactory(ctx context.Context, src S3SourceConfig, httpClient 
 }
 
 func newFetcher(cfg *Config) *fetcher {
-	f := &fetcher{cfg: cfg, cache: newLRU[[]byte](cfg.CacheBytes), s3clients: map[string]S3GetObjectAPI{}}
+	f := &fetcher{cfg: cfg, cache: newLRU[[]byte](cfg.CacheBytes), s3clients: map[string]S3GetObjectAPI{}, flights: map[string]*flight{}}
 	if cfg.HTTPClient != nil {
 		f.client, f.insecure = cfg.HTTPClient, cfg.HTTPClient
 		return f
@@ -249,14 +263,43 @@ func (f *fetcher) list(ctx context.Context, src *source, id objectID, types []st
 }
 
 // fetch returns the bytes of a remote file, decompressed when gzip'd.
+// Remote files are cached; concurrent fetches of one file share a single
+// download. Filesystem files are read each time (they are local and may
+// change).
 func (f *fetcher) fetch(ctx context.Context, rf remoteFile) ([]byte, *fetchError) {
-	cacheable := rf.src.Type != sourceFilesystem
+	if rf.src.Type == sourceFilesystem {
+		return f.download(ctx, rf)
+	}
 	key := rf.cacheKey()
-	if cacheable {
-		if b, ok := f.cache.get(key); ok {
-			return b, nil
+	if b, ok := f.cache.get(key); ok {
+		return b, nil
+	}
+	f.flightMu.Lock()
+	if fl, ok := f.flights[key]; ok {
+		f.flightMu.Unlock()
+		select {
+		case <-fl.done:
+			return fl.data, fl.err
+		case <-ctx.Done():
+			return nil, &fetchError{Status: downloadError, Details: "download timed out or was cancelled", Timeout: true}
 		}
 	}
+	fl := &flight{done: make(chan struct{})}
+	f.flights[key] = fl
+	f.flightMu.Unlock()
+
+	fl.data, fl.err = f.download(ctx, rf)
+	if fl.err == nil {
+		f.cache.add(key, fl.data, int64(len(fl.data)))
+	}
+	f.flightMu.Lock()
+	delete(f.flights, key)
+	f.flightMu.Unlock()
+	close(fl.done)
+	return fl.data, fl.err
+}
+
+func (f *fetcher) download(ctx context.Context, rf remoteFile) ([]byte, *fetchError) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.DownloadTimeout)
 	defer cancel()
 	var data []byte
@@ -283,18 +326,11 @@ func (f *fetcher) fetch(ctx context.Context, rf remoteFile) ([]byte, *fetchError
 	}
 	if ferr != nil {
 		if ctx.Err() != nil && ferr.Status == downloadError {
-			ferr.Details = "download timed out or was cancelled"
+			ferr = &fetchError{Status: downloadError, Details: "download timed out or was cancelled", Timeout: true}
 		}
 		return nil, ferr
 	}
-	data, ferr = f.decompress(data)
-	if ferr != nil {
-		return nil, ferr
-	}
-	if cacheable {
-		f.cache.add(key, data, int64(len(data)))
-	}
-	return data, nil
+	return f.decompress(data)
 }
 
 func (f *fetcher) tooLarge() *fetchError {

@@ -2,6 +2,9 @@ package symbolicator
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -333,5 +336,49 @@ func TestMultipartEndpoints(t *testing.T) {
 				t.Fatalf("not multipart: want 400, got %d %s", resp.Status, resp.Body)
 			}
 		})
+	}
+}
+
+func TestRequestTimeoutStatus(t *testing.T) {
+	_, srv := testService(t, Config{ConnectToReservedIPs: true, RequestTimeout: 50 * time.Millisecond})
+	src := newBlockingSource(t)
+	resp := postJSON(t, srv.URL+"/symbolicate", minimalRequest(httpSource("slow", src.srv.URL)))
+	if resp.Status != 200 || resp.JSON["status"] != "timeout" {
+		t.Fatalf("a request over RequestTimeout: want status timeout, got %d %s", resp.Status, resp.Body)
+	}
+}
+
+func TestListenAndServe(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- ListenAndServe(ctx, addr, Config{Logger: discardLogger()}) }()
+	var resp *http.Response
+	for i := 0; ; i++ {
+		resp, err = http.Get("http://" + addr + "/healthcheck")
+		if err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("server did not come up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" {
+		t.Errorf("healthcheck = %q", body)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("ListenAndServe after cancel: %v", err)
+	}
+	if err := ListenAndServe(context.Background(), "256.0.0.1:1", Config{}); err == nil || !strings.Contains(err.Error(), "256.0.0.1:1") {
+		t.Fatalf("bad address: want an error naming it, got %v", err)
 	}
 }

@@ -53,7 +53,7 @@ type Config struct {
 	// IndexCacheBytes bounds the cache of parsed debug files, counted by
 	// the size of the file. Default: CacheBytes.
 	IndexCacheBytes int64
-	// MaxDownloadBytes bounds one debug file. Default 2 GiB.
+	// MaxDownloadBytes bounds one debug file. Default 1 GiB.
 	MaxDownloadBytes int64
 	// DownloadTimeout bounds one download or listing. Default 5 min.
 	DownloadTimeout time.Duration
@@ -108,7 +108,7 @@ func (c Config) withDefaults() Config {
 		c.IndexCacheBytes = c.CacheBytes
 	}
 	if c.MaxDownloadBytes <= 0 {
-		c.MaxDownloadBytes = 2 << 30
+		c.MaxDownloadBytes = 1 << 30
 	}
 	if c.DownloadTimeout <= 0 {
 		c.DownloadTimeout = 5 * time.Minute

@@ -359,3 +359,43 @@ func TestAdjustmentRulesEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+func TestConcurrentRequestsShareDownloads(t *testing.T) {
+	s := buildSample(t)
+	dir := t.TempDir()
+	s.putUnified(t, dir)
+	var mu sync.Mutex
+	hits := map[string]int{}
+	files := http.FileServer(http.Dir(dir))
+	symsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		files.ServeHTTP(w, r)
+	}))
+	defer symsrv.Close()
+	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+	src := map[string]any{"type": "http", "id": "h", "url": symsrv.URL, "layout": map[string]any{"type": "unified"}}
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src))
+			if resp.JSON["status"] != "completed" {
+				t.Errorf("request: %s", resp.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for p, n := range hits {
+		if n != 1 {
+			t.Errorf("%s downloaded %d times; the cache and shared downloads should make it once", p, n)
+		}
+	}
+	if len(hits) != 2 {
+		t.Errorf("downloads = %v, want the executable and the debuginfo", hits)
+	}
+}

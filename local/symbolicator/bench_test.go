@@ -1,0 +1,61 @@
+package symbolicator
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+// BenchmarkSymbolicate measures a warm /symbolicate round trip over HTTP:
+// 200 frames spread over the sample program, debug files on a filesystem
+// source (parsed once, then served from the index cache).
+func BenchmarkSymbolicate(b *testing.B) {
+	s := buildSample(b)
+	dir := b.TempDir()
+	s.putUnified(b, dir)
+	_, srv := testService(b, Config{})
+	var frames []any
+	for _, name := range []string{"compute", "entry_point", "main"} {
+		sym := s.Syms[name]
+		for i := uint64(0); i < 200/3; i++ {
+			frames = append(frames, map[string]any{"instruction_addr": hexAddr(testImageAddr + sym[0] + i%sym[1] - s.LoadAddr)})
+		}
+	}
+	req := sampleRequest(s, s.Syms["main"][0], fsSource("fs", dir, "unified"))
+	req["stacktraces"] = []any{map[string]any{"frames": frames}}
+	body, err := json.Marshal(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := http.Post(srv.URL+"/symbolicate", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out["status"] != "completed" {
+			b.Fatalf("response %v: %v", out, err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkDecodeRequest measures decoding and validating a large body.
+func BenchmarkDecodeRequest(b *testing.B) {
+	var frames []any
+	for i := 0; i < 5000; i++ {
+		frames = append(frames, map[string]any{"instruction_addr": hexAddr(0x7f0000000000 + uint64(i)*16), "trust": "cfi"})
+	}
+	body, _ := json.Marshal(map[string]any{
+		"stacktraces": []any{map[string]any{"frames": frames}},
+		"modules":     []any{map[string]any{"type": "elf", "code_id": "00112233445566778899aabbccddeeff00112233", "image_addr": "0x7f0000000000", "image_size": 1 << 20}},
+	})
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := decodeSymbolicateRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
