@@ -92,9 +92,9 @@ func (s *Session) upload(ctx context.Context, task, fileField string, file FileO
 		mw := multipart.NewWriter(pw)
 		done := make(chan error, 1)
 		go func() {
-			defer f.Close()
 			fileErr, err := writeForm(mw, fields, fileField, touchReader{f, touch})
 			pw.CloseWithError(err) // nil closes with EOF
+			f.Close()              // before reporting, so the file is closed when the call returns
 			if fileErr != nil {
 				done <- fmt.Errorf("symbolicator %s: read %s: %w", task, fileField, fileErr)
 				return
