@@ -116,7 +116,7 @@ func agreementCases(t *testing.T) []agreementCase {
 // compile copies testdata/src into dir and compiles every source file there
 // with relative paths, so DWARF 5 include directories are relative to
 // DW_AT_comp_dir.
-func compile(t *testing.T, dir, compiler, src string, flags ...string) string {
+func compile(t testing.TB, dir, compiler, src string, flags ...string) string {
 	t.Helper()
 	tool(t, compiler)
 	copyTestdata(t, dir, src)
@@ -133,18 +133,24 @@ func compile(t *testing.T, dir, compiler, src string, flags ...string) string {
 
 func goBuild(flags ...string) func(t *testing.T, dir string) (string, string, *File) {
 	return func(t *testing.T, dir string) (string, string, *File) {
-		goBin := tool(t, "go")
-		out := filepath.Join(dir, "goprog")
-		args := append([]string{"build", "-o", out}, flags...)
-		args = append(args, "main.go")
-		cmd := exec.Command(goBin, args...)
-		cmd.Dir = filepath.Join("testdata", "goprog")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, b)
-		}
+		out := buildGo(t, dir, flags...)
 		return out, out, openPath(t, out)
 	}
+}
+
+// buildGo builds testdata/goprog into dir with the go command.
+func buildGo(t testing.TB, dir string, flags ...string) string {
+	t.Helper()
+	out := filepath.Join(dir, "goprog")
+	args := append([]string{"build", "-o", out}, flags...)
+	args = append(args, "main.go")
+	cmd := exec.Command(tool(t, "go"), args...)
+	cmd.Dir = filepath.Join("testdata", "goprog")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
 }
 
 func openPath(t testing.TB, path string) *File {

@@ -2,8 +2,7 @@ package objfile
 
 import (
 	"slices"
-	"sort"
-	"sync"
+	"sync/atomic"
 )
 
 type symbol struct {
@@ -18,16 +17,18 @@ type symtab struct {
 	syms []symbol
 	lang string // language of the whole file when known ("go"), else ""
 
-	demangled sync.Map // raw name -> display name
+	// display holds each symbol's demangled name once computed; demangling
+	// every symbol up front would make Open slow for large C++ binaries.
+	display []atomic.Pointer[string]
 }
 
-// function returns the display name of a symbol, demangling once.
-func (s *symtab) function(name string) string {
-	if v, ok := s.demangled.Load(name); ok {
-		return v.(string)
+// function returns the display name of symbol i, demangling it once.
+func (s *symtab) function(i int) string {
+	if p := s.display[i].Load(); p != nil {
+		return *p
 	}
-	fn := demangleName(name)
-	s.demangled.Store(name, fn)
+	fn := demangleName(s.syms[i].name)
+	s.display[i].Store(&fn)
 	return fn
 }
 
@@ -56,7 +57,7 @@ func newSymtab(in []symbol) *symtab {
 		out = append(out, in[j-1])
 		i = j
 	}
-	return &symtab{syms: slices.Clip(out)}
+	return &symtab{syms: slices.Clip(out), display: make([]atomic.Pointer[string], len(out))}
 }
 
 func (s *symtab) len() int {
@@ -66,17 +67,27 @@ func (s *symtab) len() int {
 	return len(s.syms)
 }
 
-func (s *symtab) find(addr uint64) (symbol, bool) {
+// find returns the index of the symbol covering addr, or -1.
+func (s *symtab) find(addr uint64) int {
 	if s == nil {
-		return symbol{}, false
+		return -1
 	}
-	i := sort.Search(len(s.syms), func(i int) bool { return s.syms[i].addr > addr })
-	if i == 0 {
-		return symbol{}, false
+	syms := s.syms
+	lo, hi := 0, len(syms) // first index with syms[i].addr > addr
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if syms[m].addr > addr {
+			hi = m
+		} else {
+			lo = m + 1
+		}
 	}
-	sym := s.syms[i-1]
+	if lo == 0 {
+		return -1
+	}
+	sym := &syms[lo-1]
 	if sym.size != 0 && addr-sym.addr >= sym.size {
-		return symbol{}, false
+		return -1
 	}
-	return sym, true
+	return lo - 1
 }
