@@ -134,20 +134,23 @@ type S3SourceConfig struct {
 	CredentialsProvider string // "static" or "container"
 }
 
-// S3ClientFactory builds the S3 client for a source. HTTPClient is the
-// client the service would use (with its address policy).
+// S3ClientFactory builds the S3 client for a source. httpClient is the
+// client the service uses for a custom endpoint (with its address policy),
+// nil for AWS's own endpoints.
 type S3ClientFactory func(ctx context.Context, src S3SourceConfig, httpClient *http.Client) (S3GetObjectAPI, error)
 
 // DefaultS3ClientFactory uses static keys when the source has them, the
 // default credential chain (container role, environment) otherwise, and
-// path-style addressing when a custom endpoint is given.
+// path-style addressing when a custom endpoint is given. The credential
+// chain keeps the SDK's own HTTP client: the container credentials endpoint
+// is link-local, which the source address policy refuses.
 func DefaultS3ClientFactory(ctx context.Context, src S3SourceConfig, httpClient *http.Client) (S3GetObjectAPI, error) {
-	opts := s3.Options{
-		Region:     src.Region,
-		HTTPClient: httpClient,
+	opts := s3.Options{Region: src.Region}
+	if httpClient != nil {
+		opts.HTTPClient = httpClient
 	}
 	if src.CredentialsProvider == "container" || (src.AccessKey == "" && src.SecretKey == "") {
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(src.Region), awsconfig.WithHTTPClient(httpClient))
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(src.Region))
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
@@ -459,10 +462,16 @@ func (f *fetcher) s3Client(ctx context.Context, src *source) (S3GetObjectAPI, er
 	if factory == nil {
 		factory = DefaultS3ClientFactory
 	}
+	// AWS's own endpoints are trusted (a VPC interface endpoint resolves
+	// to private addresses); a custom endpoint goes through the policy.
+	var hc *http.Client
+	if src.Endpoint != "" {
+		hc = f.client
+	}
 	c, err := factory(ctx, S3SourceConfig{
 		Region: src.Region, Endpoint: src.Endpoint, AccessKey: src.AccessKey,
 		SecretKey: src.SecretKey, CredentialsProvider: src.CredentialsProvider,
-	}, f.client)
+	}, hc)
 	if err != nil {
 		return nil, err
 	}
@@ -503,7 +512,7 @@ func s3Error(err error) *fetchError {
 		}
 	}
 	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
 		switch re.HTTPStatusCode() {
 		case http.StatusNotFound:
 			return errNotFound

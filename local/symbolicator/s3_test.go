@@ -131,6 +131,18 @@ func TestS3SourceWithMoto(t *testing.T) {
 			}
 		}
 	})
+	t.Run("loopback endpoint refused by default", func(t *testing.T) {
+		_, strict := testService(t, Config{})
+		m, _ := firstResult(t, postJSON(t, strict.URL+"/symbolicate", sampleRequest(s, inlineAddr, src)))
+		if m["debug_status"] != "fetching_failed" {
+			t.Errorf("module = %v (candidates %v)", m, candidateStatuses(t, m))
+		}
+		for loc, st := range candidateStatuses(t, m) {
+			if !strings.Contains(st, "reserved address") || strings.Contains(st, "testing-secret") {
+				t.Errorf("candidate %s = %q, want an error naming the reserved address", loc, st)
+			}
+		}
+	})
 	t.Run("missing bucket", func(t *testing.T) {
 		bad := map[string]any{}
 		for k, v := range src {
