@@ -1,7 +1,6 @@
 package objfile
 
 import (
-	"bufio"
 	"bytes"
 	"debug/elf"
 	"fmt"
@@ -193,24 +192,6 @@ func sampleAddrs(t testing.TB, path string, limit int) []uint64 {
 	}
 	if len(out) == 0 {
 		t.Fatalf("%s: no function addresses to sample", path)
-	}
-	return out
-}
-
-// scanLines reads non-empty lines of a file.
-func scanLines(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if s := strings.TrimSpace(sc.Text()); s != "" {
-			out = append(out, s)
-		}
 	}
 	return out
 }
