@@ -26,7 +26,14 @@ const (
 	ErrNoChoiceMatched        = "States.NoChoiceMatched"
 	ErrIntrinsicFailure       = "States.IntrinsicFailure"
 	ErrResultPathMatchFailure = "States.ResultPathMatchFailure"
+	ErrDataLimitExceeded      = "States.DataLimitExceeded"
 )
+
+// MaxPayloadSize is Step Functions' quota on an execution's input, a
+// task's result and a state's output: 256 KiB of UTF-8 JSON. Exceeding it
+// fails the execution with States.DataLimitExceeded, as on AWS, so local
+// runs catch state that should have been offloaded to S3.
+const MaxPayloadSize = 256 * 1024
 
 const errAll = ErrAll
 
@@ -118,6 +125,10 @@ type failure struct {
 
 func (f *failure) Error() string { return f.name + ": " + f.cause }
 
+func dataLimit(what string, size int) *failure {
+	return &failure{name: ErrDataLimitExceeded, cause: fmt.Sprintf("%s is %d bytes, over the %d-byte limit", what, size, MaxPayloadSize)}
+}
+
 func runtimeFailure(format string, a ...any) *failure {
 	return &failure{name: ErrRuntime, cause: fmt.Sprintf(format, a...)}
 }
@@ -149,6 +160,9 @@ func (sm *StateMachine) Run(ctx context.Context, name string, input json.RawMess
 	}
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
+	}
+	if len(input) > MaxPayloadSize {
+		return nil, fmt.Errorf("start execution %q: input is %d bytes, over the %d-byte limit", name, len(input), MaxPayloadSize)
 	}
 	in, err := decodeJSON(input)
 	if err != nil {
@@ -289,15 +303,19 @@ func (r *run) runState(ctx context.Context, st *state, raw any, th *thread) (any
 		ctxObj := r.contextObject(st.name, entered, retryCount)
 		out, next, f := r.execOnce(ctx, st, raw, ctxObj, th)
 		if f == nil {
-			r.emit(th, st.typ+"StateExited", EventDetails{Name: st.name, Output: mustJSON(out)})
+			outJSON := mustJSON(out)
+			if len(outJSON) > MaxPayloadSize {
+				return nil, "", dataLimit("the output of state "+st.name, len(outJSON))
+			}
+			r.emit(th, st.typ+"StateExited", EventDetails{Name: st.name, Output: outJSON})
 			return out, next, nil
 		}
 		if f.abort || ctx.Err() != nil {
 			f.abort = true
 			return nil, "", f
 		}
-		if f.name == ErrRuntime {
-			// States.Runtime is neither retriable nor catchable.
+		if f.name == ErrRuntime || f.name == ErrDataLimitExceeded {
+			// Terminal errors: neither retriable nor catchable.
 			return nil, "", f
 		}
 		if i := matchErrors(st, f.name, retrierErrors(st.retry)); i >= 0 {
@@ -325,7 +343,11 @@ func (r *run) runState(ctx context.Context, st *state, raw any, th *thread) (any
 			if f2 != nil {
 				return nil, "", f2
 			}
-			r.emit(th, st.typ+"StateExited", EventDetails{Name: st.name, Output: mustJSON(out)})
+			outJSON := mustJSON(out)
+			if len(outJSON) > MaxPayloadSize {
+				return nil, "", dataLimit("the output of state "+st.name, len(outJSON))
+			}
+			r.emit(th, st.typ+"StateExited", EventDetails{Name: st.name, Output: outJSON})
 			return out, c.next, nil
 		}
 		return nil, "", f
@@ -762,6 +784,9 @@ func (r *run) invoke(ctx context.Context, resource string, input any, timeout in
 			return nil, nil, &failure{name: te.Name, cause: te.Cause}
 		}
 		return nil, nil, &failure{name: ErrTaskFailed, cause: res.err.Error()}
+	}
+	if len(res.out) > MaxPayloadSize {
+		return nil, nil, dataLimit("the result of "+resource, len(res.out))
 	}
 	if len(strings.TrimSpace(string(res.out))) == 0 {
 		return nil, json.RawMessage("null"), nil

@@ -437,6 +437,20 @@ func TestRunBadArguments(t *testing.T) {
 	}
 }
 
+func TestDataLimitExceeded(t *testing.T) {
+	sm := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:big",
+		"Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"End":true},"Caught":{"Type":"Pass","End":true}}}`)
+	big := json.RawMessage(`"` + strings.Repeat("x", MaxPayloadSize) + `"`)
+	inv := InvokerFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) { return big, nil })
+	ex := runSM(t, sm, `{}`, Options{Invoker: inv})
+	if ex.Status != StatusFailed || ex.Error != ErrDataLimitExceeded || !strings.Contains(ex.Cause, "function:big") {
+		t.Fatalf("got %s %s %q; want an uncatchable States.DataLimitExceeded naming the function", ex.Status, ex.Error, ex.Cause)
+	}
+	if _, err := sm.Run(context.Background(), "big-input", big, Options{}); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("oversized input: %v", err)
+	}
+}
+
 func TestTaskWithoutInvokerFails(t *testing.T) {
 	sm := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}}}`)
 	ex := runSM(t, sm, `{}`, Options{})
@@ -484,6 +498,9 @@ func TestMermaidGolden(t *testing.T) {
 	ex := runSM(t, sm, `{"project_id":"42"}`, Options{Invoker: inv})
 	if ex.Status != StatusSucceeded {
 		t.Fatalf("status %s %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+	if names := sm.StateNames(); len(names) != 10 || names[0] != "LookupSources" || names[1] != "SubmitTask" {
+		t.Errorf("StateNames %v, want the 10 states breadth-first from LookupSources", names)
 	}
 	path := Path(ex)
 	wantPath := []string{"LookupSources", "SubmitTask", "IsDone", "WaitForTask", "PollTask", "IsDone", "WaitForTask", "PollTask", "IsDone", "ProcessResponse", "Done"}

@@ -11,25 +11,10 @@ import (
 // a thicker link), so `symflow executions show` can draw the path an
 // execution took. Map and Parallel states are drawn as subroutine boxes.
 func Mermaid(sm *StateMachine, visited []string) string {
-	ids := map[string]string{}
-	var order []string
-	// Breadth-first from StartAt gives a stable, readable layout.
-	queue := []string{sm.startAt}
-	ids[sm.startAt] = "s0"
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		order = append(order, n)
-		st := sm.states[n]
-		if st == nil {
-			continue
-		}
-		for _, t := range st.transitions() {
-			if _, ok := ids[t.to]; !ok {
-				ids[t.to] = fmt.Sprintf("s%d", len(ids))
-				queue = append(queue, t.to)
-			}
-		}
+	order := sm.flow
+	ids := make(map[string]string, len(order))
+	for i, n := range order {
+		ids[n] = fmt.Sprintf("s%d", i)
 	}
 	taken := map[[2]string]bool{}
 	seen := map[string]bool{}

@@ -15,15 +15,18 @@ type StateMachine struct {
 	comment        string
 	startAt        string
 	states         map[string]*state
-	order          []string // state names in definition order
+	order          []string // state names, sorted
+	flow           []string // state names breadth-first from StartAt
 	timeoutSeconds int64
 }
 
 // StartAt returns the name of the first state.
 func (sm *StateMachine) StartAt() string { return sm.startAt }
 
-// StateNames returns the top-level state names in definition order.
-func (sm *StateMachine) StateNames() []string { return slices.Clone(sm.order) }
+// StateNames returns the top-level state names in the order a reader
+// follows them: breadth-first from StartAt along Next, Choices, Default and
+// Catch transitions (the order Mermaid draws them in).
+func (sm *StateMachine) StateNames() []string { return slices.Clone(sm.flow) }
 
 // DefinitionError reports one problem in a definition. State is the state's
 // name (with enclosing Map/Parallel states, joined by " > "), empty for
@@ -182,7 +185,7 @@ func (p *parser) machine(v any, prefix string) *StateMachine {
 		return sm
 	}
 	// Keep definition order for Mermaid: re-read the keys in order.
-	sm.order = orderedKeys(states)
+	sm.order = sortedKeys(states)
 	for _, name := range sm.order {
 		if len(name) > 80 {
 			p.errf(prefix+name, "", "state name longer than 80 characters")
@@ -225,6 +228,7 @@ func (p *parser) machine(v any, prefix string) *StateMachine {
 				}
 			}
 		}
+		sm.flow = sm.flowOrder()
 		for _, name := range sm.order {
 			if !seen[name] {
 				p.errf(prefix+name, "", "state is not reachable from StartAt %q", start)
@@ -234,10 +238,6 @@ func (p *parser) machine(v any, prefix string) *StateMachine {
 	return sm
 }
 
-// orderedKeys returns an object's keys; encoding/json maps lose order, so
-// states are listed sorted, which keeps Mermaid output stable.
-func orderedKeys(m map[string]any) []string { return sortedKeys(m) }
-
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -245,6 +245,29 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// flowOrder lists the states reachable from StartAt, breadth-first.
+func (sm *StateMachine) flowOrder() []string {
+	seen := map[string]bool{sm.startAt: true}
+	order := []string{}
+	queue := []string{sm.startAt}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		st := sm.states[n]
+		if st == nil {
+			continue
+		}
+		order = append(order, n)
+		for _, t := range st.transitions() {
+			if !seen[t.to] {
+				seen[t.to] = true
+				queue = append(queue, t.to)
+			}
+		}
+	}
+	return order
 }
 
 type transition struct {
