@@ -499,8 +499,8 @@ func TestMermaidGolden(t *testing.T) {
 	if ex.Status != StatusSucceeded {
 		t.Fatalf("status %s %s %s", ex.Status, ex.Error, ex.Cause)
 	}
-	if names := sm.StateNames(); len(names) != 10 || names[0] != "LookupSources" || names[1] != "SubmitTask" {
-		t.Errorf("StateNames %v, want the 10 states breadth-first from LookupSources", names)
+	if names := sm.StateNames(); len(names) != 9 || names[0] != "LookupSources" || names[1] != "SubmitTask" {
+		t.Errorf("StateNames %v, want the 9 states breadth-first from LookupSources", names)
 	}
 	path := Path(ex)
 	wantPath := []string{"LookupSources", "SubmitTask", "IsDone", "WaitForTask", "PollTask", "IsDone", "WaitForTask", "PollTask", "IsDone", "ProcessResponse", "Done"}
