@@ -223,7 +223,7 @@ func (p *exprParser) valueRef() (value, error) {
 	p.usedValues[t.text] = true
 	v, err := parseValue(raw)
 	if err != nil {
-		return value{}, msgf("ExpressionAttributeValues %s: %v", t.text, err)
+		return value{}, msgf("ExpressionAttributeValues contains invalid value: %v for key %s", err, t.text)
 	}
 	return v, nil
 }

@@ -235,7 +235,7 @@ func (s *Server) putItem(body []byte) (any, *apiError) {
 	if c != nil && !c.eval(orEmpty(old)) {
 		return nil, in.failCondition(old, exists)
 	}
-	t.items[k] = in.Item.clone()
+	t.items[k] = in.Item.normalized()
 	if in.ReturnValues == "ALL_OLD" && exists {
 		return map[string]any{"Attributes": old}, nil
 	}
@@ -321,6 +321,7 @@ func (s *Server) updateItem(body []byte) (any, *apiError) {
 	if err := validateItem(next); err != nil {
 		return nil, err
 	}
+	next = next.normalized()
 	t.items[k] = next
 	switch in.ReturnValues {
 	case "ALL_OLD":

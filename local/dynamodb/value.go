@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -63,8 +65,8 @@ func (v value) validate() error {
 		if json.Unmarshal(v.raw, &s) != nil {
 			return msgf("N value is not a string")
 		}
-		if _, ok := parseNumber(s); !ok {
-			return msgf("N value %q is not a number", s)
+		if _, err := parseNumber(s); err != nil {
+			return err
 		}
 	case "B":
 		var s string
@@ -104,7 +106,7 @@ func (v value) validate() error {
 				k = n.RatString()
 			}
 			if seen[k] {
-				return msgf("%s value has duplicate elements", v.typ)
+				return msgf("Input collection contains duplicates")
 			}
 			seen[k] = true
 		}
@@ -166,26 +168,109 @@ func mustJSON(v any) json.RawMessage {
 
 func numberValue(n *big.Rat) value { return value{typ: "N", raw: mustJSON(formatNumber(n))} }
 
-// parseNumber parses a DynamoDB number: decimal, optional sign, fraction and
-// exponent.
-func parseNumber(s string) (*big.Rat, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" || strings.ContainsAny(s, "/xXpP_") {
-		return nil, false
+var numberRE = regexp.MustCompile(`^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$`)
+
+// parseNumber parses a DynamoDB number (decimal, with optional sign,
+// fraction and exponent) and enforces DynamoDB's limits: 38 significant
+// digits, magnitude from 1E-130 to below 1E+126. The limits are checked on
+// the text, before any arithmetic, so a huge exponent costs nothing.
+func parseNumber(s string) (*big.Rat, error) {
+	if !numberRE.MatchString(s) {
+		return nil, msgf("A value provided cannot be converted into a number")
+	}
+	mant, expText := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, expText = s[:i], s[i+1:]
+	}
+	intPart, frac, _ := strings.Cut(strings.TrimLeft(mant, "+-"), ".")
+	digits := intPart + frac
+	first := strings.IndexFunc(digits, func(r rune) bool { return r != '0' })
+	if first < 0 {
+		return new(big.Rat), nil // zero, whatever its exponent
+	}
+	if len(strings.TrimRight(digits[first:], "0")) > 38 {
+		return nil, msgf("DynamoDB only supports precision up to 38 digits")
+	}
+	exp := 0
+	if expText != "" {
+		e, err := strconv.Atoi(expText)
+		if err != nil || e > 1000 || e < -1000 {
+			if strings.HasPrefix(expText, "-") {
+				return nil, msgf("Number underflow. Attempting to store a number with magnitude smaller than supported range")
+			}
+			return nil, msgf("Number overflow. Attempting to store a number with magnitude larger than supported range")
+		}
+		exp = e
+	}
+	// The value is 0.<digits from first> × 10^mag.
+	mag := len(intPart) - first + exp
+	switch {
+	case mag-1 > 125:
+		return nil, msgf("Number overflow. Attempting to store a number with magnitude larger than supported range")
+	case mag-1 < -130:
+		return nil, msgf("Number underflow. Attempting to store a number with magnitude smaller than supported range")
 	}
 	n, ok := new(big.Rat).SetString(s)
-	return n, ok
+	if !ok {
+		return nil, msgf("A value provided cannot be converted into a number")
+	}
+	return n, nil
 }
 
-// formatNumber writes n as DynamoDB returns numbers: an integer, or a
-// decimal without trailing zeros.
+// formatNumber writes n as DynamoDB returns numbers: plain decimal, no
+// exponent, no trailing zeros.
 func formatNumber(n *big.Rat) string {
 	if n.IsInt() {
 		return n.Num().String()
 	}
-	s := n.FloatString(38)
+	s := n.FloatString(140)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
+}
+
+// normalize rewrites every number in a valid attribute value to DynamoDB's
+// canonical form, as DynamoDB stores them.
+func normalize(raw json.RawMessage) json.RawMessage {
+	v, err := parseValue(raw)
+	if err != nil {
+		return raw
+	}
+	switch v.typ {
+	case "N":
+		return numberValue(v.number()).wire()
+	case "NS":
+		var ss []string
+		_ = json.Unmarshal(v.raw, &ss)
+		for i, e := range ss {
+			n, _ := parseNumber(e)
+			ss[i] = formatNumber(n)
+		}
+		return value{typ: "NS", raw: mustJSON(ss)}.wire()
+	case "L":
+		var l []json.RawMessage
+		_ = json.Unmarshal(v.raw, &l)
+		for i := range l {
+			l[i] = normalize(l[i])
+		}
+		return value{typ: "L", raw: mustJSON(l)}.wire()
+	case "M":
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(v.raw, &m)
+		for k := range m {
+			m[k] = normalize(m[k])
+		}
+		return value{typ: "M", raw: mustJSON(m)}.wire()
+	}
+	return raw
+}
+
+// normalized is it with every number in canonical form.
+func (it item) normalized() item {
+	out := make(item, len(it))
+	for k, v := range it {
+		out[k] = normalize(v)
+	}
+	return out
 }
 
 // compare orders two scalar values of the same type (S, N, B); ok is false
