@@ -399,3 +399,61 @@ func TestConcurrentRequestsShareDownloads(t *testing.T) {
 		t.Errorf("downloads = %v, want the executable and the debuginfo", hits)
 	}
 }
+
+func TestModuleStatusesAndFrameOrder(t *testing.T) {
+	s := buildSample(t)
+	dir := t.TempDir()
+	s.putUnified(t, dir)
+	_, srv := testService(t, Config{})
+	mainAddr := testImageAddr + s.Syms["main"][0] - s.LoadAddr
+	req := sampleRequest(s, s.Syms["main"][0], fsSource("fs", dir, "unified"))
+	req["modules"] = append(req["modules"].([]any),
+		map[string]any{"type": "pe", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6936-1", "code_file": `C:\app.exe`, "image_addr": "0x10000000", "image_size": 4096, "extra": 1},
+		map[string]any{"type": "elf", "code_id": "aabbccdd", "image_addr": "0x20000000"},
+		map[string]any{"type": "wasm", "image_addr": "0x0"},
+	)
+	req["options"] = map[string]any{"frame_order": "caller_first"}
+	// Caller first: the crashing frame (in main, not adjusted because of
+	// signal 11) comes last.
+	req["stacktraces"] = []any{map[string]any{"frames": []any{
+		map[string]any{"instruction_addr": "0x10000010", "function": "_ZN3app3runEv"},
+		map[string]any{"instruction_addr": hexAddr(mainAddr)},
+	}}}
+	resp := postJSON(t, srv.URL+"/symbolicate", req)
+	if resp.JSON["status"] != "completed" {
+		t.Fatalf("%s", resp.Body)
+	}
+	mods := arr(t, resp.JSON["modules"], "modules")
+	for i, want := range []string{"found", "unsupported", "unused", "unused"} {
+		m := obj(t, mods[i], "module")
+		if m["debug_status"] != want {
+			t.Errorf("modules[%d].debug_status = %v, want %s", i, m["debug_status"], want)
+		}
+		if _, ok := m["candidates"]; ok {
+			t.Errorf("modules[%d] has candidates without dif_candidates", i)
+		}
+	}
+	if m := obj(t, mods[1], "pe"); m["extra"] != float64(1) || m["arch"] != "unknown" || m["image_size"] != float64(4096) {
+		t.Errorf("pe module = %v", m)
+	}
+	if m := obj(t, mods[2], "elf without size"); m["image_size"] != float64(testImageAddr-0x20000000) {
+		t.Errorf("a module without size spans to the next one: %v", m)
+	}
+	if m := obj(t, mods[3], "wasm"); m["image_size"] != float64(0x10000000) {
+		t.Errorf("a module without size spans to the next one: %v", m)
+	}
+	frames := arr(t, obj(t, arr(t, resp.JSON["stacktraces"], "st")[0], "st")["frames"], "frames")
+	if len(frames) != 2 {
+		t.Fatalf("frames = %v", frames)
+	}
+	pe, main := obj(t, frames[0], "pe frame"), obj(t, frames[1], "main frame")
+	if pe["status"] != "missing" || pe["package"] != `C:\app.exe` || pe["original_index"] != float64(1) {
+		t.Errorf("pe frame = %v", pe)
+	}
+	if pe["function"] != "app::run()" || pe["symbol"] != "_ZN3app3runEv" {
+		t.Errorf("an unsymbolicated frame's mangled name is demangled into function: %v", pe)
+	}
+	if main["status"] != "symbolicated" || main["function"] != "main" || main["original_index"] != float64(0) || main["instruction_addr"] != hexAddr(mainAddr) {
+		t.Errorf("main frame = %v", main)
+	}
+}
