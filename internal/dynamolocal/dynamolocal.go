@@ -53,7 +53,6 @@ type Server struct {
 	waitErr  error
 
 	stopOnce sync.Once
-	stopErr  error
 }
 
 // Endpoint is the server's base URL, http://127.0.0.1:PORT.
@@ -179,7 +178,8 @@ func (s *Server) waitReady(ctx context.Context) error {
 }
 
 // Stop ends the process and its children and waits for it to exit. It is
-// safe to call more than once.
+// safe to call more than once. The process's exit status is not an error:
+// it exits by the signal Stop sends.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		select {
@@ -195,8 +195,11 @@ func (s *Server) Stop() error {
 			<-s.done
 		}
 	})
-	return s.stopErr
+	return nil
 }
+
+// PID is the DynamoDB Local process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Output is what the process printed so far, for failure messages.
 func (s *Server) Output() string { return s.output.String() }

@@ -1,7 +1,13 @@
+//go:build unix
+
 package dynamolocal_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,8 +47,12 @@ func TestStartAnswersAndStops(t *testing.T) {
 	if len(out.TableNames) != 1 || out.TableNames[0] != "probe" {
 		t.Fatalf("ListTables = %v, want [probe]", out.TableNames)
 	}
+	pid := srv.PID()
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("process %d still exists after Stop (kill 0: %v)", pid, err)
 	}
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)
@@ -76,11 +86,34 @@ func TestFindJarDefault(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
+// TestMissingJavaSaysMakeDeps checks that without java the harness fails
+// with the remedy, rather than skipping.
+func TestMissingJavaSaysMakeDeps(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := dynamolocal.StartServer(context.Background())
+	if err == nil {
+		t.Fatal("StartServer without java on PATH succeeded")
 	}
-	return false
+	if !strings.Contains(err.Error(), "make deps") || !strings.Contains(err.Error(), "java") {
+		t.Errorf("error %q does not tell to run make deps for java", err)
+	}
 }
+
+// TestMissingJarSaysMakeDeps runs from a directory tree without
+// node_modules: the error names where the jar was looked for and the remedy.
+func TestMissingJarSaysMakeDeps(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	_, err := dynamolocal.StartServer(context.Background())
+	if err == nil {
+		t.Fatal("StartServer without the jar succeeded")
+	}
+	if !strings.Contains(err.Error(), "make deps") || !strings.Contains(err.Error(), filepath.Join(dir, "node_modules")) {
+		t.Errorf("error %q does not name the jar location and make deps", err)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
