@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/symflow/symflow/local/symbolicator/objfile"
 )
 
 func discardLogger() *slog.Logger {
@@ -184,5 +186,64 @@ func TestSymbolicateEndToEnd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSymbolicateCPlusPlusNames(t *testing.T) {
+	requireTool(t, "clang++")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "app.cc")
+	code := `namespace app {
+template <typename T> __attribute__((noinline)) T twice(T v) { return v * 2; }
+struct Worker { __attribute__((noinline)) int run(int x); };
+int Worker::run(int x) { return twice<int>(x) + 1; }
+}
+int main(int argc, char**) { app::Worker w; return w.run(argc); }
+`
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "app")
+	run(t, "clang++", "-g", "-O2", "-Wl,--build-id", "-o", bin, src)
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := objfile.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms := map[string]uint64{}
+	for _, line := range strings.Split(run(t, "nm", bin), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			var a uint64
+			fmt.Sscanf(f[0], "%x", &a)
+			syms[f[2]] = a
+		}
+	}
+	symdir := t.TempDir()
+	copyFile(t, bin, filepath.Join(symdir, file.CodeID[:2], file.CodeID[2:]+".debug"))
+	_, srv := testService(t, Config{})
+	for _, tc := range []struct{ symbol, function string }{
+		{"_ZN3app5twiceIiEET_S1_", "app::twice<int>(int)"},
+		{"_ZN3app6Worker3runEi", "app::Worker::run(int)"},
+	} {
+		addr, ok := syms[tc.symbol]
+		if !ok {
+			t.Fatalf("no symbol %s in %v", tc.symbol, syms)
+		}
+		req := map[string]any{
+			"signal":  11,
+			"sources": []any{fsSource("fs", symdir, "native")},
+			"stacktraces": []any{map[string]any{"frames": []any{
+				map[string]any{"instruction_addr": hexAddr(0x500000 + addr - file.LoadAddress)},
+			}}},
+			"modules": []any{map[string]any{"type": "elf", "code_id": file.CodeID, "image_addr": "0x500000", "image_size": 1 << 20}},
+		}
+		_, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", req))
+		if f["status"] != "symbolicated" || f["symbol"] != tc.symbol || f["function"] != tc.function || f["lang"] != "cpp" {
+			t.Errorf("frame = %v, want symbol %s function %s lang cpp", f, tc.symbol, tc.function)
+		}
 	}
 }
