@@ -1,8 +1,13 @@
 package asl
 
 import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustDecode(t testing.TB, s string) any {
@@ -304,6 +309,41 @@ func FuzzIntrinsic(f *testing.F) {
 			if _, err := encodeJSON(v); err != nil {
 				t.Fatalf("%q produced a value that does not encode: %v", src, err)
 			}
+		}
+	})
+}
+
+// FuzzParse feeds arbitrary definitions to Parse and runs what it accepts
+// briefly: neither may panic.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "conformance", "*.json"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var c struct {
+			Definition json.RawMessage `json:"definition"`
+		}
+		if json.Unmarshal(b, &c) == nil {
+			f.Add(string(c.Definition))
+		}
+	}
+	inv := InvokerFunc(func(_ context.Context, _ string, in json.RawMessage) (json.RawMessage, error) { return in, nil })
+	f.Fuzz(func(t *testing.T, def string) {
+		sm, err := Parse([]byte(def))
+		if err != nil {
+			return
+		}
+		_ = Mermaid(sm, sm.StateNames())
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		ex, err := sm.Run(ctx, "fuzz", json.RawMessage(`{"a":[1,"x",{"b":null}],"s":"2024-01-01T00:00:00Z","n":3}`), Options{Invoker: inv, Clock: NewFakeClock(time.Unix(0, 0))})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if ex.Status == StatusRunning {
+			t.Fatalf("execution left RUNNING")
 		}
 	})
 }

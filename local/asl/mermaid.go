@@ -57,7 +57,7 @@ func Mermaid(sm *StateMachine, visited []string) string {
 			case strings.HasPrefix(t.field, "Catch"):
 				arrow, lbl = "-.->", "catch"
 			case strings.HasPrefix(t.field, "Choices"):
-				lbl = t.label
+				lbl = t.rule.describe()
 			case t.field == "Default":
 				lbl = "default"
 			}
@@ -101,9 +101,11 @@ func (r *choiceRule) describe() string {
 		s = "Or(" + describeAll(r.or) + ")"
 	case r.not != nil:
 		s = "Not " + r.not.describe()
+	case r.variable == nil:
+		s = r.op
 	case r.opPath != nil:
 		s = r.variable.src + " " + r.op + " " + r.opPath.src
-	case r.variable != nil:
+	default:
 		s = r.variable.src + " " + r.op + " " + mustJSON(r.operand)
 	}
 	if len(s) > 60 {

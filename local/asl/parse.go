@@ -273,7 +273,7 @@ func (sm *StateMachine) flowOrder() []string {
 type transition struct {
 	field string
 	to    string
-	label string // Choice rules: a summary of the condition
+	rule  *choiceRule // for Choices[i].Next
 }
 
 func (st *state) transitions() []transition {
@@ -282,7 +282,7 @@ func (st *state) transitions() []transition {
 		out = append(out, transition{field: "Next", to: st.next})
 	}
 	for i, c := range st.choices {
-		out = append(out, transition{fmt.Sprintf("Choices[%d].Next", i), c.next, c.describe()})
+		out = append(out, transition{fmt.Sprintf("Choices[%d].Next", i), c.next, c})
 	}
 	if st.deflt != "" {
 		out = append(out, transition{field: "Default", to: st.deflt})
