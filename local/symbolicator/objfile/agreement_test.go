@@ -2,6 +2,7 @@ package objfile
 
 import (
 	"debug/elf"
+	"debug/macho"
 	"fmt"
 	"os"
 	"os/exec"
@@ -290,8 +291,18 @@ func sameRefChain(a, b []refFrame) bool {
 
 func checkAgreement(t *testing.T, f *File, toolObj string, addrs []uint64) {
 	t.Helper()
+	checkAgreementWith(t, f, toolObj, addrs, true)
+}
+
+// checkAgreementWith compares with llvm-symbolizer and, when withAddr2line
+// is set, reports where addr2line disagrees with it.
+func checkAgreementWith(t *testing.T, f *File, toolObj string, addrs []uint64, withAddr2line bool) {
+	t.Helper()
 	llvm := llvmSymbolize(t, toolObj, addrs)
-	a2l := addr2line(t, toolObj, addrs)
+	a2l := llvm
+	if withAddr2line {
+		a2l = addr2line(t, toolObj, addrs)
+	}
 	bad := map[string][]uint64{}
 	var badOrder []string
 	nbad := 0
@@ -316,8 +327,10 @@ func checkAgreement(t *testing.T, f *File, toolObj string, addrs []uint64) {
 			a2lDiff = append(a2lDiff, fmt.Sprintf("%#x:\n  addr2line: %v\n  llvm:      %v", a, a2l[i], llvm[i]))
 		}
 	}
-	t.Logf("%d addresses (%d in inlined code); %d differ from llvm-symbolizer; addr2line disagrees with llvm-symbolizer on %d",
-		len(addrs), inlined, nbad, len(a2lDiff))
+	t.Logf("%d addresses (%d in inlined code); %d differ from llvm-symbolizer", len(addrs), inlined, nbad)
+	if withAddr2line {
+		t.Logf("addr2line disagrees with llvm-symbolizer on %d of %d addresses", len(a2lDiff), len(addrs))
+	}
 	for i, d := range a2lDiff {
 		if i == 3 {
 			t.Logf("... and %d more addr2line disagreements", len(a2lDiff)-3)
@@ -344,4 +357,36 @@ func fmtFrames(fs []Frame) string {
 		parts = append(parts, fmt.Sprintf("%s @ %s:%d", f.Function, f.AbsPath, f.Line))
 	}
 	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// TestAgreementMachOObject checks DWARF in Mach-O files: clang writes a
+// macOS object (no linker for macOS here), which llvm-symbolizer reads too.
+// Binutils' addr2line does not read Mach-O.
+func TestAgreementMachOObject(t *testing.T) {
+	for _, dw := range []string{"-gdwarf-4", "-gdwarf-5"} {
+		t.Run(dw, func(t *testing.T) {
+			dir := t.TempDir()
+			copyTestdata(t, dir, "c")
+			run(t, dir, tool(t, "clang"), "-target", "x86_64-apple-macos11", "-O2", "-g", dw, "-c", "-I", "c", "c/table.c", "-o", "table.o")
+			obj := filepath.Join(dir, "table.o")
+			mf, err := macho.Open(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mf.Close()
+			text := mf.Section("__text")
+			if text == nil || mf.Section("__debug_info") == nil {
+				t.Fatal("clang wrote no __text or __debug_info")
+			}
+			var addrs []uint64
+			for a := text.Addr; a < text.Addr+text.Size; a++ {
+				addrs = append(addrs, a)
+			}
+			f := openPath(t, obj)
+			if f.Kind != "macho" || !f.Features.HasDebugInfo || f.FileType != "both" {
+				t.Errorf("identity %+v features %+v, want macho with debug info", f.Identity, f.Features)
+			}
+			checkAgreementWith(t, f, obj, addrs, false)
+		})
+	}
 }

@@ -75,6 +75,11 @@ type indexBuilder struct {
 	depth   []int32
 	root    []int32
 	rows    []lineRow
+
+	// zeroIsDiscarded drops code at address 0: in linked ELF files that is
+	// where the linker leaves functions of discarded sections. Mach-O
+	// objects have real code at 0.
+	zeroIsDiscarded bool
 }
 
 // buildIndex indexes the DWARF in secs (keyed by section name without the
@@ -103,6 +108,8 @@ func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string) (*dwar
 		fileIDs: map[string]int32{},
 		names:   map[dwarf.Offset]dieName{},
 		nameIDs: map[string]int32{},
+
+		zeroIsDiscarded: kind == "elf",
 	}
 	if err := b.walk(secs, bo); err != nil {
 		return nil, malformed("section .debug_info", err)
@@ -179,7 +186,9 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 					}
 				}
 			}
-			ranges = slices.DeleteFunc(ranges, func(rg [2]uint64) bool { return rg[0] == 0 || rg[1] <= rg[0] || isTombstone(rg[0]) })
+			ranges = slices.DeleteFunc(ranges, func(rg [2]uint64) bool {
+				return (rg[0] == 0 && b.zeroIsDiscarded) || rg[1] <= rg[0] || isTombstone(rg[0])
+			})
 			if len(ranges) == 0 {
 				if e.Children {
 					r.SkipChildren()
@@ -293,7 +302,7 @@ func (b *indexBuilder) unitLines(cu *dwarf.Entry, secs map[string][]byte, bo bin
 		}
 		seq := b.rows[start : i+1]
 		start = i + 1
-		if len(seq) < 2 || seq[0].addr == 0 || isTombstone(seq[0].addr) {
+		if len(seq) < 2 || (seq[0].addr == 0 && b.zeroIsDiscarded) || isTombstone(seq[0].addr) {
 			continue
 		}
 		for j := 0; j+1 < len(seq); j++ {
