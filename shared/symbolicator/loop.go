@@ -140,7 +140,7 @@ func (s *Session) Run(ctx context.Context, create func(ctx context.Context) (Res
 	// loop's own limit as a *LoopError.
 	stop := func(reason error) (Response, error) {
 		if ctx.Err() != nil {
-			return Response{}, fmt.Errorf("symbolicator loop: %w", context.Cause(ctx))
+			return Response{}, fmt.Errorf("symbolicator loop: %w", ctxErr(ctx))
 		}
 		return Response{}, &LoopError{Reason: reason, Resubmits: resubmits, Elapsed: time.Since(start), Last: last}
 	}

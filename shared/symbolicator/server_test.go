@@ -294,13 +294,24 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	p = p[:min(int64(len(p)), l.n-l.off)]
-	for i := range p {
-		x := uint64(l.off + int64(i))
-		p[i] = byte(x*2654435761>>13) ^ byte(x)
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], lazyPattern[(l.off+int64(n))%int64(len(lazyPattern)):])
 	}
-	l.off += int64(len(p))
-	return len(p), nil
+	l.off += int64(n)
+	return n, nil
 }
+
+// lazyPattern repeats with a prime period, so a dropped, repeated or
+// reordered buffer of any power-of-two size changes the checksum.
+var lazyPattern = func() []byte {
+	b := make([]byte, 4093)
+	for i := range b {
+		x := uint32(i)
+		b[i] = byte(x*2654435761>>13) ^ byte(x)
+	}
+	return b
+}()
 
 func lazySHA256(n int64) string {
 	h := sha256.New()

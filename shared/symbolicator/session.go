@@ -420,6 +420,9 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 	}
 	target := s.endpoint(ref)
 	redacted := target.Redacted()
+	if ctx.Err() != nil {
+		return Response{}, fmt.Errorf("symbolicator %s %s: %w", task, redacted, ctxErr(ctx))
+	}
 	worker := s.workers.Get()
 	log := s.log.With("task", task, "worker_id", worker)
 	if requestID != "" {
@@ -437,7 +440,7 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return Response{}, fmt.Errorf("symbolicator %s %s: %w", task, redacted, context.Cause(ctx))
+			return Response{}, fmt.Errorf("symbolicator %s %s: %w", task, redacted, ctxErr(ctx))
 		}
 		var ne *netError
 		if !errors.As(err, &ne) {
@@ -460,10 +463,20 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return Response{}, fmt.Errorf("symbolicator %s %s: %w", task, redacted, context.Cause(ctx))
+			return Response{}, fmt.Errorf("symbolicator %s %s: %w", task, redacted, ctxErr(ctx))
 		case <-t.C:
 		}
 	}
+}
+
+// ctxErr is the context's error, with its cause when that says more (a
+// deadline set with context.WithTimeoutCause).
+func ctxErr(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, cause)
 }
 
 // netError marks an attempt's failure as a network error, to be retried.
@@ -608,6 +621,9 @@ func (s *Session) classify(actx context.Context, err error, kind string) error {
 		}
 		// url.Error repeats the URL, which the NetworkError already names.
 		err = ue.Err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("connection closed without a complete answer: %w", err)
 	}
 	return &netError{kind: kind, err: err}
 }

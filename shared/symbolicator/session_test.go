@@ -290,6 +290,9 @@ func TestNetworkErrorsRetried(t *testing.T) {
 					if !strings.Contains(err.Error(), s.srv.URL) {
 						t.Errorf("error %q does not name the URL", err)
 					}
+					if call == "query" && !strings.Contains(err.Error(), "connection closed without a complete answer") {
+						t.Errorf("error %q does not say the connection was closed", err)
+					}
 				}
 				// One request_error per failed attempt, tagged 0, 1, 2, ...
 				ms := h.recorded(t)

@@ -13,8 +13,8 @@ import (
 )
 
 func TestUploadMultipartStreamed(t *testing.T) {
-	// 32 MiB produced lazily: the session must stream it, never hold it.
-	const size = 32 << 20
+	// 16 MiB produced lazily: the session must stream it, never hold it.
+	const size = 16 << 20
 	wantSum := lazySHA256(size)
 	sources := json.RawMessage(`[{"id":"http-1","type":"http","url":"http://127.0.0.1:1/","headers":{"authorization":"Basic c2VjcmV0"}}]`)
 	scraping := json.RawMessage(`{"enabled":true,"headers":{},"allowed_origins":["*"],"verify_ssl":true}`)
