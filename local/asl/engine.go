@@ -103,18 +103,19 @@ type Options struct {
 }
 
 // Execution is the record of one run, shaped like DescribeExecution plus
-// the history.
+// the history (JSON field names as in the AWS API).
 type Execution struct {
-	ID              string // the execution ARN
-	Name            string
-	StateMachineArn string
-	Status          string
-	Input           json.RawMessage
-	Output          json.RawMessage // set when Status is SUCCEEDED
-	Error, Cause    string          // set when FAILED or TIMED_OUT
-	History         []HistoryEvent
-	StartDate       time.Time
-	StopDate        time.Time
+	ID              string          `json:"executionArn"`
+	Name            string          `json:"name"`
+	StateMachineArn string          `json:"stateMachineArn"`
+	Status          string          `json:"status"` // RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED
+	Input           json.RawMessage `json:"input"`
+	Output          json.RawMessage `json:"output,omitempty"` // set when Status is SUCCEEDED
+	Error           string          `json:"error,omitempty"`  // set when FAILED or TIMED_OUT
+	Cause           string          `json:"cause,omitempty"`
+	History         []HistoryEvent  `json:"events,omitempty"`
+	StartDate       time.Time       `json:"startDate"`
+	StopDate        time.Time       `json:"stopDate,omitzero"`
 }
 
 // failure is a state's error on its way to Retry, Catch or the execution.

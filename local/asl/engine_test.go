@@ -208,6 +208,18 @@ func TestHistoryJSONShape(t *testing.T) {
 	if string(got) != string(want) {
 		t.Errorf("history JSON differs from %s (run with -update after checking):\n%s", golden, got)
 	}
+	execJSON, err := json.Marshal(ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execBack Execution
+	if err := json.Unmarshal(execJSON, &execBack); err != nil {
+		t.Fatal(err)
+	}
+	if execBack.ID != ex.ID || execBack.Status != StatusFailed || execBack.Error != "ServiceUnavailable" || len(execBack.History) != len(ex.History) ||
+		!strings.Contains(string(execJSON), `"executionArn":`) {
+		t.Errorf("Execution JSON round trip: %s", execJSON)
+	}
 	var back []HistoryEvent
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
