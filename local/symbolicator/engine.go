@@ -517,7 +517,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		}
 	}
 	frames := []any{}
-	var lastSymbolicated map[string]any
+	var last map[string]any // the frame appended last
 	for i, f := range st.Frames {
 		mode := def
 		if f.Adjust != nil {
@@ -532,7 +532,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 			for _, r := range res {
 				frames = append(frames, r)
 			}
-			lastSymbolicated = res[len(res)-1]
+			last = res[len(res)-1]
 			continue
 		}
 		outermost := i == len(st.Frames)-1
@@ -541,15 +541,19 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		if f.Trust == "scan" && (status == frameMissingSymbol || status == frameUnknownImage) {
 			continue
 		}
-		if status == frameUnknownImage && outermost && lastSymbolicated != nil {
-			if fn, _ := lastSymbolicated["function"].(string); fn == "_start" || fn == "__clone" || fn == "__clone3" {
+		// glibc marks _start and clone as having no return address, which
+		// unwinders miss: the garbage frame after them is dropped.
+		if status == frameUnknownImage && outermost && last != nil {
+			if fn, _ := last["function"].(string); fn == "_start" || fn == "__clone" || fn == "__clone3" {
 				continue
 			}
 		}
+		// A null-ish outermost address marks the end of the stack.
 		if status == frameUnknownImage && outermost && !f.Mode.Rel && f.Addr < 4096 && len(frames) > 0 {
 			continue
 		}
-		frames = append(frames, e.unsymbolicatedFrame(f, i, status))
+		last = e.unsymbolicatedFrame(f, i, status)
+		frames = append(frames, last)
 	}
 	out["frames"] = frames
 	return out
