@@ -85,3 +85,37 @@ func TestStrippedAll(t *testing.T) {
 		t.Errorf("merged identity %+v features %+v", m.Identity, m.Features)
 	}
 }
+
+// TestConcurrentLookup runs lookups from several goroutines on one File
+// (run with -race): the lazily demangled symbol names are the only shared
+// state written after Open.
+func TestConcurrentLookup(t *testing.T) {
+	bin := compile(t, t.TempDir(), "g++", "cpp", "-O2", "-g")
+	f := openPath(t, bin)
+	addrs := sampleAddrs(t, bin, 2000)
+	want := f.LookupBatch(addrs)
+	fresh := openPath(t, bin) // demangles from scratch while goroutines race
+	done := make(chan []string)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var bad []string
+			for i := range addrs {
+				k := (i + g*len(addrs)/4) % len(addrs)
+				got, _ := fresh.Lookup(addrs[k])
+				if fmtFrames(got) != fmtFrames(want[k]) {
+					bad = append(bad, fmtFrames(got))
+				}
+			}
+			done <- bad
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if bad := <-done; len(bad) > 0 {
+			t.Errorf("concurrent lookups differ from sequential ones: %d, first %s", len(bad), bad[0])
+		}
+	}
+	var nilFile *File
+	if frames, ok := nilFile.Lookup(1); ok || frames != nil {
+		t.Errorf("nil File Lookup = %v, %v", frames, ok)
+	}
+}

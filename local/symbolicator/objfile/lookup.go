@@ -5,6 +5,9 @@ package objfile
 // the last one is the real function and carries SymAddr. ok is false when
 // neither DWARF nor the symbol table has a function covering addr.
 func (f *File) Lookup(addr uint64) (frames []Frame, ok bool) {
+	if f == nil {
+		return nil, false
+	}
 	if ix := f.index; ix != nil {
 		if n := ix.nodeAt(addr); n >= 0 {
 			frames := ix.frames(n, addr)
