@@ -208,6 +208,12 @@ func TestHistoryJSONShape(t *testing.T) {
 	if string(got) != string(want) {
 		t.Errorf("history JSON differs from %s (run with -update after checking):\n%s", golden, got)
 	}
+	if got := ex.History[4].String(); got != `#5 LambdaFunctionFailed ServiceUnavailable: {"errorMessage":"503","errorType":"ServiceUnavailable"}` {
+		t.Errorf("String() = %q", got)
+	}
+	if got := ex.History[1].String(); got != "#2 TaskStateEntered Call" {
+		t.Errorf("String() = %q", got)
+	}
 	execJSON, err := json.Marshal(ex)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package asl
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -127,4 +128,38 @@ func Path(exec *Execution) []string {
 		}
 	}
 	return out
+}
+
+// String renders the event on one line for live progress output, e.g.
+// "#7 TaskStateEntered SubmitTask" or "#9 LambdaFunctionFailed
+// ServiceUnavailable: 503". Inputs and outputs are left out.
+func (e HistoryEvent) String() string {
+	var b strings.Builder
+	b.WriteString("#")
+	b.WriteString(strconv.FormatInt(e.ID, 10))
+	b.WriteString(" ")
+	b.WriteString(e.Type)
+	d := e.Details
+	if d.Name != "" {
+		b.WriteString(" " + d.Name)
+	}
+	if d.Index != nil {
+		b.WriteString("[" + strconv.Itoa(*d.Index) + "]")
+	}
+	if d.ResourceType != "" {
+		b.WriteString(" " + d.ResourceType + ":" + d.Resource)
+	} else if d.Resource != "" {
+		b.WriteString(" " + d.Resource)
+	}
+	if d.Error != "" {
+		b.WriteString(" " + d.Error)
+		if d.Cause != "" {
+			cause := d.Cause
+			if len(cause) > 200 {
+				cause = cause[:200] + "…"
+			}
+			b.WriteString(": " + cause)
+		}
+	}
+	return b.String()
 }

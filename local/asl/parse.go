@@ -435,6 +435,11 @@ func (p *parser) state(qname, name string, v any) *state {
 		if st.timeoutSeconds > 0 && st.timeoutSecondsPath != nil {
 			p.errf(qname, "TimeoutSecondsPath", "cannot be used together with TimeoutSeconds")
 		}
+		if pathField("HeartbeatSecondsPath") != nil {
+			if _, ok := obj["HeartbeatSeconds"]; ok {
+				p.errf(qname, "HeartbeatSecondsPath", "cannot be used together with HeartbeatSeconds")
+			}
+		}
 		if n, ok := intField("HeartbeatSeconds", 1); ok {
 			st.heartbeatSeconds = n
 			if st.timeoutSeconds > 0 && n >= st.timeoutSeconds {
