@@ -3,25 +3,36 @@
 // the whole inline chain.
 //
 // Open parses a file once and builds an in-memory index (sorted address
-// intervals for the line table, and for functions with their inlined
-// subroutines); Lookup is then a binary search plus a walk up the inline
-// chain. Results are meant to agree with llvm-symbolizer --inlining:
+// intervals for the line table, and for functions painted with their
+// innermost inlined subroutine); Lookup is then a binary search plus a walk
+// up the inline chain. Results agree with llvm-symbolizer --inlining
+// --functions=linkage (LLVM 14, the reference the tests run):
 //
 //   - Frames are innermost first. The innermost frame takes its file and line
 //     from the line table; every outer frame takes them from the call site
 //     (DW_AT_call_file, DW_AT_call_line) of the frame inside it.
-//   - Paths are built the way LLVM builds absolute paths: the unit's
-//     DW_AT_comp_dir, the include directory and the file name are joined
-//     without cleaning ("." and ".." stay as written).
-//   - Function names prefer the linkage name (DW_AT_linkage_name or
-//     DW_AT_MIPS_linkage_name, following DW_AT_abstract_origin and
-//     DW_AT_specification), else DW_AT_name. Without DWARF the symbol table
-//     names the function (then there is no file or line).
+//   - Paths are built as LLVM builds absolute paths: DW_AT_comp_dir, the
+//     include directory and the file name, joined without cleaning ("." and
+//     ".." stay as written). This also makes DWARF 5 relative include
+//     directories absolute, which debug/dwarf does not do.
+//   - Inlined frames are named by the linkage name (DW_AT_linkage_name or
+//     DW_AT_MIPS_linkage_name, found through DW_AT_abstract_origin and
+//     DW_AT_specification), else DW_AT_name. The outermost frame is named
+//     from the symbol table when a symbol covers the address, as LLVM does:
+//     GCC omits linkage names for functions in anonymous namespaces, clang
+//     -gline-tables-only omits all of them. Without DWARF the symbol table
+//     alone names the function, without file or line.
 //
-// Frame.Symbol is the raw name; Frame.Function is its demangling in LLVM's
-// style with parameters ("ns::foo(int)") but without the return type that
-// Itanium manglings of template functions carry, and without GCC clone
-// suffixes.
+// Frame.Symbol is the raw name (the mangled linkage name, or the plain name
+// for C and Go). Frame.Function is its demangling with parameters, as
+// llvm-symbolizer prints by default ("ns::foo(int)"), but without the return
+// type Itanium manglings of template functions carry (Symbolicator's
+// "function" has none) and without clone suffixes (".constprop.0",
+// ".isra.0", ".part.0", ".cold"). Demangling is GNU style ("> >").
+//
+// Address 0 in linked ELF files is where linkers leave functions of
+// discarded sections, so line sequences and functions starting there are
+// ignored; Mach-O objects keep code at 0.
 package objfile
 
 import (
