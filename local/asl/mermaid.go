@@ -27,7 +27,7 @@ func Mermaid(sm *StateMachine, visited []string) string {
 
 	var b strings.Builder
 	b.WriteString("flowchart TD\n")
-	b.WriteString("    start((start)) --> s0\n")
+	b.WriteString("    start((Start)) --> s0\n")
 	for _, n := range order {
 		st := sm.states[n]
 		id := ids[n]
@@ -72,7 +72,7 @@ func Mermaid(sm *StateMachine, visited []string) string {
 			link++
 		}
 		if st.end || st.typ == "Succeed" || st.typ == "Fail" {
-			fmt.Fprintf(&b, "    %s --> stop((end))\n", id)
+			fmt.Fprintf(&b, "    %s --> stop((End))\n", id)
 			if len(visited) > 0 && visited[len(visited)-1] == n {
 				takenLinks = append(takenLinks, link)
 			}
