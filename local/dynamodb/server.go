@@ -28,7 +28,6 @@
 package dynamodb
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,12 +138,30 @@ func (s *Server) Start(addr string) (url string, stop func() error, err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start embedded DynamoDB: %w", err)
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Stop waits for requests in flight, then closes every connection at
+	// once: http.Server.Shutdown would wait up to 5 s for connections the
+	// client opened but never used.
+	var active atomic.Int64
+	h := s.Handler()
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			active.Add(1)
+			defer active.Add(-1)
+			h.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
 	go func() { _ = srv.Serve(l) }()
 	stop = func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(ctx)
+		srv.SetKeepAlivesEnabled(false)
+		err := l.Close()
+		for deadline := time.Now().Add(5 * time.Second); active.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if cerr := srv.Close(); err == nil || errors.Is(err, net.ErrClosed) {
+			err = cerr
+		}
+		return err
 	}
 	return "http://" + l.Addr().String(), stop, nil
 }

@@ -338,3 +338,24 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// TestStopEndsServing checks a stopped server no longer answers, also on a
+// kept-alive connection.
+func TestStopEndsServing(t *testing.T) {
+	url, stop, err := localdynamodb.New().Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamolocal.NewClient(url)
+	ctx := context.Background()
+	if _, err := db.ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	_, err = db.ListTables(ctx, &dynamodb.ListTablesInput{}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err == nil {
+		t.Fatal("ListTables after stop succeeded")
+	}
+}
