@@ -22,12 +22,12 @@ import (
 
 // debuginfod (elfutils 0.188) has no option to choose its listening
 // address: it binds every interface. The test therefore runs it in a fresh
-// network namespace (unshare -rn) whose only interface is its own loopback,
-// and reaches it through a unix socket: the test binary re-executes itself
-// inside the namespace as a relay (see debuginfodRelayMain) that starts
-// debuginfod there and forwards each connection accepted on the socket to
-// 127.0.0.1:<port> inside the namespace. Nothing listens on the host's
-// interfaces.
+// network namespace (unshare -n, or -rn when not root) whose only
+// interface is its own loopback, and reaches it through a unix socket: the
+// test binary re-executes itself inside the namespace as a relay (see
+// debuginfodRelayMain) that starts debuginfod there and forwards each
+// connection accepted on the socket to 127.0.0.1:<port> inside the
+// namespace. Nothing listens on the host's interfaces.
 const (
 	relayEnv       = "SYMFLOW_DEBUGINFOD_RELAY"
 	relaySocketEnv = "SYMFLOW_DEBUGINFOD_SOCKET"
@@ -127,7 +127,13 @@ func startDebuginfod(t *testing.T, scanDir string) *http.Client {
 	requireTool(t, "unshare")
 	tmp := t.TempDir()
 	sock := filepath.Join(tmp, "debuginfod.sock")
-	cmd := exec.Command("unshare", "-rn", os.Args[0], "-test.run=^$")
+	// Root needs no user namespace for a network namespace; anyone else
+	// maps themselves to root in a new user namespace first.
+	nsFlag := "-rn"
+	if os.Geteuid() == 0 {
+		nsFlag = "-n"
+	}
+	cmd := exec.Command("unshare", nsFlag, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), relayEnv+"=1", relaySocketEnv+"="+sock, relayScanEnv+"="+scanDir, relayDBEnv+"="+filepath.Join(tmp, "debuginfod.sqlite"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -144,7 +150,7 @@ func startDebuginfod(t *testing.T, scanDir string) *http.Client {
 	}
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start debuginfod in a network namespace (unshare -rn): %v", err)
+		t.Fatalf("start debuginfod in a network namespace (unshare %s): %v", nsFlag, err)
 	}
 	var once sync.Once
 	stop := func() {
