@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -90,7 +91,7 @@ func NewEMF(w io.Writer, namespace string, dims ...Dimension) *EMF {
 	}
 	defaults := make(map[string]string, len(dims))
 	for _, d := range dims {
-		defaults[d.Name] = d.Value
+		defaults[strings.ToValidUTF8(d.Name, "\uFFFD")] = strings.ToValidUTF8(d.Value, "\uFFFD")
 	}
 	return &EMF{namespace: namespace, defaults: defaults, now: time.Now, w: w}
 }
@@ -126,6 +127,9 @@ func (e *EMF) write(name string, value float64, unit Unit, dims map[string]strin
 	if !validUnits[unit] {
 		unit = UnitNone
 	}
+	// Names are compared as they will read in JSON: invalid UTF-8 becomes
+	// U+FFFD there, so two different byte strings can name one member.
+	name = strings.ToValidUTF8(name, "\uFFFD")
 	if name == "" || name == metadataMember || utf8.RuneCountInString(name) > maxNameLen ||
 		math.IsNaN(value) || math.IsInf(value, 0) {
 		e.mu.Lock()
@@ -135,7 +139,9 @@ func (e *EMF) write(name string, value float64, unit Unit, dims map[string]strin
 	}
 
 	merged := maps.Clone(e.defaults)
-	maps.Copy(merged, dims)
+	for k, v := range dims {
+		merged[strings.ToValidUTF8(k, "\uFFFD")] = strings.ToValidUTF8(v, "\uFFFD")
+	}
 	keys := make([]string, 0, len(merged))
 	for _, k := range slices.Sorted(maps.Keys(merged)) {
 		v := merged[k]
@@ -190,8 +196,7 @@ func (e *EMF) write(name string, value float64, unit Unit, dims map[string]strin
 	}
 }
 
-// writeJSONString writes s as a JSON string. Invalid UTF-8 is replaced, as
-// encoding/json does, so that every line stays valid JSON.
+// writeJSONString writes s as a JSON string.
 func writeJSONString(b *bytes.Buffer, s string) {
 	out, err := json.Marshal(s)
 	if err != nil {

@@ -331,3 +331,24 @@ func BenchmarkEMFCount(b *testing.B) {
 type discardWriter struct{}
 
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func FuzzEMF(f *testing.F) {
+	f.Add("latency", 12.5, "Milliseconds", "task", "query", "status", "pending")
+	f.Add("", math.NaN(), "", "", "", "_aws", "x")
+	f.Add("n", -0.0, "Furlongs", "n", "collides", "k", "a\xffb")
+	f.Fuzz(func(t *testing.T, name string, value float64, unit, k1, v1, k2, v2 string) {
+		var buf bytes.Buffer
+		e := newTestEMF(&buf, "symflow", Dim("function", "fuzz"))
+		e.Observe(name, value, Unit(unit), map[string]string{k1: v1, k2: v2})
+		if buf.Len() == 0 {
+			if e.Dropped() != 1 {
+				t.Fatalf("nothing written and Dropped() = %d", e.Dropped())
+			}
+			return
+		}
+		if strings.Count(buf.String(), "\n") != 1 || !strings.HasSuffix(buf.String(), "\n") {
+			t.Fatalf("want exactly one line: %q", buf.String())
+		}
+		checkEMF(t, buf.String())
+	})
+}

@@ -670,3 +670,25 @@ func TestHealthcheck(t *testing.T) {
 }
 
 func openString(s string) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
+
+func FuzzParseResponse(f *testing.F) {
+	for _, seed := range []string{pendingBody, completedBody, `{"status":"failed","message":"x"}`, `[]`, `{"status":5}`,
+		`{"status":"pending","request_id":null,"retry_after":-3}`, `{"status":"pending","request_id":"a","retry_after":1e300}`, `<html>`, ``} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp, err := parseResponse(TaskQuery, 200, body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedResponse) {
+				t.Fatalf("error %v is not ErrMalformedResponse", err)
+			}
+			return
+		}
+		if resp.Status == "" || (resp.Status == StatusPending && resp.RequestID == "") || resp.RetryAfter < 0 {
+			t.Fatalf("accepted %q as %+v", body, resp)
+		}
+		if !json.Valid(resp.Body) {
+			t.Fatalf("Body %q is not JSON", resp.Body)
+		}
+	})
+}
