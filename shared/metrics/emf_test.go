@@ -335,7 +335,7 @@ func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func FuzzEMF(f *testing.F) {
 	f.Add("latency", 12.5, "Milliseconds", "task", "query", "status", "pending")
 	f.Add("", math.NaN(), "", "", "", "_aws", "x")
-	f.Add("n", -0.0, "Furlongs", "n", "collides", "k", "a\xffb")
+	f.Add("n", math.Copysign(0, -1), "Furlongs", "n", "collides", "k", "a\xffb")
 	f.Fuzz(func(t *testing.T, name string, value float64, unit, k1, v1, k2, v2 string) {
 		var buf bytes.Buffer
 		e := newTestEMF(&buf, "symflow", Dim("function", "fuzz"))
