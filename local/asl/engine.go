@@ -79,7 +79,9 @@ type TaskError struct {
 	Cause string
 }
 
-func (e *TaskError) Error() string {
+// Error implements error on the value, so invokers may return TaskError or
+// *TaskError.
+func (e TaskError) Error() string {
 	if e.Cause == "" {
 		return e.Name
 	}
@@ -781,8 +783,12 @@ func (r *run) invoke(ctx context.Context, resource string, input any, timeout in
 	}
 	if res.err != nil {
 		var te *TaskError
-		if errors.As(res.err, &te) {
+		var tv TaskError
+		switch {
+		case errors.As(res.err, &te):
 			return nil, nil, &failure{name: te.Name, cause: te.Cause}
+		case errors.As(res.err, &tv):
+			return nil, nil, &failure{name: tv.Name, cause: tv.Cause}
 		}
 		return nil, nil, &failure{name: ErrTaskFailed, cause: res.err.Error()}
 	}

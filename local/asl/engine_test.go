@@ -293,6 +293,24 @@ func TestRetryFullJitterStaysBelowDelay(t *testing.T) {
 	}
 }
 
+func TestTaskErrorValueOrPointer(t *testing.T) {
+	sm := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}}}`)
+	for _, err := range []error{TaskError{Name: "ByValue", Cause: "v"}, fmt.Errorf("wrapped: %w", &TaskError{Name: "ByPointer", Cause: "p"})} {
+		inv := InvokerFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) { return nil, err })
+		ex := runSM(t, sm, `{}`, Options{Invoker: inv})
+		var want string
+		switch e := err.(type) {
+		case TaskError:
+			want = e.Name
+		default:
+			want = "ByPointer"
+		}
+		if ex.Error != want {
+			t.Errorf("%v: error %q, want %q", err, ex.Error, want)
+		}
+	}
+}
+
 func TestPlainErrorIsTaskFailed(t *testing.T) {
 	sm := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}}}`)
 	inv := InvokerFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) {
