@@ -35,16 +35,16 @@ func TestMain(m *testing.M) {
 // backend is a DynamoDB-compatible server the suite runs against.
 type backend struct {
 	name   string
-	client func(t *testing.T) *dynamodb.Client
+	client func(t testing.TB) *dynamodb.Client
 }
 
 var backends = []backend{
-	{"DynamoDBLocal", func(t *testing.T) *dynamodb.Client {
+	{"DynamoDBLocal", func(t testing.TB) *dynamodb.Client {
 		srv := ddbLocal.Get(t)
 		t.Logf("DynamoDB Local (official jar) at %s", srv.Endpoint())
 		return srv.Client()
 	}},
-	{"Embedded", func(t *testing.T) *dynamodb.Client {
+	{"Embedded", func(t testing.TB) *dynamodb.Client {
 		url, stop, err := localdynamodb.New().Start("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ type env struct {
 	cfg dynamo.Config
 }
 
-func newStore(t *testing.T, db *dynamodb.Client, cfg dynamo.Config) (*dynamo.Store, dynamo.Config) {
+func newStore(t testing.TB, db *dynamodb.Client, cfg dynamo.Config) (*dynamo.Store, dynamo.Config) {
 	t.Helper()
 	n := tableSeq.Add(1)
 	cfg.ProjectsTable = fmt.Sprintf("projects-%d", n)

@@ -234,26 +234,22 @@ func (s *Store) ClaimExecution(ctx context.Context, projectID, eventID, executio
 	item[attrExecName] = strAttr(executionName)
 	item[attrCreatedAt] = strAttr(s.cfg.Now().UTC().Format(time.RFC3339Nano))
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.cfg.TasksTable),
-		Item:                     item,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		TableName:                           aws.String(s.cfg.TasksTable),
+		Item:                                item,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
 		return executionName, true, nil
 	}
-	if !isConditionFailed(err) {
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
 		return "", false, fmt.Errorf("claim execution for %s/%s: %w", projectID, eventID, err)
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.cfg.TasksTable),
-		Key:            key(execPK(projectID, eventID), skExecution),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("claim execution for %s/%s: read claim: %w", projectID, eventID, err)
-	}
-	name := getS(out.Item, attrExecName)
+	// The failed put returns the claim it lost to, read in the same atomic
+	// step, so no second read is needed.
+	name := getS(ccf.Item, attrExecName)
 	if name == "" {
 		// Claims are never deleted, so this is a damaged item.
 		return "", false, fmt.Errorf("claim execution for %s/%s: stored claim has no %s", projectID, eventID, attrExecName)
