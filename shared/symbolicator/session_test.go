@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -691,4 +692,38 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("Body %q is not JSON", resp.Body)
 		}
 	})
+}
+
+func TestSessionConcurrentUse(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n%3 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		answerJSON(w, 200, completedBody)
+	})
+	h := newHarness(t, s, nil)
+	h.sess.workers = NewWorkerID(0.5, nil)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 10 {
+				_, err := h.sess.Query(ctx, fmt.Sprintf("r%d", i))
+				if err != nil && !errors.Is(err, ErrServiceUnavailable) {
+					t.Errorf("Query: %v", err)
+				}
+				if errors.Is(err, ErrServiceUnavailable) {
+					h.sess.workers.Reset()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.count(); n != 80 {
+		t.Errorf("%d requests, want 80", n)
+	}
+	if got := len(find(h.recorded(t), MetricResponse, map[string]string{"task": "query"})); got != 80 {
+		t.Errorf("%d response metrics, want 80", got)
+	}
 }
