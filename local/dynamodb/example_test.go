@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/symflow/symflow/internal/dynamolocal"
 	localdynamodb "github.com/symflow/symflow/local/dynamodb"
 	"github.com/symflow/symflow/shared/dynamo"
 )
@@ -18,7 +17,7 @@ func Example() {
 	}
 	defer stop()
 
-	store, err := dynamo.New(dynamolocal.NewClient(url), dynamo.Config{ProjectsTable: "projects", TasksTable: "tasks"})
+	store, err := dynamo.New(localdynamodb.NewClient(url), dynamo.Config{ProjectsTable: "projects", TasksTable: "tasks"})
 	if err != nil {
 		log.Fatal(err)
 	}
