@@ -1,0 +1,142 @@
+package debugfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/symflow/symflow/shared/blob"
+)
+
+// Putter writes objects (blob.Store).
+type Putter interface {
+	Put(ctx context.Context, ref blob.Ref, data []byte, contentType string) error
+}
+
+// UploadRecorder records a project's last debug-file upload (dynamo.Store).
+// It fails with an error wrapping dynamo.ErrNotFound for an unknown
+// project.
+type UploadRecorder interface {
+	RecordDebugFileUpload(ctx context.Context, projectID string, at time.Time) error
+}
+
+// Presigner makes a URL that lets its holder PUT one object for a while.
+type Presigner interface {
+	PresignPut(ctx context.Context, ref blob.Ref, ttl time.Duration) (url string, err error)
+}
+
+// Store keeps debug files in the debug-files bucket.
+type Store struct {
+	Bucket    string
+	Blobs     Putter
+	Projects  UploadRecorder
+	Presigner Presigner // nil: no presigned uploads
+	Now       func() time.Time
+}
+
+// Stored is one object written (or to be written) for a debug file.
+type Stored struct {
+	Bucket string `json:"bucket"`
+	Object
+}
+
+// Upload identifies data, records the upload for the project (which fails
+// for an unknown project before anything is written) and stores the file
+// under every unified-layout name it answers to. A file that is not a
+// debug file is a *RejectedError.
+func (s *Store) Upload(ctx context.Context, projectID string, data []byte) (Identity, []Stored, error) {
+	id, err := Identify(data)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	objs, err := Objects(projectID, id)
+	if err != nil {
+		return id, nil, err
+	}
+	if err := s.Projects.RecordDebugFileUpload(ctx, projectID, s.now()); err != nil {
+		return id, nil, err
+	}
+	out := make([]Stored, 0, len(objs))
+	for _, o := range objs {
+		if err := s.Blobs.Put(ctx, blob.Ref{Bucket: s.Bucket, Key: o.Key}, data, "application/octet-stream"); err != nil {
+			return id, nil, fmt.Errorf("store debug file: %w", err)
+		}
+		out = append(out, Stored{Bucket: s.Bucket, Object: o})
+	}
+	return id, out, nil
+}
+
+// PresignedUpload is where a client PUTs a large debug file.
+type PresignedUpload struct {
+	Stored
+	Method    string    `json:"method"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// PresignTTL is how long a presigned upload URL is valid.
+const PresignTTL = 15 * time.Minute
+
+// ErrNoPresigner: the store was built without a Presigner.
+var ErrNoPresigner = errors.New("presigned uploads are not configured")
+
+var (
+	hexPattern  = regexp.MustCompile(`^[0-9a-f]{2,80}$`)
+	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+// CheckIdentity validates an identity a client computed (for presigned
+// uploads, where symflow never sees the file) and names the wrong field.
+func CheckIdentity(id Identity) (field, message string, ok bool) {
+	switch {
+	case id.Format != "elf" && id.Format != "macho":
+		return "format", "must be elf or macho", false
+	case id.Format == "elf" && !hexPattern.MatchString(id.CodeID):
+		return "code_id", "must be the build id: 2 to 80 lowercase hex digits", false
+	case id.Format == "macho" && !uuidPattern.MatchString(id.DebugID):
+		return "debug_id", "must be the LC_UUID as a lowercase hyphenated UUID", false
+	case id.DebugID != "" && !uuidPattern.MatchString(id.DebugID):
+		return "debug_id", "must be a lowercase hyphenated UUID", false
+	case id.FileType != "executable" && id.FileType != "debuginfo" && id.FileType != "both":
+		return "file_type", "must be executable, debuginfo or both", false
+	}
+	return "", "", true
+}
+
+// PresignUploads records the upload for the project and returns one
+// presigned PUT URL per object the file with identity id is stored as.
+// The client computed id; symflow cannot check the file behind it.
+func (s *Store) PresignUploads(ctx context.Context, projectID string, id Identity) ([]PresignedUpload, error) {
+	if s.Presigner == nil {
+		return nil, ErrNoPresigner
+	}
+	if f, msg, ok := CheckIdentity(id); !ok {
+		return nil, reject("%s %s", f, msg)
+	}
+	objs, err := Objects(projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Projects.RecordDebugFileUpload(ctx, projectID, s.now()); err != nil {
+		return nil, err
+	}
+	expires := s.now().Add(PresignTTL)
+	out := make([]PresignedUpload, 0, len(objs))
+	for _, o := range objs {
+		url, err := s.Presigner.PresignPut(ctx, blob.Ref{Bucket: s.Bucket, Key: o.Key}, PresignTTL)
+		if err != nil {
+			return nil, fmt.Errorf("presign %s: %w", o.Key, err)
+		}
+		out = append(out, PresignedUpload{Stored: Stored{Bucket: s.Bucket, Object: o}, Method: "PUT", URL: url, ExpiresAt: expires})
+	}
+	return out, nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,104 @@
+// Package stepfunctions runs the symbolication workflow on AWS Step
+// Functions: execution.Runner over StartExecution and DescribeExecution.
+package stepfunctions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/symflow/symflow/shared/execution"
+)
+
+// API is the part of the Step Functions client the runner uses.
+type API interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// Runner starts executions of one Standard state machine.
+type Runner struct {
+	client          API
+	stateMachineArn string
+	executionPrefix string
+}
+
+// New returns a Runner for the state machine stateMachineArn
+// (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME).
+func New(client API, stateMachineArn string) (*Runner, error) {
+	prefix, ok := executionArnPrefix(stateMachineArn)
+	if !ok {
+		return nil, fmt.Errorf("state machine ARN %q is not arn:aws:states:REGION:ACCOUNT:stateMachine:NAME", stateMachineArn)
+	}
+	return &Runner{client: client, stateMachineArn: stateMachineArn, executionPrefix: prefix}, nil
+}
+
+// executionArnPrefix turns a state machine ARN into the prefix of its
+// executions' ARNs, to which the execution name is appended.
+func executionArnPrefix(smArn string) (string, bool) {
+	parts := strings.Split(smArn, ":")
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
+		return "", false
+	}
+	parts[5] = "execution"
+	return strings.Join(parts, ":") + ":", true
+}
+
+// ExecutionArn is the ARN of the execution called name.
+func (r *Runner) ExecutionArn(name string) string { return r.executionPrefix + name }
+
+// Start starts the named execution. Step Functions answers a repeated
+// StartExecution with the same name and input with the running execution,
+// which is success here too; another input is execution.ErrExists.
+func (r *Runner) Start(ctx context.Context, name string, input json.RawMessage) error {
+	_, err := r.client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(r.stateMachineArn),
+		Name:            aws.String(name),
+		Input:           aws.String(string(input)),
+	})
+	var exists *types.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		return fmt.Errorf("start execution %s: %w", name, execution.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("start execution %s: %w", name, err)
+	}
+	return nil
+}
+
+// Describe returns the named execution.
+func (r *Runner) Describe(ctx context.Context, name string) (execution.Execution, error) {
+	out, err := r.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(r.ExecutionArn(name))})
+	var missing *types.ExecutionDoesNotExist
+	if errors.As(err, &missing) {
+		return execution.Execution{}, fmt.Errorf("describe execution %s: %w", name, execution.ErrNotFound)
+	}
+	if err != nil {
+		return execution.Execution{}, fmt.Errorf("describe execution %s: %w", name, err)
+	}
+	ex := execution.Execution{
+		Name:   aws.ToString(out.Name),
+		Status: string(out.Status),
+		Error:  aws.ToString(out.Error),
+		Cause:  aws.ToString(out.Cause),
+	}
+	if out.Input != nil {
+		ex.Input = json.RawMessage(*out.Input)
+	}
+	if out.Output != nil {
+		ex.Output = json.RawMessage(*out.Output)
+	}
+	if out.StartDate != nil {
+		ex.StartDate = *out.StartDate
+	}
+	if out.StopDate != nil {
+		ex.StopDate = *out.StopDate
+	}
+	return ex, nil
+}
