@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +46,38 @@ func FuzzSymbolicateRequest(f *testing.F) {
 		}
 		if out["status"] != "completed" {
 			t.Fatalf("status = %v", out["status"])
+		}
+	})
+}
+
+// FuzzLocations feeds arbitrary identifiers and path patterns to every
+// layout: nothing may panic, and every location must stay inside the
+// source root once joined to it.
+func FuzzLocations(f *testing.F) {
+	f.Add("dfb85de42daffd09640c8fe377d572de3e168920", "/lib/libm.so", "e45db8df-af2d-09fd-640c-8fe377d572de", "*libm*")
+	f.Add("../../etc", `C:\..\..`, "", "[!")
+	f.Add("ab", "..", "67e9247c814e392ba027dbde6748fcbf", "**/x?[a-z]")
+	f.Fuzz(func(t *testing.T, codeID, codeFile, debugID, pattern string) {
+		id := objectID{Type: "elf", CodeID: normalizeCodeID(codeID), CodeFile: codeFile, DebugFile: codeFile}
+		if d, ok := parseDebugID(debugID); ok {
+			id.DebugID = d.String()
+		}
+		var flt filters
+		if re, err := compileGlob(pattern); err == nil {
+			flt.PathPatterns = append(flt.PathPatterns, re)
+		}
+		for lt := range layoutTypes {
+			for _, casing := range []string{"default", "lowercase", "uppercase"} {
+				for _, objType := range []string{"elf", "macho"} {
+					id.Type = objType
+					for _, loc := range (layout{Type: lt, Casing: casing}).locations(id, flt, fileTypesFor(objType)) {
+						root := "/srv/symbols"
+						if p := filepath.Join(root, loc); !strings.HasPrefix(p, root+"/") {
+							t.Fatalf("layout %s: location %q leaves the root (%s)", lt, loc, p)
+						}
+					}
+				}
+			}
 		}
 	})
 }
