@@ -78,7 +78,8 @@ func New() *Server {
 }
 
 // Open returns a server whose tables are loaded from the JSON file at path,
-// if it exists, and written back to it after every change.
+// if it exists, and written back to it after every change. The file holds
+// item values in clear, secrets included, so it is written with mode 0600.
 func Open(path string) (*Server, error) {
 	s := New()
 	s.path = path

@@ -208,6 +208,13 @@ func TestDataFilePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The file holds secrets: only its owner may read it.
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("data file mode = %v, want 0600", mode)
+	}
+
 	second, err := localdynamodb.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +245,9 @@ func TestOpenBadDataFile(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
 		"not json":         "{",
-		"item without key": `{"tables":[{"name":"t","hash_key":{"name":"pk","type":"S"},"items":[{"x":{"S":"1"}}]}]}`,
+		"item without key": `{"tables":[{"name":"tbl","hash_key":{"name":"pk","type":"S"},"items":[{"x":{"S":"1"}}]}]}`,
+		"bad number":       `{"tables":[{"name":"tbl","hash_key":{"name":"pk","type":"S"},"items":[{"pk":{"S":"1"},"n":{"N":"abc"}}]}]}`,
+		"bad key type":     `{"tables":[{"name":"tbl","hash_key":{"name":"pk","type":"X"},"items":[]}]}`,
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {

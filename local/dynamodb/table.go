@@ -56,12 +56,23 @@ func (t *table) toFile() fileTable {
 
 func (f fileTable) toTable() (*table, error) {
 	t := &table{name: f.Name, hash: f.HashKey, rangeKey: f.RangeKey, created: f.Created, ttlAttr: f.TTLAttribute, items: map[string]item{}, billing: "PAY_PER_REQUEST"}
+	if !tableNameRE.MatchString(f.Name) {
+		return nil, fmt.Errorf("invalid table name")
+	}
+	for _, a := range append([]*keyAttr{&t.hash}, t.rangeKey) {
+		if a != nil && (a.Name == "" || (a.Type != "S" && a.Type != "N" && a.Type != "B")) {
+			return nil, fmt.Errorf("invalid key attribute %q of type %q", a.Name, a.Type)
+		}
+	}
 	for i, it := range f.Items {
+		if err := validateItem(it); err != nil {
+			return nil, fmt.Errorf("item %d: %s", i, err.msg)
+		}
 		k, err := t.itemKey(it)
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %s", i, err.msg)
 		}
-		t.items[k] = it
+		t.items[k] = it.normalized()
 	}
 	return t, nil
 }
