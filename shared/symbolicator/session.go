@@ -530,7 +530,13 @@ func (s *Session) attempt(ctx context.Context, log *slog.Logger, task, method, t
 			defer t.Stop()
 			select {
 			case derr := <-body.done:
-				if derr != nil && ctx.Err() == nil {
+				// A file error explains a failed exchange; after an answer
+				// it is only the producer being stopped, and a complete
+				// upload is what the answer was given to.
+				if derr != nil && err != nil && ctx.Err() == nil {
+					if errors.Is(context.Cause(actx), errIdle) {
+						derr = fmt.Errorf("%w (stalled: %s without progress)", derr, s.cfg.IdleTimeout)
+					}
 					resp, err = Response{}, derr
 				}
 			case <-t.C:

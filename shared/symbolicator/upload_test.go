@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestUploadMultipartStreamed(t *testing.T) {
@@ -229,5 +230,57 @@ func BenchmarkMinidumpUpload(b *testing.B) {
 		}, "native", nil, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// stallingReader returns one chunk, then blocks until its context ends, as
+// an S3 stream that stops delivering does.
+type stallingReader struct {
+	ctx  context.Context
+	sent bool
+}
+
+func (s *stallingReader) Read(p []byte) (int, error) {
+	if !s.sent {
+		s.sent = true
+		return copy(p, "MDMP"), nil
+	}
+	<-s.ctx.Done()
+	return 0, s.ctx.Err()
+}
+
+func TestUploadStalledFile(t *testing.T) {
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) { s.hang(r) })
+	h := newHarness(t, s, func(c *Config) { c.IdleTimeout = 50 * time.Millisecond })
+	var opens atomic.Int32
+	_, err := h.sess.Minidump(ctxT(t), func(ctx context.Context) (io.ReadCloser, error) {
+		opens.Add(1)
+		return io.NopCloser(&stallingReader{ctx: ctx}), nil
+	}, "native", nil, nil)
+	if err == nil || errors.Is(err, ErrNetwork) || !strings.Contains(err.Error(), "read "+FieldMinidump) || !strings.Contains(err.Error(), "stalled") {
+		t.Fatalf("err = %v, want a stalled file read, not a Symbolicator network error", err)
+	}
+	if opens.Load() != 1 {
+		t.Errorf("file opened %d times, want 1", opens.Load())
+	}
+}
+
+func TestUploadEarlyAnswerStopsProducer(t *testing.T) {
+	// Symbolicator refuses the upload before reading it (too large); the
+	// answer is returned and the file producer stopped, not waited for.
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
+	h := newHarness(t, s, nil)
+	resp, err := h.sess.Minidump(ctxT(t), func(ctx context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(&stallingReader{ctx: ctx}), nil
+	}, "native", nil, nil)
+	if err != nil {
+		t.Fatalf("err = %v, want the failed response", err)
+	}
+	if resp.Status != StatusFailed || resp.Message != "internal server error" {
+		t.Errorf("response %+v, want failed", resp)
 	}
 }
