@@ -10,15 +10,15 @@ import (
 	"strings"
 )
 
-// RequestError reports a request body that is valid JSON but does not have
+// requestError reports a request body that is valid JSON but does not have
 // the shape the API expects. Field is a path into the body such as
 // "stacktraces[0].frames[2].instruction_addr".
-type RequestError struct {
+type requestError struct {
 	Field  string
 	Reason string
 }
 
-func (e *RequestError) Error() string {
+func (e *requestError) Error() string {
 	if e.Field == "" {
 		return e.Reason
 	}
@@ -26,7 +26,7 @@ func (e *RequestError) Error() string {
 }
 
 func fieldErr(path, format string, args ...any) error {
-	return &RequestError{Field: path, Reason: fmt.Sprintf(format, args...)}
+	return &requestError{Field: path, Reason: fmt.Sprintf(format, args...)}
 }
 
 // jsonObject is a decoded JSON object whose values are decoded lazily, so
@@ -292,7 +292,7 @@ type rawModule struct {
 }
 
 // decodeSymbolicateRequest parses and validates a /symbolicate body. A
-// *RequestError names the offending field; any other error is a JSON syntax
+// *requestError names the offending field; any other error is a JSON syntax
 // error.
 func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
 	var top jsonObject
@@ -301,10 +301,10 @@ func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
 		if asSyntax(err, &syn) {
 			return nil, fmt.Errorf("invalid JSON at offset %d: %w", syn.Offset, err)
 		}
-		return nil, &RequestError{Reason: "expected a JSON object, got " + jsonKind(body)}
+		return nil, &requestError{Reason: "expected a JSON object, got " + jsonKind(body)}
 	}
 	if top == nil {
-		return nil, &RequestError{Reason: "expected a JSON object, got null"}
+		return nil, &requestError{Reason: "expected a JSON object, got null"}
 	}
 	req := &symbolicateRequest{Options: requestOptions{ApplySourceContext: true}}
 

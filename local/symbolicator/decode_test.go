@@ -60,14 +60,14 @@ func TestDecodeAddressForms(t *testing.T) {
 func TestDecodeErrorsAreRequestErrors(t *testing.T) {
 	for _, body := range []string{`{"stacktraces":[{"frames":[{"instruction_addr":"-1"}]}]}`, `{"modules":[1]}`, `"x"`} {
 		_, err := decodeSymbolicateRequest([]byte(body))
-		var re *RequestError
+		var re *requestError
 		if !errors.As(err, &re) {
-			t.Errorf("%s: error %v is not a RequestError", body, err)
+			t.Errorf("%s: error %v is not a requestError", body, err)
 		}
 	}
 	if _, err := decodeSymbolicateRequest([]byte(`{`)); err == nil {
 		t.Error("a syntax error must fail")
-	} else if errors.As(err, new(*RequestError)) {
+	} else if errors.As(err, new(*requestError)) {
 		t.Error("a syntax error is not a shape error")
 	}
 }

@@ -33,7 +33,7 @@ func FuzzSymbolicateRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := decodeSymbolicateRequest(body)
 		if err != nil {
-			var re *RequestError
+			var re *requestError
 			if errors.As(err, &re) && re.Error() == "" {
 				t.Fatalf("empty request error for %q", body)
 			}

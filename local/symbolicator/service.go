@@ -414,7 +414,7 @@ func (s *Service) handleSymbolicate(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := decodeSymbolicateRequest(body)
 	if err != nil {
-		var re *RequestError
+		var re *requestError
 		if errors.As(err, &re) {
 			writeText(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: "+re.Error())
 			return
