@@ -640,3 +640,89 @@ func TestCreateTablesTwiceAndTTL(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateTaskRetriesOnConflict makes the first attempt lose to a write
+// made while fn runs: with one try the update fails with ErrConflict, with
+// two it re-reads and keeps both writes.
+func TestUpdateTaskRetriesOnConflict(t *testing.T) {
+	cases := []struct {
+		retries   int
+		wantErr   error
+		wantPolls int
+	}{
+		{retries: 1, wantErr: dynamo.ErrConflict, wantPolls: 1},
+		{retries: 2, wantPolls: 2},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.client(t)
+			for _, tc := range cases {
+				t.Run(fmt.Sprintf("retries=%d", tc.retries), func(t *testing.T) {
+					ctx := context.Background()
+					s, _ := newStore(t, db, dynamo.Config{UpdateRetries: tc.retries})
+					if _, err := s.CreateTask(ctx, dynamo.Task{ProjectID: "1", EventID: "e"}); err != nil {
+						t.Fatal(err)
+					}
+					calls := 0
+					_, err := s.UpdateTask(ctx, "1", "e", func(tk *dynamo.Task) error {
+						calls++
+						if calls == 1 {
+							// A concurrent writer gets in between our read and write.
+							if _, err := s.UpdateTask(ctx, "1", "e", func(o *dynamo.Task) error { o.Polls++; return nil }); err != nil {
+								t.Fatal(err)
+							}
+						}
+						tk.Polls++
+						return nil
+					})
+					if !errors.Is(err, tc.wantErr) {
+						t.Fatalf("err = %v, want %v", err, tc.wantErr)
+					}
+					got, err := s.GetTask(ctx, "1", "e")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.Polls != tc.wantPolls {
+						t.Errorf("polls = %d, want %d (no write lost, none doubled)", got.Polls, tc.wantPolls)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestCreateTaskExpiry(t *testing.T) {
+	explicit := fixedNow.Add(90 * time.Minute)
+	cases := []struct {
+		name string
+		ttl  time.Duration
+		exp  time.Time
+		want time.Time
+	}{
+		{"default TTL", 0, time.Time{}, fixedNow.Add(dynamo.DefaultTaskTTL)},
+		{"configured TTL", time.Hour, time.Time{}, fixedNow.Add(time.Hour)},
+		{"explicit expiry kept to the second", time.Hour, explicit.Add(300 * time.Millisecond), explicit},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.client(t)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					ctx := context.Background()
+					s, _ := newStore(t, db, dynamo.Config{TaskTTL: tc.ttl})
+					created, err := s.CreateTask(ctx, dynamo.Task{ProjectID: "1", EventID: "e", ExpiresAt: tc.exp})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := s.GetTask(ctx, "1", "e")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !got.ExpiresAt.Equal(tc.want) || !created.ExpiresAt.Equal(tc.want) {
+						t.Errorf("ExpiresAt = %v (created %v), want %v", got.ExpiresAt, created.ExpiresAt, tc.want)
+					}
+				})
+			}
+		})
+	}
+}

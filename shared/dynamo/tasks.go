@@ -132,6 +132,7 @@ func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
 // may run several times and must only change the task it is given; an error
 // from fn aborts the update and is returned wrapped. fn must not change the
 // key (ProjectID, EventID). UpdatedAt is set to now and Version incremented.
+// The item is written whole, so only Task's attributes survive an update.
 // A missing task is ErrNotFound.
 func (s *Store) UpdateTask(ctx context.Context, projectID, eventID string, fn func(*Task) error) (Task, error) {
 	if err := checkTaskKey(projectID, eventID); err != nil {
