@@ -24,7 +24,8 @@
 // loopback only. Items whose TTL attribute is in the past are deleted.
 //
 // A Server keeps its tables in memory, and, when opened with Open, in a JSON
-// file rewritten after every change.
+// file rewritten after every change. One process at a time may serve a data
+// file: two servers on the same file overwrite each other's changes.
 package dynamodb
 
 import (
