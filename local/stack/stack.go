@@ -23,8 +23,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/symflow/symflow/local/asl"
@@ -160,7 +158,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, fmt.Errorf("start local DynamoDB: %w", err)
 	}
 	st.closers = append(st.closers, func() { stopDDB() })
-	st.Store, err = dynamo.New(dynamoClient(ddbURL), dynamo.Config{ProjectsTable: "symflow-projects", TasksTable: "symflow-tasks"})
+	st.Store, err = dynamo.New(localddb.NewClient(ddbURL), dynamo.Config{ProjectsTable: "symflow-projects", TasksTable: "symflow-tasks"})
 	if err != nil {
 		return nil, err
 	}
@@ -237,16 +235,6 @@ func serve(h http.Handler) (url string, stop func(), err error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on stop
 	return "http://" + ln.Addr().String() + "/", func() { srv.Close() }, nil
-}
-
-// dynamoClient is a DynamoDB client for the embedded server: dummy
-// credentials, the local endpoint, the SDK's default retries.
-func dynamoClient(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
 }
 
 // Close stops everything Start started, in reverse order.
