@@ -2,6 +2,7 @@ package symbolicator
 
 import (
 	"bytes"
+	"compress/gzip"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -455,5 +456,43 @@ func TestModuleStatusesAndFrameOrder(t *testing.T) {
 	}
 	if main["status"] != "symbolicated" || main["function"] != "main" || main["original_index"] != float64(0) || main["instruction_addr"] != hexAddr(mainAddr) {
 		t.Errorf("main frame = %v", main)
+	}
+}
+
+func TestHTTPSourceTLSAndCompression(t *testing.T) {
+	s := buildSample(t)
+	plain, err := os.ReadFile(s.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+s.CodeID[:2]+"/"+s.CodeID[2:] {
+			w.Write(gz.Bytes()) // served gzip-compressed, as some symbol servers store them
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer tlsSrv.Close()
+	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+
+	src := httpSource("tls", tlsSrv.URL)
+	m, _ := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src)))
+	if m["debug_status"] != "fetching_failed" {
+		t.Errorf("self-signed certificate without accept_invalid_certs: module %v", m)
+	}
+	for loc, st := range candidateStatuses(t, m) {
+		if !strings.Contains(st, "certificate") {
+			t.Errorf("candidate %s = %q, want a certificate error", loc, st)
+		}
+	}
+
+	src["accept_invalid_certs"] = true
+	m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src)))
+	if m["debug_status"] != "found" || f["function"] != "main" {
+		t.Errorf("with accept_invalid_certs and a gzip'd file: module %v frame %v", m, f)
 	}
 }
