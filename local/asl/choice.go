@@ -147,7 +147,7 @@ func (p *parser) checkOperand(qname, field, op string, v any) {
 // eval evaluates the rule. A Variable that selects nothing is a
 // States.Runtime error except under IsPresent; an operand of the wrong type
 // makes the comparison false, as in AWS.
-func (r *choiceRule) eval(input, ctxObj any) (bool, error) {
+func (r *choiceRule) eval(input, ctxObj any) (bool, *failure) {
 	switch {
 	case r.and != nil:
 		for _, s := range r.and {

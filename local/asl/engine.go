@@ -424,9 +424,9 @@ func (r *run) execOnce(ctx context.Context, st *state, raw any, ctxObj map[strin
 	case "Choice":
 		next = ""
 		for _, c := range st.choices {
-			ok, err := c.eval(eff, ctxObj)
-			if err != nil {
-				return nil, "", err.(*failure)
+			ok, f := c.eval(eff, ctxObj)
+			if f != nil {
+				return nil, "", f
 			}
 			if ok {
 				next = c.next
