@@ -7,6 +7,8 @@
 //	symflow asl run DEFINITION.json --input INPUT.json [--task NAME=COMMAND]...
 //	symflow executions list | show NAME [--mermaid]
 //	symflow symbolicator serve --listen 127.0.0.1:PORT
+//	symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR]
+//	symflow debug-files upload --project ID [--api URL] PATH...
 package main
 
 import (
@@ -27,7 +29,8 @@ Usage:
   symflow asl run DEFINITION.json --input INPUT.json [--task NAME=COMMAND]...
   symflow executions list | show NAME [--mermaid]
   symflow symbolicator serve --listen 127.0.0.1:PORT
-  symflow serve   (the local API comes with the entry points)
+  symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--project-config CONFIG.json] [--debug-file PATH]...
+  symflow debug-files upload --project ID [--api URL] PATH... | identify PATH...
 `
 
 // exitError carries a process exit code with its message.
@@ -79,7 +82,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cmdSymbolicatorServe(ctx, args[2:], stderr)
 	case "serve":
-		return &exitError{2, errors.New("serve: the local API is not built yet; use `symflow run`")}
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "debug-files":
+		return cmdDebugFiles(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

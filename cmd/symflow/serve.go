@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/symflow/symflow/local/serve"
+	"github.com/symflow/symflow/local/stack"
+)
+
+// cmdServe serves the API on a loopback address backed by the local stack
+// and, with --crash-dir, watches a folder as the crash bucket.
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf stackFlags
+	sf.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the API on")
+	crashDir := fs.String("crash-dir", "", "folder watched as the crash bucket: put crashes/<project_id>/<event_id>.dmp|.crash there")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return &exitError{2, errors.New("usage: symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--project-config CONFIG.json] [--debug-file PATH]...")}
+	}
+	if *crashDir != "" {
+		if err := os.MkdirAll(*crashDir, 0o755); err != nil {
+			return fmt.Errorf("crash folder: %w", err)
+		}
+	}
+	st, cleanup, err := sf.start(ctx, stack.Options{})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	logOut := io.Writer(stderr)
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	svc := serve.New(st, serve.Options{CrashDir: *crashDir, Log: log})
+	defer svc.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	srv := &http.Server{Handler: svc.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "symflow API on http://%s (state in %s, Symbolicator %s)\n", ln.Addr(), sf.stateDir, st.SymbolicatorURL)
+	if *crashDir != "" {
+		fmt.Fprintf(stdout, "watching %s as the crash bucket: crashes/<project_id>/<event_id>.dmp|.crash\n", *crashDir)
+		go svc.Watcher.Run(ctx)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
