@@ -535,7 +535,7 @@ func (p *parser) state(qname, name string, v any) *state {
 			st.maxConcurrency = n
 		}
 		st.maxConcurrencyPath = pathField("MaxConcurrencyPath")
-		for _, f := range []string{"ItemReader", "ItemBatcher", "ResultWriter"} {
+		for _, f := range []string{"ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label"} {
 			if _, ok := obj[f]; ok {
 				p.errf(qname, f, "distributed Map is not supported")
 			}
