@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/symflow/symflow/local/asl"
+	"github.com/symflow/symflow/local/invoke"
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/task"
@@ -29,8 +30,7 @@ const root = "../.."
 type faults struct {
 	mu          sync.Mutex
 	unavailable int  // answer this many requests 503 first
-	loseTasks   int  // answer this many polls 404 (as after a restart)
-	forcePoll   bool // submit with timeout=0 so every task is polled at least once
+	loseTasks   int  // answer this many submissions pending, then lose the task (as a restart does)
 	failSubmit  bool // answer submissions 500
 	submits     int
 	polls       int
@@ -55,20 +55,19 @@ func (f *faults) wrap(target string) http.Handler {
 			f.mu.Unlock()
 			http.Error(w, `{"detail":"maximum number of concurrent requests reached"}`, http.StatusServiceUnavailable)
 			return
-		case isPoll && f.loseTasks > 0:
+		case !isPoll && f.loseTasks > 0:
+			// The service accepts the task and restarts before it is polled:
+			// the poll reaches a service that never heard of it (a real 404).
 			f.loseTasks--
 			f.mu.Unlock()
-			w.WriteHeader(http.StatusNotFound)
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"status":"pending","request_id":"9f0c6bde-0000-4000-8000-00000000dead","retry_after":30}`)
 			return
 		case !isPoll && f.failSubmit:
 			f.mu.Unlock()
 			http.Error(w, "internal failure", http.StatusInternalServerError)
 			return
-		}
-		if !isPoll && f.forcePoll {
-			q := r.URL.Query()
-			q.Set("timeout", "0")
-			r.URL.RawQuery = q.Encode()
 		}
 		f.mu.Unlock()
 		proxy.ServeHTTP(w, r)
@@ -243,7 +242,7 @@ func TestRecoveries(t *testing.T) {
 	}{
 		{
 			name:    "lost task is resubmitted once",
-			faults:  &faults{loseTasks: 1, forcePoll: true},
+			faults:  &faults{loseTasks: 1},
 			status:  asl.StatusSucceeded,
 			pathHas: []string{"PollTask", "ForgetLostTask"},
 			lost:    1, submits: 2,
@@ -257,7 +256,7 @@ func TestRecoveries(t *testing.T) {
 		},
 		{
 			name:      "lost every time: the budget ends it",
-			faults:    &faults{loseTasks: 1000, forcePoll: true},
+			faults:    &faults{loseTasks: 1000},
 			cfg:       task.Config{ResubmitBudget: 3},
 			status:    asl.StatusFailed,
 			errorName: "ResubmitBudgetExhausted",
@@ -362,24 +361,40 @@ func TestBadExecutionInput(t *testing.T) {
 	}
 }
 
-// Every function folder has its handler in local mode, and the reverse.
-func TestFunctionsMatchFolders(t *testing.T) {
-	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+// Every Task state of the workflow runs a function local mode has a
+// handler for, and every step handler is used by the workflow.
+func TestEveryTaskHasHandler(t *testing.T) {
+	st, err := stack.Start(context.Background(), stack.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	handlers := stack.Functions(&task.Steps{})
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == "internal" {
+	defer st.Close()
+	def, err := st.Template.Definition(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var machine struct {
+		States map[string]struct {
+			Type, Resource string
+		}
+	}
+	if err := json.Unmarshal(def, &machine); err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for name, state := range machine.States {
+		if state.Type != "Task" {
 			continue
 		}
-		if _, ok := handlers[e.Name()]; !ok {
-			t.Errorf("functions/%s has no local handler in stack.Functions", e.Name())
+		fn := invoke.FunctionName(state.Resource)
+		if _, ok := st.Handlers[fn]; !ok {
+			t.Errorf("state %s runs %s, which has no local handler", name, state.Resource)
 		}
-		delete(handlers, e.Name())
+		used[fn] = true
 	}
-	for name := range handlers {
-		t.Errorf("stack.Functions has %s, which has no functions/ folder", name)
+	for fn := range st.Handlers {
+		if !used[fn] {
+			t.Errorf("handler %s is not used by any Task state", fn)
+		}
 	}
-	_ = io.Discard
 }
