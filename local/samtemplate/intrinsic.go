@@ -17,6 +17,7 @@ type resolver struct {
 	condCache map[string]bool
 	condBusy  map[string]bool
 	depth     int
+	steps     int
 }
 
 // noValue is what Ref AWS::NoValue evaluates to: the enclosing property or
@@ -26,6 +27,11 @@ type noValue struct{}
 // maxDepth bounds nested evaluation, so a name that refers to itself is an
 // error rather than a stack overflow.
 const maxDepth = 64
+
+// maxSteps bounds the nodes one resolution evaluates, so YAML aliases
+// nested to expand exponentially are an error rather than a hang. A real
+// template evaluates a few thousand.
+const maxSteps = 200000
 
 // shortTags maps CloudFormation's YAML short forms to the long names.
 var shortTags = map[string]string{
@@ -91,7 +97,10 @@ func (r *resolver) eval(n *yaml.Node) (any, error) {
 	r.depth++
 	defer func() { r.depth-- }()
 	if r.depth > maxDepth {
-		return nil, r.t.errorf(n, "references nest too deep (a cycle?)")
+		return nil, r.t.errorf(n, "references nest too deep: a name or value refers back to itself")
+	}
+	if r.steps++; r.steps > maxSteps {
+		return nil, r.t.errorf(n, "values expand to more than %d nodes (aliases nested too deep?)", maxSteps)
 	}
 	if fn, arg := intrinsic(n); fn != "" {
 		if arg == nil {
@@ -506,11 +515,9 @@ func (r *resolver) physicalName(res *resource) (string, error) {
 	}
 	if prop, ok := physicalNameProps[res.typ]; ok {
 		if n := lookup(res.props, prop); n != nil {
-			s, err := r.str(n)
-			if err != nil {
-				return "", fmt.Errorf("resource %s: %s: %w", res.id, prop, err)
-			}
-			return s, nil
+			// Not wrapped: a name that refers to itself would repeat
+			// the context once per level.
+			return r.str(n)
 		}
 	}
 	if res.typ == typeS3Bucket {
@@ -535,7 +542,7 @@ func (r *resolver) condition(name string, at *yaml.Node) (bool, error) {
 	defer delete(r.condBusy, name)
 	v, err := r.condValue(n)
 	if err != nil {
-		return false, fmt.Errorf("condition %s: %w", name, err)
+		return false, within(err, "condition %s", name)
 	}
 	r.condCache[name] = v
 	return v, nil

@@ -16,6 +16,7 @@ package samtemplate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -187,11 +188,37 @@ func Parse(name string, data []byte) (*Template, error) {
 	return t, nil
 }
 
-func (t *Template) errorf(n *yaml.Node, format string, args ...any) error {
-	if n != nil && n.Line > 0 {
-		return fmt.Errorf("%s:%d: %s", t.path, n.Line, fmt.Sprintf(format, args...))
+// posError is a problem at a place in the template: "file:line: msg".
+type posError struct {
+	file string
+	line int // 0 when unknown
+	msg  string
+}
+
+func (e *posError) Error() string {
+	if e.line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
 	}
-	return fmt.Errorf("%s: %s", t.path, fmt.Sprintf(format, args...))
+	return e.file + ": " + e.msg
+}
+
+func (t *Template) errorf(n *yaml.Node, format string, args ...any) error {
+	e := &posError{file: t.path, msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.line = n.Line
+	}
+	return e
+}
+
+// within adds what was being resolved to err, keeping the position first:
+// "template.yaml:12: function Fn: environment V: no resource X".
+func within(err error, format string, args ...any) error {
+	ctx := fmt.Sprintf(format, args...)
+	var pe *posError
+	if errors.As(err, &pe) {
+		return &posError{file: pe.file, line: pe.line, msg: ctx + ": " + pe.msg}
+	}
+	return fmt.Errorf("%s: %w", ctx, err)
 }
 
 func (t *Template) parse() error {
@@ -510,7 +537,7 @@ func (r *resolver) function(res *resource) (Function, error) {
 		var s string
 		s, err = r.str(n)
 		if err != nil {
-			err = fmt.Errorf("function %s: %s: %w", res.id, name, err)
+			err = within(err, "function %s: %s", res.id, name)
 		}
 		return s
 	}
@@ -543,13 +570,13 @@ func (r *resolver) function(res *resource) (Function, error) {
 		return Function{}, t.errorf(code, "function %s: CodeUri is an S3 location; local mode needs a folder", res.id)
 	}
 	if f.CodeURI, err = r.str(code); err != nil {
-		return Function{}, fmt.Errorf("function %s: CodeUri: %w", res.id, err)
+		return Function{}, within(err, "function %s: CodeUri", res.id)
 	}
 	f.Dir = path.Base(strings.TrimRight(filepath.ToSlash(f.CodeURI), "/"))
 	if a := t.property(res, "Architectures"); a != nil {
 		v, err := r.eval(a)
 		if err != nil {
-			return Function{}, fmt.Errorf("function %s: Architectures: %w", res.id, err)
+			return Function{}, within(err, "function %s: Architectures", res.id)
 		}
 		list, ok := v.([]any)
 		if !ok {
@@ -579,7 +606,7 @@ func (r *resolver) function(res *resource) (Function, error) {
 			name, vn := vars.Content[i].Value, vars.Content[i+1]
 			v, err := r.eval(vn)
 			if err != nil {
-				return Function{}, fmt.Errorf("function %s: environment %s: %w", res.id, name, err)
+				return Function{}, within(err, "function %s: environment %s", res.id, name)
 			}
 			if _, none := v.(noValue); none {
 				delete(env, name)
@@ -612,7 +639,7 @@ func (r *resolver) stateMachine(res *resource) (StateMachine, error) {
 	if n := lookup(res.props, "Type"); n != nil {
 		s, err := r.str(n)
 		if err != nil {
-			return sm, fmt.Errorf("state machine %s: Type: %w", res.id, err)
+			return sm, within(err, "state machine %s: Type", res.id)
 		}
 		sm.Type = s
 	}
@@ -625,7 +652,7 @@ func (r *resolver) stateMachine(res *resource) (StateMachine, error) {
 	}
 	var err error
 	if sm.DefinitionURI, err = r.str(uri); err != nil {
-		return sm, fmt.Errorf("state machine %s: DefinitionUri: %w", res.id, err)
+		return sm, within(err, "state machine %s: DefinitionUri", res.id)
 	}
 	if subs := lookup(res.props, "DefinitionSubstitutions"); subs != nil {
 		if subs.Kind != yaml.MappingNode {
@@ -635,7 +662,7 @@ func (r *resolver) stateMachine(res *resource) (StateMachine, error) {
 			name := subs.Content[i].Value
 			s, err := r.str(subs.Content[i+1])
 			if err != nil {
-				return sm, fmt.Errorf("state machine %s: substitution %s: %w", res.id, name, err)
+				return sm, within(err, "state machine %s: substitution %s", res.id, name)
 			}
 			sm.Substitutions[name] = s
 		}
