@@ -18,7 +18,7 @@ import (
 	"github.com/symflow/symflow/shared/debugfile"
 )
 
-const debugFilesUsage = "usage: symflow debug-files upload --project ID [--api URL] PATH... | symflow debug-files identify PATH..."
+const debugFilesUsage = "usage: symflow debug-files upload --project ID [--api URL] PATH [PATH]; symflow debug-files identify PATH [PATH]"
 
 // cmdDebugFiles uploads debug files through the API (a running `symflow
 // serve`, or a deployment's API URL) or prints their identity.

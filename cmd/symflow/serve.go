@@ -30,7 +30,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(pos) != 0 {
-		return &exitError{2, errors.New("usage: symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--project-config CONFIG.json] [--debug-file PATH]...")}
+		return &exitError{2, errors.New("usage: symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--project-config CONFIG.json] [--debug-file PATH]")}
 	}
 	if *crashDir != "" {
 		if err := os.MkdirAll(*crashDir, 0o755); err != nil {
