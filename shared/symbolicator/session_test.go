@@ -350,16 +350,23 @@ func TestIdleTimeoutRetried(t *testing.T) {
 		}
 		answerJSON(w, 200, completedBody)
 	})
-	h := newHarness(t, s, func(c *Config) { c.IdleTimeout = 50 * time.Millisecond })
+	// A loaded machine may also time out an attempt that would have been
+	// answered; the test counts attempts against errors instead of
+	// assuming which attempt got through.
+	h := newHarness(t, s, func(c *Config) {
+		c.IdleTimeout = 250 * time.Millisecond
+		c.RetryWaits = make([]time.Duration, 8)
+	})
 	resp, err := h.sess.Query(ctxT(t), "r1")
 	if err != nil || resp.Status != StatusCompleted {
-		t.Fatalf("Query = %+v, %v; want completed after two timed-out attempts", resp, err)
+		t.Fatalf("Query = %+v, %v; want completed after timed-out attempts", resp, err)
 	}
-	if n := s.count(); n != 3 {
-		t.Errorf("%d attempts, want 3", n)
+	n := s.count()
+	if n < 3 {
+		t.Errorf("%d attempts, want at least 3", n)
 	}
-	if errs := find(h.recorded(t), MetricRequestError, map[string]string{"error": "timeout"}); len(errs) != 2 {
-		t.Errorf("%d timeout request errors, want 2", len(errs))
+	if errs := find(h.recorded(t), MetricRequestError, map[string]string{"error": "timeout"}); len(errs) != n-1 {
+		t.Errorf("%d timeout request errors for %d attempts, want %d", len(errs), n, n-1)
 	}
 
 	// With every attempt hanging, the error says it was the idle timeout.

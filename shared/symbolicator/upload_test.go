@@ -252,7 +252,7 @@ func (s *stallingReader) Read(p []byte) (int, error) {
 func TestUploadStalledFile(t *testing.T) {
 	var s *server
 	s = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) { s.hang(r) })
-	h := newHarness(t, s, func(c *Config) { c.IdleTimeout = 50 * time.Millisecond })
+	h := newHarness(t, s, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
 	var opens atomic.Int32
 	_, err := h.sess.Minidump(ctxT(t), func(ctx context.Context) (io.ReadCloser, error) {
 		opens.Add(1)
