@@ -382,3 +382,22 @@ func TestListenAndServe(t *testing.T) {
 		t.Fatalf("bad address: want an error naming it, got %v", err)
 	}
 }
+
+func TestMultipartLimit(t *testing.T) {
+	_, srv := testService(t, Config{MaxMultipartBytes: 2048})
+	body, ct := multipartBody(t, "upload_file_minidump", bytes.Repeat([]byte("M"), 4096))
+	if resp := doRequest(t, http.MethodPost, srv.URL+"/minidump", ct, body); resp.Status != 413 {
+		t.Fatalf("upload over the limit: want 413, got %d %s", resp.Status, resp.Body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/minidump", struct{ *bytes.Reader }{bytes.NewReader(body)})
+	req.Header.Set("Content-Type", ct)
+	req.ContentLength = -1
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 413 {
+		t.Fatalf("chunked upload over the limit: want 413, got %d", res.StatusCode)
+	}
+}
