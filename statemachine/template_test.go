@@ -3,6 +3,7 @@ package statemachine_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -601,4 +602,69 @@ type overrideError struct{ at string }
 
 func (e *overrideError) Error() string {
 	return "cannot read a Name=\"value\" pair at " + strconv.Quote(e.at)
+}
+
+// logDeliveryActions are the CloudWatch Logs actions a state machine's
+// role needs to deliver execution logs; IAM accepts only "*" as their
+// resource.
+var logDeliveryActions = []string{
+	"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+	"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+// TestLeastPrivilege checks the inline policy statements: no Resource "*"
+// but for log delivery on the state machine's role, no wildcard action,
+// and the projects table (which holds secrets) out of reach of the
+// functions that never read a project, as shared/dynamo's key design
+// promises.
+func TestLeastPrivilege(t *testing.T) {
+	doc := templateDoc(t)
+	resources, _ := path(doc, "Resources").(map[string]any)
+	noProjects := map[string]bool{"poll-task": true, "recover-task": true, "process-response": true}
+	tpl := loadTemplate(t)
+	for id, r := range resources {
+		typ := path(r, "Type")
+		if typ != samtemplate.TypeFunction && typ != samtemplate.TypeStateMachine {
+			continue
+		}
+		policies, _ := path(r, "Properties", "Policies").([]any)
+		if len(policies) == 0 {
+			t.Errorf("%s has no Policies", id)
+		}
+		for _, p := range policies {
+			stmts, _ := path(p, "Statement").([]any)
+			for _, s := range stmts {
+				actions := path(s, "Action")
+				if a, ok := actions.(string); ok {
+					actions = []any{a}
+				}
+				list, _ := actions.([]any)
+				if len(list) == 0 {
+					t.Errorf("%s: a statement without Action", id)
+				}
+				var acts []string
+				for _, e := range list {
+					a := fmt.Sprint(e)
+					acts = append(acts, a)
+					if strings.HasSuffix(a, ":*") || a == "*" {
+						t.Errorf("%s: action %s is a wildcard", id, a)
+					}
+				}
+				if path(s, "Resource") == "*" {
+					logDelivery := typ == samtemplate.TypeStateMachine
+					for _, a := range acts {
+						logDelivery = logDelivery && slices.Contains(logDeliveryActions, a)
+					}
+					if !logDelivery {
+						t.Errorf("%s: Resource \"*\" for %v", id, acts)
+					}
+				}
+			}
+		}
+		if f, ok := tpl.Function(id); ok && noProjects[f.Dir] {
+			if refs, _ := json.Marshal(policies); bytes.Contains(refs, []byte(`"ProjectsTable"`)) {
+				t.Errorf("%s may access ProjectsTable, which it never reads: %s", id, refs)
+			}
+		}
+	}
 }
