@@ -209,12 +209,14 @@ func (sm *StateMachine) Run(ctx context.Context, name string, input json.RawMess
 	}
 	out, f := r.runMachine(rctx, sm, in, th)
 	e := r.exec
+	// A run that finished (or failed on its own) before a timeout or an
+	// abort landed keeps its own outcome.
 	switch {
-	case timedOut.Load():
+	case f != nil && f.abort && timedOut.Load():
 		e.Status, e.Error = StatusTimedOut, ErrTimeout
 		e.Cause = fmt.Sprintf("The execution timed out after %d seconds (TimeoutSeconds).", sm.timeoutSeconds)
 		r.emit(th, "ExecutionTimedOut", EventDetails{Error: e.Error, Cause: e.Cause})
-	case ctx.Err() != nil:
+	case f != nil && f.abort:
 		e.Status = StatusAborted
 		r.emit(th, "ExecutionAborted", EventDetails{})
 	case f != nil:
