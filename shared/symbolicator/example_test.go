@@ -81,8 +81,13 @@ func ExampleSession_Run() {
 		ProjectID: "42",
 		EventID:   "0123456789abcdef0123456789abcdef",
 	}, srv.Client(), nil, nil, nil)
+	// The opener is called for every attempt and every resubmit, so it
+	// opens the crash file anew each time (in production: S3 GetObject).
+	openMinidump := func(context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(io.LimitReader(zeros{}, 1<<20)), nil
+	}
 	resp, err := sess.Run(context.Background(), func(ctx context.Context) (symbolicator.Response, error) {
-		return sess.Minidump(ctx, symbolicator.OpenOnce(io.LimitReader(zeros{}, 1<<20)), "native", nil, nil)
+		return sess.Minidump(ctx, openMinidump, "native", nil, nil)
 	}, symbolicator.LoopConfig{Deadline: time.Minute, MaxResubmits: 3})
 	if err != nil {
 		fmt.Println("error:", err)

@@ -88,6 +88,9 @@ func (s *Session) upload(ctx context.Context, task, fileField string, file FileO
 			}
 			return nil, fmt.Errorf("symbolicator %s: open %s: %w", task, fileField, err)
 		}
+		if f == nil {
+			return nil, &RequestError{Task: task, Field: fileField, Reason: "opener returned no file"}
+		}
 		pr, pw := io.Pipe()
 		mw := multipart.NewWriter(pw)
 		done := make(chan error, 1)

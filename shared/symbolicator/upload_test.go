@@ -214,6 +214,11 @@ func TestUploadOpenError(t *testing.T) {
 	if n := s.count(); n != 0 {
 		t.Errorf("%d requests sent without a file", n)
 	}
+	_, err = h.sess.Minidump(ctxT(t), func(context.Context) (io.ReadCloser, error) { return nil, nil }, "native", nil, nil)
+	var re *RequestError
+	if !errors.As(err, &re) || re.Field != FieldMinidump {
+		t.Errorf("err = %v, want a RequestError naming %s", err, FieldMinidump)
+	}
 }
 
 func BenchmarkMinidumpUpload(b *testing.B) {
