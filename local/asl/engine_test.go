@@ -607,3 +607,40 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(states), "ns/state")
 }
+
+func TestRuntimeFailuresNameTheProblem(t *testing.T) {
+	tests := []struct {
+		name, def, input string
+		wantErr, wantCause string
+	}{
+		{"items not array", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.x","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Succeed"}}},"End":true}}}`,
+			`{"x":{"a":1}}`, ErrRuntime, "ItemsPath must select an array, got object"},
+		{"max concurrency path", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs","MaxConcurrencyPath":"$.n","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Succeed"}}},"End":true}}}`,
+			`{"n":-1,"xs":[]}`, ErrRuntime, "MaxConcurrencyPath '$.n' must select a non-negative integer"},
+		{"item selector path", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs","ItemSelector":{"v.$":"$.nope"},"ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Succeed"}}},"End":true}}}`,
+			`{"xs":[1]}`, ErrRuntime, "'v.$' could not be found"},
+		{"fail intrinsic cause", `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","CausePath":"States.Format('task {} failed', $.id)"}}}`,
+			`{"id":7}`, "E", "task 7 failed"},
+		{"fail errorpath not string", `{"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"$.n"}}}`,
+			`{"n":1}`, ErrRuntime, "ErrorPath '$.n' must select a string, got number"},
+		{"timeout path", `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","TimeoutSecondsPath":"$.t","End":true}}}`,
+			`{"t":0}`, ErrRuntime, "TimeoutSecondsPath '$.t' must select a positive integer"},
+		{"lambda invoke function name", `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName.$":"$.f"},"End":true}}}`,
+			`{"f":5}`, ErrRuntime, "Parameters.FunctionName to be a string"},
+		{"intrinsic", `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"x.$":"States.ArrayGetItem($.a, 3)"},"End":true}}}`,
+			`{"a":[1]}`, ErrIntrinsicFailure, "Parameters.x.$: States.ArrayGetItem($.a, 3): States.ArrayGetItem: index 3 out of range"},
+		{"result path", `{"StartAt":"P","States":{"P":{"Type":"Pass","ResultPath":"$.a.b","End":true}}}`,
+			`{"a":[1]}`, ErrResultPathMatchFailure, `cannot set field "b" in a value of type array`},
+		{"timestamp path", `{"StartAt":"W","States":{"W":{"Type":"Wait","TimestampPath":"$.t","End":true}}}`,
+			`{"t":"2024-01-01t00:00:00z"}`, ErrRuntime, "must select an RFC 3339 timestamp"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sm := mustParse(t, tc.def)
+			ex := runSM(t, sm, tc.input, Options{Invoker: &echoInvoker{}})
+			if ex.Status != StatusFailed || ex.Error != tc.wantErr || !strings.Contains(ex.Cause, tc.wantCause) {
+				t.Fatalf("got %s %s %q; want FAILED %s with a cause containing %q", ex.Status, ex.Error, ex.Cause, tc.wantErr, tc.wantCause)
+			}
+		})
+	}
+}

@@ -427,7 +427,7 @@ func setSegs(node any, segs []pathSeg, v any, src string) (any, error) {
 	case segField:
 		m, ok := node.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("ResultPath %q: cannot set field %q on a %s", src, s.name, typeName(node))
+			return nil, fmt.Errorf("ResultPath %q: cannot set field %q in a value of type %s", src, s.name, typeName(node))
 		}
 		child, exists := m[s.name]
 		if !exists {
@@ -447,7 +447,7 @@ func setSegs(node any, segs []pathSeg, v any, src string) (any, error) {
 	case segIndex:
 		a, ok := node.([]any)
 		if !ok {
-			return nil, fmt.Errorf("ResultPath %q: cannot index a %s", src, typeName(node))
+			return nil, fmt.Errorf("ResultPath %q: cannot index a value of type %s", src, typeName(node))
 		}
 		i, ok := normIndex(s.index, len(a))
 		if !ok {
