@@ -610,7 +610,7 @@ func BenchmarkEngine(b *testing.B) {
 
 func TestRuntimeFailuresNameTheProblem(t *testing.T) {
 	tests := []struct {
-		name, def, input string
+		name, def, input   string
 		wantErr, wantCause string
 	}{
 		{"items not array", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.x","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Succeed"}}},"End":true}}}`,
