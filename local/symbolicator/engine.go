@@ -716,7 +716,7 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 					}
 				}
 			}
-			if sym >= file.LoadAddress && sym != 0 {
+			if sym >= file.LoadAddress {
 				o["sym_addr"] = formatHex(expose(sym - file.LoadAddress))
 			}
 		}

@@ -247,3 +247,69 @@ int main(int argc, char**) { app::Worker w; return w.run(argc); }
 		}
 	}
 }
+
+// TestSymbolicateMachO symbolicates a Mach-O file found through the native
+// (lldb) layout. Without a macOS linker here the file is a clang object
+// for macOS, whose code starts at address 0.
+func TestSymbolicateMachO(t *testing.T) {
+	requireTool(t, "clang")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "m.c")
+	code := `static inline __attribute__((always_inline)) int inner(int x) { if (x > 1000) __builtin_trap(); return x * 3 + 1; }
+__attribute__((noinline)) int compute(int x) { int r = inner(x); return r + 7; }
+`
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objPath := filepath.Join(dir, "m.o")
+	run(t, "clang", "-target", "arm64-apple-macos11", "-O2", "-g", "-c", src, "-o", objPath)
+	const uuid = "67e9247c-814e-392b-a027-dbde6748fcbf"
+	symdir := t.TempDir()
+	copyFile(t, objPath, filepath.Join(symdir, "67E9/247C/814E/392B/A027/DBDE6748FCBF"))
+
+	// The first address whose reference chain has inner inlined.
+	var addr uint64
+	var chain []refFrame
+	var addrs []uint64
+	for a := uint64(0); a < 64; a += 4 {
+		addrs = append(addrs, a)
+	}
+	for i, c := range symbolize(t, objPath, addrs...) {
+		if len(c) == 2 && c[0].Function == "inner" {
+			addr, chain = addrs[i], c
+			break
+		}
+	}
+	if chain == nil {
+		t.Fatal("no address with inner inlined")
+	}
+	const image = 0x100000000
+	_, srv := testService(t, Config{})
+	req := map[string]any{
+		"signal":  11,
+		"sources": []any{fsSource("fs", symdir, "native")},
+		"options": map[string]any{"dif_candidates": true},
+		"stacktraces": []any{map[string]any{"frames": []any{
+			map[string]any{"instruction_addr": hexAddr(image + addr)},
+			// A return address on arm64: aligned down to 4, minus 4.
+			map[string]any{"instruction_addr": hexAddr(image + addr + 4 + 2)},
+		}}},
+		"modules": []any{map[string]any{"type": "macho", "debug_id": uuid, "code_file": "/Applications/M.app/M", "image_addr": hexAddr(image), "image_size": 4096}},
+	}
+	resp := postJSON(t, srv.URL+"/symbolicate", req)
+	m, _ := firstResult(t, resp)
+	if m["debug_status"] != "found" || m["arch"] != "arm64" {
+		t.Fatalf("module = %v", m)
+	}
+	frames := arr(t, obj(t, arr(t, resp.JSON["stacktraces"], "st")[0], "st")["frames"], "frames")
+	for i, w := range chain {
+		f := obj(t, frames[i], "frame")
+		if f["function"] != w.Function || f["lineno"] != float64(w.Line) || f["instruction_addr"] != hexAddr(image+addr) {
+			t.Errorf("frames[%d] = %v, want %+v at %s", i, f, w, hexAddr(image+addr))
+		}
+	}
+	last := obj(t, frames[len(frames)-1], "caller frame")
+	if last["instruction_addr"] != hexAddr(image+addr) || last["original_index"] != float64(1) {
+		t.Errorf("caller frame = %v, want it looked up at %s", last, hexAddr(image+addr))
+	}
+}
