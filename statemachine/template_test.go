@@ -173,14 +173,27 @@ func TestDefinitionSubstitutions(t *testing.T) {
 	}
 }
 
+// notYetDeployed are functions/<dir> mains whose resources (an HTTP API
+// with its authorization, the crash bucket's notification) come with a
+// later change of template.yaml. Take a function off this list when the
+// template gains it; the test fails on a name that is on both.
+var notYetDeployed = map[string]bool{
+	"api":          true,
+	"crash-upload": true,
+}
+
 // TestFunctionsMatchPackages checks that every function of the template is
 // a functions/<dir> main that the Makefile builds into CodeUri, and every
-// functions/<dir> but internal is in the template.
+// functions/<dir> but internal is in the template (or listed in
+// notYetDeployed).
 func TestFunctionsMatchPackages(t *testing.T) {
 	tpl := loadTemplate(t)
 	inTemplate := map[string]bool{}
 	for _, f := range tpl.Functions() {
 		inTemplate[f.Dir] = true
+		if notYetDeployed[f.Dir] {
+			t.Errorf("function %s is in the template: take %q off notYetDeployed", f.LogicalID, f.Dir)
+		}
 		if _, err := os.Stat(filepath.Join(root, "functions", f.Dir, "main.go")); err != nil {
 			t.Errorf("function %s: CodeUri %s, but functions/%s/main.go: %v", f.LogicalID, f.CodeURI, f.Dir, err)
 		}
@@ -202,12 +215,17 @@ func TestFunctionsMatchPackages(t *testing.T) {
 			continue
 		}
 		n++
-		if !inTemplate[e.Name()] {
+		if !inTemplate[e.Name()] && !notYetDeployed[e.Name()] {
 			t.Errorf("functions/%s has no AWS::Serverless::Function with CodeUri bin/%s/ in template.yaml", e.Name(), e.Name())
 		}
 	}
 	if n == 0 {
 		t.Fatal("no functions/<dir> found")
+	}
+	for dir := range notYetDeployed {
+		if _, err := os.Stat(filepath.Join(root, "functions", dir, "main.go")); err != nil {
+			t.Errorf("notYetDeployed lists %s, but functions/%s/main.go: %v", dir, dir, err)
+		}
 	}
 }
 
