@@ -43,7 +43,7 @@ func TestAgreement(t *testing.T) {
 func agreementCases(t *testing.T) []agreementCase {
 	cc := func(compiler, src string, flags ...string) func(t *testing.T, dir string) (string, string, *File) {
 		return func(t *testing.T, dir string) (string, string, *File) {
-			out := compile(t, dir, compiler, src, flags...)
+			out := built(t, compiler, src, flags...)
 			return out, out, openPath(t, out)
 		}
 	}
@@ -53,20 +53,22 @@ func agreementCases(t *testing.T) []agreementCase {
 		{"g++-dwarf5", cc("g++", "cpp", "-O2", "-g", "-gdwarf-5")},
 		{"g++-dwarf4", cc("g++", "cpp", "-O2", "-g", "-gdwarf-4")},
 		{"gcc-c-O0", cc("gcc", "c", "-O0", "-g")},
+		{"g++-shared-library", cc("g++", "cpp", "-O2", "-g", "-shared", "-fPIC")},
 		{"gcc-c-gz-zlib", func(t *testing.T, dir string) (string, string, *File) {
-			out := compile(t, dir, "gcc", "c", "-O2", "-g", "-gz=zlib")
+			out := built(t, "gcc", "c", "-O2", "-g", "-gz=zlib")
 			requireCompressed(t, out, ".debug_info", elf.COMPRESS_ZLIB)
 			return out, out, openPath(t, out)
 		}},
 		{"g++-gz-zlib", func(t *testing.T, dir string) (string, string, *File) {
-			out := compile(t, dir, "g++", "cpp", "-O2", "-g", "-gz=zlib")
+			out := built(t, "g++", "cpp", "-O2", "-g", "-gz=zlib")
 			requireCompressed(t, out, ".debug_info", elf.COMPRESS_ZLIB)
 			return out, out, openPath(t, out)
 		}},
 		{"gcc-c-zdebug", func(t *testing.T, dir string) (string, string, *File) {
-			out := compile(t, dir, "gcc", "c", "-O2", "-g", "-gdwarf-4")
-			run(t, dir, "objcopy", "--compress-debug-sections=zlib-gnu", out, out+".z")
-			ef, err := elf.Open(out + ".z")
+			out := built(t, "gcc", "c", "-O2", "-g", "-gdwarf-4")
+			z := filepath.Join(dir, "out.z")
+			run(t, dir, "objcopy", "--compress-debug-sections=zlib-gnu", out, z)
+			ef, err := elf.Open(z)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,12 +76,12 @@ func agreementCases(t *testing.T) []agreementCase {
 			if ef.Section(".zdebug_info") == nil {
 				t.Fatalf("objcopy --compress-debug-sections=zlib-gnu made no .zdebug_info")
 			}
-			return out + ".z", out, openPath(t, out+".z")
+			return z, out, openPath(t, z)
 		}},
 		{"g++-split-debug", func(t *testing.T, dir string) (string, string, *File) {
-			out := compile(t, dir, "g++", "cpp", "-O2", "-g")
-			run(t, dir, "objcopy", "--only-keep-debug", "out", "out.debug")
-			run(t, dir, "objcopy", "--strip-debug", "--add-gnu-debuglink=out.debug", "out", "out.stripped")
+			out := built(t, "g++", "cpp", "-O2", "-g")
+			run(t, dir, "objcopy", "--only-keep-debug", out, "out.debug")
+			run(t, dir, "objcopy", "--strip-debug", "--add-gnu-debuglink=out.debug", out, "out.stripped")
 			stripped, debug := openPath(t, filepath.Join(dir, "out.stripped")), openPath(t, filepath.Join(dir, "out.debug"))
 			if stripped.Features.HasDebugInfo || stripped.FileType != "executable" {
 				t.Errorf("stripped: features %+v file type %q, want no debug info, executable", stripped.Features, stripped.FileType)
@@ -119,12 +121,13 @@ func agreementCases(t *testing.T) []agreementCase {
 	}
 	if probe(t, "objcopy", "--compress-debug-sections=zstd") {
 		cases = append(cases, agreementCase{"g++-objcopy-zstd", func(t *testing.T, dir string) (string, string, *File) {
-			out := compile(t, dir, "g++", "cpp", "-O2", "-g")
-			run(t, dir, "objcopy", "--compress-debug-sections=zstd", out, out+".zst")
-			requireCompressed(t, out+".zst", ".debug_info", elf.COMPRESS_ZSTD)
+			out := built(t, "g++", "cpp", "-O2", "-g")
+			zst := filepath.Join(dir, "out.zst")
+			run(t, dir, "objcopy", "--compress-debug-sections=zstd", out, zst)
+			requireCompressed(t, zst, ".debug_info", elf.COMPRESS_ZSTD)
 			// llvm-symbolizer 14 cannot read zstd sections: the tools read
 			// the uncompressed original, which has the same code and DWARF.
-			return out, out, openPath(t, out+".zst")
+			return out, out, openPath(t, zst)
 		}})
 	} else {
 		t.Log("objcopy here cannot write zstd-compressed debug sections; zstd is not covered")

@@ -10,8 +10,8 @@ import (
 // raw symbol, language and the function entry on the outermost frame.
 func TestFrameFields(t *testing.T) {
 	dir := t.TempDir()
-	cBin := compile(t, filepath.Join(dir, "c"), "gcc", "c", "-O2", "-g")
-	cppBin := compile(t, filepath.Join(dir, "cpp"), "g++", "cpp", "-O2", "-g")
+	cBin := built(t, "gcc", "c", "-O2", "-g")
+	cppBin := built(t, "g++", "cpp", "-O2", "-g")
 	goBin := buildGo(t, filepath.Join(dir, "go"))
 	tests := []struct {
 		bin, sym       string // symbol (as nm prints it) to look up at +1
@@ -54,7 +54,7 @@ func TestFrameFields(t *testing.T) {
 // identity still works and lookups find nothing but the dynamic symbols.
 func TestStrippedAll(t *testing.T) {
 	dir := t.TempDir()
-	out := compile(t, dir, "gcc", "c", "-O2", "-g")
+	out := built(t, "gcc", "c", "-O2", "-g")
 	run(t, dir, "strip", "--strip-all", "-o", "out.stripped", out)
 	data, err := os.ReadFile(filepath.Join(dir, "out.stripped"))
 	if err != nil {
@@ -90,7 +90,7 @@ func TestStrippedAll(t *testing.T) {
 // (run with -race): the lazily demangled symbol names are the only shared
 // state written after Open.
 func TestConcurrentLookup(t *testing.T) {
-	bin := compile(t, t.TempDir(), "g++", "cpp", "-O2", "-g")
+	bin := built(t, "g++", "cpp", "-O2", "-g")
 	f := openPath(t, bin)
 	addrs := sampleAddrs(t, bin, 2000)
 	want := f.LookupBatch(addrs)

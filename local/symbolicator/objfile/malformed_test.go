@@ -43,12 +43,11 @@ func patched(data []byte, patch func(b []byte)) []byte {
 // TestMalformed feeds broken inputs to Open and checks that each error says
 // what is wrong.
 func TestMalformed(t *testing.T) {
-	dir := t.TempDir()
-	plain, err := os.ReadFile(compile(t, filepath.Join(dir, "plain"), "gcc", "c", "-O2", "-g"))
+	plain, err := os.ReadFile(built(t, "gcc", "c", "-O2", "-g"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz, err := os.ReadFile(compile(t, filepath.Join(dir, "gz"), "gcc", "c", "-O2", "-g", "-gz=zlib"))
+	gz, err := os.ReadFile(built(t, "gcc", "c", "-O2", "-g", "-gz=zlib"))
 	if err != nil {
 		t.Fatal(err)
 	}

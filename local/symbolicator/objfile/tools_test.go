@@ -2,6 +2,7 @@ package objfile
 
 import (
 	"bytes"
+	"sync"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -194,4 +195,46 @@ func sampleAddrs(t testing.TB, path string, limit int) []uint64 {
 		t.Fatalf("%s: no function addresses to sample", path)
 	}
 	return out
+}
+
+// buildCache holds binaries built once per test process and shared by the
+// tests that only read them.
+var buildCache struct {
+	sync.Mutex
+	dir   string
+	paths map[string]string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildCache.dir != "" {
+		os.RemoveAll(buildCache.dir)
+	}
+	os.Exit(code)
+}
+
+// built is compile with the result shared: callers must not modify the
+// file or write next to it.
+func built(t testing.TB, compiler, src string, flags ...string) string {
+	t.Helper()
+	buildCache.Lock()
+	defer buildCache.Unlock()
+	key := compiler + "\x00" + src + "\x00" + strings.Join(flags, "\x00")
+	if p, ok := buildCache.paths[key]; ok {
+		return p
+	}
+	if buildCache.dir == "" {
+		d, err := os.MkdirTemp("", "objfile-builds-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildCache.dir, buildCache.paths = d, map[string]string{}
+	}
+	dir := filepath.Join(buildCache.dir, strconv.Itoa(len(buildCache.paths)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := compile(t, dir, compiler, src, flags...)
+	buildCache.paths[key] = p
+	return p
 }
