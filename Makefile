@@ -44,9 +44,10 @@ build:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
 
-## fuzz: run each fuzz target longer than make test does
+## fuzz: run every fuzz target for FUZZTIME (default 60s each)
+FUZZTIME ?= 60s
 fuzz:
-	@echo "fuzz targets: see README"
+	bash scripts/fuzz.sh $(FUZZTIME)
 
 ## sample-debug-file: rebuild the sample program (then update events/execution/native-crash.json)
 sample-debug-file:
