@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -121,6 +122,18 @@ func (e *Executor) Describe(ctx context.Context, name string) (execution.Executi
 		Name: saved.Name, Status: saved.Status, Input: saved.Input, Output: saved.Output,
 		Error: saved.Error, Cause: saved.Cause, StartDate: saved.StartDate, StopDate: saved.StopDate,
 	}, nil
+}
+
+// Names lists the executions started since the executor was made, sorted.
+func (e *Executor) Names() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.execs))
+	for n := range e.execs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Wait blocks until every started execution has finished.
