@@ -273,7 +273,7 @@ func TestLargePayloadOffloaded(t *testing.T) {
 		t.Errorf("execution input is %d bytes, over the inline limit", len(ex.Input))
 	}
 	var in struct {
-		Payload    json.RawMessage `json:"payload"`
+		Payload    json.RawMessage               `json:"payload"`
 		PayloadRef *struct{ Bucket, Key string } `json:"payload_ref"`
 	}
 	if err := json.Unmarshal(ex.Input, &in); err != nil {
