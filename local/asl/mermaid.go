@@ -55,7 +55,10 @@ func Mermaid(sm *StateMachine, visited []string) string {
 			lbl := ""
 			switch {
 			case strings.HasPrefix(t.field, "Catch"):
-				arrow, lbl = "-.->", "catch"
+				arrow, lbl = "-.->", "catch "+strings.Join(t.errs, ", ")
+				if len(lbl) > 60 {
+					lbl = lbl[:57] + "..."
+				}
 			case strings.HasPrefix(t.field, "Choices"):
 				lbl = t.rule.describe()
 			case t.field == "Default":

@@ -274,6 +274,7 @@ type transition struct {
 	field string
 	to    string
 	rule  *choiceRule // for Choices[i].Next
+	errs  []string    // for Catch[i].Next: its ErrorEquals
 }
 
 func (st *state) transitions() []transition {
@@ -282,14 +283,14 @@ func (st *state) transitions() []transition {
 		out = append(out, transition{field: "Next", to: st.next})
 	}
 	for i, c := range st.choices {
-		out = append(out, transition{fmt.Sprintf("Choices[%d].Next", i), c.next, c})
+		out = append(out, transition{field: fmt.Sprintf("Choices[%d].Next", i), to: c.next, rule: c})
 	}
 	if st.deflt != "" {
 		out = append(out, transition{field: "Default", to: st.deflt})
 	}
 	for i, c := range st.catch {
 		if c.next != "" {
-			out = append(out, transition{field: fmt.Sprintf("Catch[%d].Next", i), to: c.next})
+			out = append(out, transition{field: fmt.Sprintf("Catch[%d].Next", i), to: c.next, errs: c.errorEquals})
 		}
 	}
 	return out
