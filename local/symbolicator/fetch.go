@@ -315,13 +315,13 @@ func (f *fetcher) download(ctx context.Context, rf remoteFile) ([]byte, *fetchEr
 		if rf.src.AcceptInvalidCerts {
 			client = f.insecure
 		}
-		data, ferr = f.fetchHTTP(ctx, client, joinURL(rf.src.URL, rf.location), rf.src.Headers, "")
+		data, ferr = f.fetchHTTP(ctx, client, joinURL(rf.src.URL, rf.location), rf.src.Headers, "", f.cfg.MaxDownloadBytes)
 	case sourceSentry:
 		u := *rf.src.URL
 		q := u.Query()
 		q.Add("id", rf.location)
 		u.RawQuery = q.Encode()
-		data, ferr = f.fetchHTTP(ctx, f.client, &u, nil, rf.src.Token)
+		data, ferr = f.fetchHTTP(ctx, f.client, &u, nil, rf.src.Token, f.cfg.MaxDownloadBytes)
 	case sourceS3:
 		data, ferr = f.fetchS3(ctx, rf)
 	default:
@@ -336,18 +336,24 @@ func (f *fetcher) download(ctx context.Context, rf remoteFile) ([]byte, *fetchEr
 	return f.decompress(data)
 }
 
-func (f *fetcher) tooLarge() *fetchError {
-	return &fetchError{Status: downloadError, Details: fmt.Sprintf("file exceeds the download limit of %d bytes", f.cfg.MaxDownloadBytes)}
+func (f *fetcher) tooLarge() *fetchError { return tooLarge(f.cfg.MaxDownloadBytes) }
+
+func tooLarge(limit int64) *fetchError {
+	return &fetchError{Status: downloadError, Details: fmt.Sprintf("file exceeds the download limit of %d bytes", limit)}
 }
 
 // readLimited reads r up to the download limit.
 func (f *fetcher) readLimited(r io.Reader) ([]byte, *fetchError) {
-	data, err := io.ReadAll(io.LimitReader(r, f.cfg.MaxDownloadBytes+1))
+	return readLimited(r, f.cfg.MaxDownloadBytes)
+}
+
+func readLimited(r io.Reader, limit int64) ([]byte, *fetchError) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, &fetchError{Status: downloadError, Details: "reading the download failed: " + safeErr(err)}
 	}
-	if int64(len(data)) > f.cfg.MaxDownloadBytes {
-		return nil, f.tooLarge()
+	if int64(len(data)) > limit {
+		return nil, tooLarge(limit)
 	}
 	return data, nil
 }
@@ -418,7 +424,7 @@ func safeErr(err error) string {
 	return err.Error()
 }
 
-func (f *fetcher) fetchHTTP(ctx context.Context, client *http.Client, u *url.URL, headers map[string]string, bearer string) ([]byte, *fetchError) {
+func (f *fetcher) fetchHTTP(ctx context.Context, client *http.Client, u *url.URL, headers map[string]string, bearer string, limit int64) ([]byte, *fetchError) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &fetchError{Status: downloadError, Details: "invalid URL"}
@@ -437,10 +443,10 @@ func (f *fetcher) fetchHTTP(ctx context.Context, client *http.Client, u *url.URL
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		if resp.ContentLength > f.cfg.MaxDownloadBytes {
-			return nil, f.tooLarge()
+		if resp.ContentLength > limit {
+			return nil, tooLarge(limit)
 		}
-		return f.readLimited(resp.Body)
+		return readLimited(resp.Body, limit)
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return nil, errNotFound
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
@@ -534,8 +540,12 @@ var sentryFileFormats = map[string]string{
 	"mach_code": "mach_code", "mach_debug": "mach_debug",
 }
 
-// maxSentryListing bounds how many files one listing may return.
-const maxSentryListing = 100
+// maxSentryListing bounds how many files one listing may return, and
+// maxListingBytes the size of the listing.
+const (
+	maxSentryListing = 100
+	maxListingBytes  = 8 << 20
+)
 
 // listSentry asks a Sentry debug-files endpoint for the files of id:
 // GET <url>?debug_id=<id> (or code_id=<id> when there is no debug id, as
@@ -559,7 +569,7 @@ func (f *fetcher) listSentry(ctx context.Context, src *source, id objectID, type
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.DownloadTimeout)
 	defer cancel()
-	data, ferr := f.fetchHTTP(ctx, f.client, &u, nil, src.Token)
+	data, ferr := f.fetchHTTP(ctx, f.client, &u, nil, src.Token, maxListingBytes)
 	if ferr != nil {
 		return nil, fmt.Errorf("list debug files of source %s: %w", src.ID, ferr)
 	}

@@ -496,3 +496,26 @@ func TestHTTPSourceTLSAndCompression(t *testing.T) {
 		t.Errorf("with accept_invalid_certs and a gzip'd file: module %v frame %v", m, f)
 	}
 }
+
+func TestDownloadSizeLimit(t *testing.T) {
+	s := buildSample(t)
+	dir := t.TempDir()
+	s.putUnified(t, dir)
+	files := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer files.Close()
+	_, srv := testService(t, Config{ConnectToReservedIPs: true, MaxDownloadBytes: 1024})
+	for _, src := range []map[string]any{
+		fsSource("fs", dir, "unified"),
+		{"type": "http", "id": "http", "url": files.URL, "layout": map[string]any{"type": "unified"}},
+	} {
+		m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src)))
+		if m["debug_status"] != "fetching_failed" || f["status"] != "missing" {
+			t.Errorf("%s: module %v frame %v", src["id"], m, f)
+		}
+		for loc, st := range candidateStatuses(t, m) {
+			if st != "error file exceeds the download limit of 1024 bytes" {
+				t.Errorf("%s: candidate %s = %q", src["id"], loc, st)
+			}
+		}
+	}
+}
