@@ -21,6 +21,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,7 +71,69 @@ type Parameter struct {
 	NoEcho         bool
 	AllowedValues  []string
 	AllowedPattern string
+	// MinValue and MaxValue bound a Number, MinLength and MaxLength a
+	// String; nil when the template sets none.
+	MinValue, MaxValue   *float64
+	MinLength, MaxLength *int
 }
+
+// Check reports whether v is a value CloudFormation would accept for the
+// parameter: a number for a Number, within its bounds, matching its
+// AllowedPattern and among its AllowedValues. The error names the
+// parameter and, unless it is NoEcho, the value.
+func (p Parameter) Check(v string) error {
+	shown := strconv.Quote(v)
+	if p.NoEcho {
+		shown = "the value"
+	}
+	fail := func(format string, args ...any) error {
+		return &ParameterError{Name: p.Name, Reason: shown + " " + fmt.Sprintf(format, args...)}
+	}
+	if len(p.AllowedValues) > 0 && !slices.Contains(p.AllowedValues, v) {
+		if p.NoEcho {
+			return fail("is not one of its AllowedValues")
+		}
+		return fail("is not one of %s", strings.Join(p.AllowedValues, ", "))
+	}
+	if p.Type == "Number" {
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fail("is not a number")
+		}
+		if p.MinValue != nil && n < *p.MinValue {
+			return fail("is below MinValue %g", *p.MinValue)
+		}
+		if p.MaxValue != nil && n > *p.MaxValue {
+			return fail("is above MaxValue %g", *p.MaxValue)
+		}
+	}
+	if p.MinLength != nil && len(v) < *p.MinLength {
+		return fail("is shorter than MinLength %d", *p.MinLength)
+	}
+	if p.MaxLength != nil && len(v) > *p.MaxLength {
+		return fail("is longer than MaxLength %d", *p.MaxLength)
+	}
+	if p.AllowedPattern != "" {
+		// CloudFormation matches the whole value.
+		re, err := regexp.Compile(`^(?:` + p.AllowedPattern + `)$`)
+		if err != nil {
+			return &ParameterError{Name: p.Name, Reason: fmt.Sprintf("AllowedPattern %q: %v", p.AllowedPattern, err)}
+		}
+		if !re.MatchString(v) {
+			return fail("does not match AllowedPattern %s", p.AllowedPattern)
+		}
+	}
+	return nil
+}
+
+// ParameterError is a parameter value, default or override, that the
+// parameter's constraints refuse.
+type ParameterError struct {
+	Name   string
+	Reason string
+}
+
+func (e *ParameterError) Error() string { return "parameter " + e.Name + ": " + e.Reason }
 
 // Function is one AWS::Serverless::Function with Globals applied.
 type Function struct {
@@ -313,6 +376,31 @@ func (t *Template) parameter(name string, n *yaml.Node) (Parameter, error) {
 			for _, e := range v.Content {
 				p.AllowedValues = append(p.AllowedValues, deref(e).Value)
 			}
+		case "MinValue", "MaxValue":
+			f, err := strconv.ParseFloat(v.Value, 64)
+			if err != nil {
+				return Parameter{}, t.errorf(v, "parameter %s: %s %q is not a number", name, k, v.Value)
+			}
+			if k == "MinValue" {
+				p.MinValue = &f
+			} else {
+				p.MaxValue = &f
+			}
+		case "MinLength", "MaxLength":
+			n, err := strconv.Atoi(v.Value)
+			if err != nil {
+				return Parameter{}, t.errorf(v, "parameter %s: %s %q is not a whole number", name, k, v.Value)
+			}
+			if k == "MinLength" {
+				p.MinLength = &n
+			} else {
+				p.MaxLength = &n
+			}
+		}
+	}
+	if p.HasDefault {
+		if err := p.Check(p.Default); err != nil {
+			return Parameter{}, t.errorf(n, "default: %v", err)
 		}
 	}
 	p.Value, p.IsSet = p.Default, p.HasDefault
@@ -325,6 +413,8 @@ func (t *Template) Parameters() []Parameter {
 	out := make([]Parameter, len(t.params))
 	for i, p := range t.params {
 		p.AllowedValues = slices.Clone(p.AllowedValues)
+		p.MinValue, p.MaxValue = clonePtr(p.MinValue), clonePtr(p.MaxValue)
+		p.MinLength, p.MaxLength = clonePtr(p.MinLength), clonePtr(p.MaxLength)
 		out[i] = p
 	}
 	return out
@@ -350,8 +440,8 @@ func (e *UnknownParameterError) Error() string {
 
 // WithParameters returns a copy of the template resolved with values
 // overriding the parameters' defaults. An unknown name is an
-// *UnknownParameterError; a value a listed AllowedValues does not contain
-// is an error naming the parameter (never the value of a NoEcho one).
+// *UnknownParameterError; a value the parameter's constraints refuse (see
+// Parameter.Check) a *ParameterError.
 func (t *Template) WithParameters(values map[string]string) (*Template, error) {
 	nt := t.clone()
 	for name, v := range values {
@@ -360,11 +450,8 @@ func (t *Template) WithParameters(values map[string]string) (*Template, error) {
 			return nil, &UnknownParameterError{Name: name}
 		}
 		p := &nt.params[i]
-		if len(p.AllowedValues) > 0 && !slices.Contains(p.AllowedValues, v) {
-			if p.NoEcho {
-				return nil, fmt.Errorf("parameter %s: value is not one of its AllowedValues", name)
-			}
-			return nil, fmt.Errorf("parameter %s: %q is not one of %s", name, v, strings.Join(p.AllowedValues, ", "))
+		if err := p.Check(v); err != nil {
+			return nil, err
 		}
 		p.Value, p.IsSet = v, true
 	}
@@ -696,6 +783,14 @@ func deref(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func cloneMap(m map[string]string) map[string]string {

@@ -458,6 +458,56 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+func TestParameterConstraints(t *testing.T) {
+	tpl, err := samtemplate.Parse("t.yaml", []byte(`
+Parameters:
+  Seconds: {Type: Number, Default: 5, MinValue: 0, MaxValue: 40}
+  Url: {Type: String, AllowedPattern: "https?://.+"}
+  Name: {Type: String, Default: abc, MinLength: 2, MaxLength: 4}
+  Key: {Type: String, NoEcho: true, MinLength: 8}
+Resources:
+  B: {Type: AWS::S3::Bucket}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		param, value string
+		want         string // "" when accepted
+	}{
+		{"Seconds", "40", ""},
+		{"Seconds", "2.5", ""},
+		{"Seconds", "41", "above MaxValue 40"},
+		{"Seconds", "-1", "below MinValue 0"},
+		{"Seconds", "soon", "not a number"},
+		{"Url", "http://127.0.0.1:3021/", ""},
+		{"Url", "ftp://x", "does not match AllowedPattern"},
+		{"Url", "xhttp://x", "does not match AllowedPattern"},
+		{"Name", "ab", ""},
+		{"Name", "a", "shorter than MinLength 2"},
+		{"Name", "abcde", "longer than MaxLength 4"},
+		{"Key", "short", "the value is shorter than MinLength 8"},
+	} {
+		t.Run(tc.param+"="+tc.value, func(t *testing.T) {
+			_, err := tpl.WithParameters(map[string]string{tc.param: tc.value})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var pe *samtemplate.ParameterError
+			if !errors.As(err, &pe) || pe.Name != tc.param || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a *ParameterError for %s containing %q", err, tc.param, tc.want)
+			}
+		})
+	}
+	_, err = samtemplate.Parse("t.yaml", []byte("Parameters:\n  N: {Type: Number, Default: 50, MaxValue: 40}\nResources:\n  B: {Type: AWS::S3::Bucket}\n"))
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:2: default: parameter N") {
+		t.Errorf("a default above MaxValue: err = %v", err)
+	}
+}
+
 // TestNoSecretInErrors checks that a NoEcho parameter's refused value is
 // not repeated in the error.
 func TestNoSecretInErrors(t *testing.T) {
