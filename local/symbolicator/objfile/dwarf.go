@@ -167,6 +167,12 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 			stack = stack[:0]
 			continue
 		}
+		if unit < 0 { // no compile unit yet: malformed, nothing to attach to
+			if e.Children {
+				r.SkipChildren()
+			}
+			continue
+		}
 		ctx := int32(-1)
 		if len(stack) > 0 {
 			ctx = stack[len(stack)-1]
