@@ -359,9 +359,9 @@ func TestEnvironment(t *testing.T) {
 
 // TestTimeouts checks that each Lambda's timeout is shorter than the
 // TimeoutSeconds of every state that invokes it, so Lambda rather than
-// Step Functions ends a stuck invocation, and that a poll held for the
-// full PollTimeoutSeconds (plus the client's extra second and a network
-// retry) fits in PollTask's timeout.
+// Step Functions ends a stuck invocation, and that a Symbolicator call held
+// for the largest PollTimeoutSeconds, with its network retries, fits in
+// PollTask's and SubmitTask's timeouts.
 func TestTimeouts(t *testing.T) {
 	tpl := loadTemplate(t)
 	def, err := tpl.Definition(root)
@@ -386,14 +386,20 @@ func TestTimeouts(t *testing.T) {
 			t.Errorf("state %s: function %s Timeout %d s is not below the state's TimeoutSeconds %d", name, f.LogicalID, f.Timeout, st.TimeoutSeconds)
 		}
 	}
+	// One PollTask or SubmitTask call makes up to 4 attempts (the
+	// Symbolicator session retries a network error after 0.5, 1 and 2 s),
+	// each held up to PollTimeoutSeconds plus the client's extra second.
 	p, _ := tpl.Parameter("PollTimeoutSeconds")
-	maxPoll, err := strconv.Atoi(p.Value)
-	if err != nil {
-		t.Fatalf("PollTimeoutSeconds default %q: %v", p.Value, err)
+	if p.MaxValue == nil {
+		t.Fatal("PollTimeoutSeconds has no MaxValue: nothing bounds a poll")
 	}
-	poll, _ := tpl.FunctionByDir("poll-task")
-	if need := (time.Duration(maxPoll+1)*time.Second + 3500*time.Millisecond) * 2; time.Duration(poll.Timeout)*time.Second < need {
-		t.Errorf("PollTask Timeout %d s is too short for two polls held %d s with network retries (%s)", poll.Timeout, maxPoll, need)
+	maxPoll := time.Duration(*p.MaxValue * float64(time.Second))
+	need := 4*(maxPoll+time.Second) + 3500*time.Millisecond
+	for _, dir := range []string{"poll-task", "submit-task"} {
+		f, _ := tpl.FunctionByDir(dir)
+		if got := time.Duration(f.Timeout) * time.Second; got < need {
+			t.Errorf("%s Timeout %s is too short for a call held %s with its network retries (%s)", f.LogicalID, got, maxPoll, need)
+		}
 	}
 }
 
