@@ -54,6 +54,13 @@ func agreementCases(t *testing.T) []agreementCase {
 		{"g++-dwarf4", cc("g++", "cpp", "-O2", "-g", "-gdwarf-4")},
 		{"gcc-c-O0", cc("gcc", "c", "-O0", "-g")},
 		{"g++-shared-library", cc("g++", "cpp", "-O2", "-g", "-shared", "-fPIC")},
+		// Only .dynsym is left: names come from the dynamic symbols.
+		{"g++-shared-library-stripped", func(t *testing.T, dir string) (string, string, *File) {
+			out := built(t, "g++", "cpp", "-O2", "-g", "-shared", "-fPIC")
+			stripped := filepath.Join(dir, "lib.stripped")
+			run(t, dir, "strip", "--strip-all", "-o", stripped, out)
+			return stripped, out, openPath(t, stripped)
+		}},
 		{"gcc-c-gz-zlib", func(t *testing.T, dir string) (string, string, *File) {
 			out := built(t, "gcc", "c", "-O2", "-g", "-gz=zlib")
 			requireCompressed(t, out, ".debug_info", elf.COMPRESS_ZLIB)
