@@ -22,8 +22,19 @@
 // is the task result. A function error (*TaskError) surfaces under its Name
 // for both.
 //
-// Known differences from AWS: object wildcards ($.*) list members in key
-// order (Go maps keep no insertion order); output objects are written with
-// sorted keys; HeartbeatSeconds is validated but not enforced (no callback
-// tasks); .waitForTaskToken, distributed Map and JSONata are not supported.
+// Choices where AWS documents nothing precise, and known differences:
+//   - Objects are written with sorted keys and object wildcards ($.*) list
+//     members in key order: Go maps keep no insertion order.
+//   - States.StringSplit splits on each delimiter character and drops
+//     empty pieces; States.MathRandom draws from [start, end).
+//   - TimeoutSecondsPath is read from the task input (after Parameters).
+//   - States.IntrinsicFailure and States.ResultPathMatchFailure can be
+//     caught; States.Runtime and States.DataLimitExceeded cannot.
+//   - HeartbeatSeconds is validated but not enforced (no callback tasks);
+//     .waitForTaskToken, distributed Map and JSONata are not supported.
+//
+// Time: every wait, retry pause and timeout goes through Options.Clock.
+// NewFakeClock gives an instant clock whose Sleep moves virtual time, so
+// tests run Wait states and back-off at once; a Task times out on it only
+// when its invoker sleeps on the same clock past TimeoutSeconds.
 package asl
