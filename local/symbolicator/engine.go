@@ -372,7 +372,7 @@ func identityMatches(f *objfile.File, id objectID) bool {
 // openIndexed parses data with objfile, reusing an earlier parse of the
 // same bytes. The cache is keyed by the file's identity (kind, code id,
 // debug id, file type) and a digest of its content, and bounded by bytes.
-func (s *Service) openIndexed(data []byte) (f *objfile.File, err error) {
+func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
 	ident, err := safeIdentify(data)
 	if err != nil {
 		return nil, err
@@ -381,17 +381,42 @@ func (s *Service) openIndexed(data []byte) (f *objfile.File, err error) {
 	if v, ok := s.index.get(key); ok {
 		return v.file, nil
 	}
+	// Concurrent requests for one file share a single parse.
+	s.parseMu.Lock()
+	if p, ok := s.parses[key]; ok {
+		s.parseMu.Unlock()
+		<-p.done
+		return p.file, p.err
+	}
+	p := &parse{done: make(chan struct{})}
+	s.parses[key] = p
+	s.parseMu.Unlock()
+
+	p.file, p.err = safeOpen(data)
+	if p.err == nil {
+		s.index.add(key, indexedFile{file: p.file}, int64(len(data)))
+	}
+	s.parseMu.Lock()
+	delete(s.parses, key)
+	s.parseMu.Unlock()
+	close(p.done)
+	return p.file, p.err
+}
+
+// parse is a debug file being opened.
+type parse struct {
+	done chan struct{}
+	file *objfile.File
+	err  error
+}
+
+func safeOpen(data []byte) (f *objfile.File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, err = nil, fmt.Errorf("debug file reader failed: %v", r)
 		}
 	}()
-	f, err = objfile.Open(data)
-	if err != nil {
-		return nil, err
-	}
-	s.index.add(key, indexedFile{file: f}, int64(len(data)))
-	return f, nil
+	return objfile.Open(data)
 }
 
 // contentDigest tells apart files that share an identity (a stripped

@@ -144,6 +144,9 @@ type Service struct {
 	index *lruCache[indexedFile]
 	mux   *http.ServeMux
 
+	parseMu sync.Mutex
+	parses  map[string]*parse
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -170,6 +173,7 @@ func New(cfg Config) *Service {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		index:  newLRU[indexedFile](cfg.IndexCacheBytes),
+		parses: map[string]*parse{},
 		tasks:  map[uuid.UUID]*task{},
 		ctx:    ctx,
 		cancel: cancel,
