@@ -58,6 +58,8 @@ func parseASL(t *testing.T, def []byte) aslDefinition {
 }
 
 func TestCfnLint(t *testing.T) {
+	// cfn-lint comes with the project's machines (pip, Python 3.11);
+	// elsewhere `pip install cfn-lint==1.51.0`.
 	lint := requireTool(t, "cfn-lint")
 	cmd := exec.Command(lint, "--", "template.yaml")
 	cmd.Dir = root

@@ -6,7 +6,9 @@
 // named StackName in account AccountID and region Region: parameters take
 // their overrides or defaults, !Ref and !GetAtt of the template's resources
 // give local names and ARNs (a function X's ARN is
-// arn:aws:lambda:us-east-1:000000000000:function:X), and Conditions, !If,
+// arn:aws:lambda:us-east-1:000000000000:function:X; a resource is named by
+// its logical id, a bucket's lowercased with dashes as S3 wants, unless its
+// properties or WithNames name it), and Conditions, !If,
 // !Sub, !Join, !Select, !Split, !FindInMap and !Base64 are evaluated.
 // CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) and the long
 // forms (Ref:, Fn::GetAtt:, ...) are both understood. What local mode cannot
@@ -40,17 +42,16 @@ const (
 
 // Resource types the reader gives meaning to.
 const (
-	TypeFunction          = "AWS::Serverless::Function"
-	TypeStateMachine      = "AWS::Serverless::StateMachine"
-	typeLambdaFunction    = "AWS::Lambda::Function"
-	typeSFNStateMachine   = "AWS::StepFunctions::StateMachine"
-	typeDynamoDBTable     = "AWS::DynamoDB::Table"
-	typeS3Bucket          = "AWS::S3::Bucket"
-	typeLogGroup          = "AWS::Logs::LogGroup"
-	typeSQSQueue          = "AWS::SQS::Queue"
-	typeSNSTopic          = "AWS::SNS::Topic"
-	typeServerlessAPI     = "AWS::Serverless::Api"
-	typeServerlessHTTPAPI = "AWS::Serverless::HttpApi"
+	TypeFunction        = "AWS::Serverless::Function"
+	TypeStateMachine    = "AWS::Serverless::StateMachine"
+	typeLambdaFunction  = "AWS::Lambda::Function"
+	typeSFNStateMachine = "AWS::StepFunctions::StateMachine"
+	typeDynamoDBTable   = "AWS::DynamoDB::Table"
+	typeS3Bucket        = "AWS::S3::Bucket"
+	typeLogGroup        = "AWS::Logs::LogGroup"
+	typeSQSQueue        = "AWS::SQS::Queue"
+	typeSNSTopic        = "AWS::SNS::Topic"
+	typeServerlessAPI   = "AWS::Serverless::Api"
 )
 
 // Parameter is one entry of the template's Parameters section.
