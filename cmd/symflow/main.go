@@ -85,6 +85,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "debug-files":
 		return cmdDebugFiles(ctx, args[1:], stdout, stderr)
+	case "chaos":
+		return cmdChaos(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
