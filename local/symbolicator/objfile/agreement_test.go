@@ -400,3 +400,76 @@ func TestAgreementMachOObject(t *testing.T) {
 		})
 	}
 }
+
+// TestAgreementDWZ checks debug files processed by dwz -m, as Debian ships
+// them: DIEs and strings shared by several files move to a supplementary
+// file that the others reference (.gnu_debugaltlink, DW_FORM_GNU_ref_alt,
+// DW_FORM_GNU_strp_alt). llvm-symbolizer does not follow these, so it reads
+// the files as they were before dwz.
+func TestAgreementDWZ(t *testing.T) {
+	dwz := tool(t, "dwz")
+	dir := t.TempDir()
+	orig := built(t, "gcc", "c", "-O2", "-g")
+	other := built(t, "gcc", "c", "-O1", "-g")
+	for name, src := range map[string]string{"a": orig, "b": other} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	common := filepath.Join(dir, "common.debug")
+	run(t, dir, dwz, "-m", common, "-M", common, "a", "b")
+
+	data, err := os.ReadFile(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := os.ReadFile(common)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supID, err := Identify(sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alone.AltLink == nil || alone.AltLink.Path != common || alone.AltLink.BuildID != supID.CodeID {
+		t.Fatalf("AltLink = %+v, want %s with build-id %s", alone.AltLink, common, supID.CodeID)
+	}
+	addrs := sampleAddrs(t, orig, sampleLimit)
+	unnamed := 0
+	for _, a := range addrs {
+		frames, _ := alone.Lookup(a)
+		for _, fr := range frames {
+			if fr.Function == "" {
+				unnamed++
+			}
+		}
+	}
+	if unnamed == 0 {
+		t.Errorf("without the supplementary file every frame has a name: dwz moved nothing this test can see")
+	}
+
+	f, err := OpenWithSupplement(data, sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgreementWith(t, f, orig, addrs, false)
+
+	wrong, err := os.ReadFile(filepath.Join(dir, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenWithSupplement(data, wrong); err == nil || !strings.Contains(err.Error(), "supplementary file has build-id") {
+		t.Errorf("OpenWithSupplement with the wrong file: err = %v, want a build-id mismatch", err)
+	}
+	if _, err := OpenWithSupplement(sup, sup); err == nil || !strings.Contains(err.Error(), "no .gnu_debugaltlink") {
+		t.Errorf("OpenWithSupplement of a file without link: err = %v, want no .gnu_debugaltlink", err)
+	}
+}

@@ -55,6 +55,16 @@ type funcName struct {
 type dieName struct {
 	name, linkage string
 	origin, spec  dwarf.Offset
+	// originAlt and specAlt say the reference points into the
+	// supplementary file (DW_FORM_GNU_ref_alt from dwz).
+	originAlt, specAlt bool
+}
+
+// supplement is what a dwz supplementary file (.gnu_debugaltlink)
+// contributes: its string table and the names of its subprogram DIEs.
+type supplement struct {
+	str   []byte
+	names map[dwarf.Offset]dieName
 }
 
 type interval struct {
@@ -76,6 +86,8 @@ type indexBuilder struct {
 	root    []int32
 	rows    []lineRow
 
+	alt *supplement // nil without a supplementary file
+
 	// zeroIsDiscarded drops code at address 0: in linked ELF files that is
 	// where the linker leaves functions of discarded sections. Mach-O
 	// objects have real code at 0.
@@ -84,25 +96,19 @@ type indexBuilder struct {
 
 // buildIndex indexes the DWARF in secs (keyed by section name without the
 // ".debug_" prefix).
-func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string) (*dwarfIndex, error) {
+func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string, alt *supplement) (*dwarfIndex, error) {
 	malformed := func(what string, err error) error {
 		return &MalformedError{Kind: kind, What: what, Err: err}
 	}
 	if len(secs["info"]) == 0 {
 		return nil, nil
 	}
-	d, err := dwarf.New(secs["abbrev"], nil, nil, secs["info"], secs["line"], nil, secs["ranges"], secs["str"])
+	d, err := newDWARF(secs)
 	if err != nil {
-		return nil, malformed("section .debug_info", err)
-	}
-	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
-		if b := secs[name]; b != nil {
-			if err := d.AddSection(".debug_"+name, b); err != nil {
-				return nil, malformed("section .debug_"+name, err)
-			}
-		}
+		return nil, &MalformedError{Kind: kind, What: "DWARF", Err: err}
 	}
 	b := &indexBuilder{
+		alt:     alt,
 		d:       d,
 		idx:     &dwarfIndex{},
 		fileIDs: map[string]int32{},
@@ -118,6 +124,56 @@ func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string) (*dwar
 	b.buildSegments()
 	b.sortLines()
 	return b.idx, nil
+}
+
+func newDWARF(secs map[string][]byte) (*dwarf.Data, error) {
+	d, err := dwarf.New(secs["abbrev"], nil, nil, secs["info"], secs["line"], nil, secs["ranges"], secs["str"])
+	if err != nil {
+		return nil, fmt.Errorf("section .debug_info: %w", err)
+	}
+	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
+		if b := secs[name]; b != nil {
+			if err := d.AddSection(".debug_"+name, b); err != nil {
+				return nil, fmt.Errorf("section .debug_%s: %w", name, err)
+			}
+		}
+	}
+	return d, nil
+}
+
+// readSupplement collects the subprogram names of a dwz supplementary
+// file, whose references all point within itself.
+func readSupplement(secs map[string][]byte) (*supplement, error) {
+	d, err := newDWARF(secs)
+	if err != nil {
+		return nil, err
+	}
+	sup := &supplement{str: secs["str"], names: map[dwarf.Offset]dieName{}}
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("section .debug_info: %w", err)
+		}
+		if e == nil {
+			return sup, nil
+		}
+		switch e.Tag {
+		case dwarf.TagSubprogram:
+			dn := dieNameOf(e, nil)
+			dn.originAlt, dn.specAlt = dn.origin != 0, dn.spec != 0
+			sup.names[e.Offset] = dn
+			if e.Children {
+				r.SkipChildren()
+			}
+		case 0, dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagNamespace, dwarf.TagClassType, dwarf.TagStructType,
+			dwarf.TagUnionType, dwarf.TagModule, dwarf.TagInterfaceType:
+		default:
+			if e.Children {
+				r.SkipChildren()
+			}
+		}
+	}
 }
 
 func (b *indexBuilder) fileID(path string) int32 {
@@ -179,7 +235,7 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 		}
 		switch e.Tag {
 		case dwarf.TagSubprogram, dwarf.TagInlinedSubroutine:
-			dn := dieNameOf(e)
+			dn := dieNameOf(e, b.alt)
 			if e.Tag == dwarf.TagSubprogram {
 				b.names[e.Offset] = dn
 			}
@@ -254,20 +310,45 @@ func isTombstone(a uint64) bool {
 	return a >= 0xfffffffe && (a <= 0xffffffff || a >= 0xfffffffffffffffe)
 }
 
-func dieNameOf(e *dwarf.Entry) dieName {
+// dieNameOf reads the naming attributes of a DIE. Strings and references
+// into a dwz supplementary file are resolved with alt when there is one.
+func dieNameOf(e *dwarf.Entry, alt *supplement) dieName {
 	var dn dieName
+	str := func(f dwarf.Field) string {
+		switch v := f.Val.(type) {
+		case string:
+			return v
+		case int64:
+			if f.Class == dwarf.ClassStringAlt && alt != nil && v >= 0 {
+				s, _ := strAt(alt.str, uint64(v))
+				return s
+			}
+		}
+		return ""
+	}
+	ref := func(f dwarf.Field) (dwarf.Offset, bool) {
+		switch v := f.Val.(type) {
+		case dwarf.Offset:
+			return v, false
+		case int64:
+			if f.Class == dwarf.ClassReferenceAlt && v > 0 && v < 1<<32 {
+				return dwarf.Offset(v), true
+			}
+		}
+		return 0, false
+	}
 	for _, f := range e.Field {
 		switch f.Attr {
 		case dwarf.AttrName:
-			dn.name, _ = f.Val.(string)
+			dn.name = str(f)
 		case dwarf.AttrLinkageName, attrMIPSLinkageName:
-			if s, ok := f.Val.(string); ok {
+			if s := str(f); s != "" {
 				dn.linkage = s
 			}
 		case dwarf.AttrAbstractOrigin:
-			dn.origin, _ = f.Val.(dwarf.Offset)
+			dn.origin, dn.originAlt = ref(f)
 		case dwarf.AttrSpecification:
-			dn.spec, _ = f.Val.(dwarf.Offset)
+			dn.spec, dn.specAlt = ref(f)
 		}
 	}
 	return dn
@@ -369,11 +450,21 @@ func (b *indexBuilder) find(dn dieName, attr func(dieName) string, depth int) st
 	if s := attr(dn); s != "" || depth > 16 {
 		return s
 	}
-	for _, ref := range []dwarf.Offset{dn.origin, dn.spec} {
-		if ref == 0 {
+	for _, r := range []struct {
+		off dwarf.Offset
+		alt bool
+	}{{dn.origin, dn.originAlt}, {dn.spec, dn.specAlt}} {
+		if r.off == 0 {
 			continue
 		}
-		if next, ok := b.names[ref]; ok {
+		names := b.names
+		if r.alt {
+			if b.alt == nil {
+				continue
+			}
+			names = b.alt.names
+		}
+		if next, ok := names[r.off]; ok {
 			if s := b.find(next, attr, depth+1); s != "" {
 				return s
 			}

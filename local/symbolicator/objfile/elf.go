@@ -13,7 +13,7 @@ import (
 
 // openELF reads identity, features and (when index is set) the symbol table
 // and DWARF index of an ELF file.
-func openELF(data []byte, index bool) (*File, error) {
+func openELF(data []byte, index bool, alt *supplement) (*File, error) {
 	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, &MalformedError{Kind: "elf", What: "header", Err: err}
@@ -58,6 +58,15 @@ func openELF(data []byte, index bool) (*File, error) {
 		}
 	}
 	f.Features.HasDebugInfo = hasDebug && (elfSection(ef, "line") != nil)
+	if s := ef.Section(".gnu_debugaltlink"); s != nil && s.Type != elf.SHT_NOBITS {
+		b, err := elfSectionData(s, data)
+		if err != nil {
+			return nil, err
+		}
+		if i := bytes.IndexByte(b, 0); i > 0 {
+			f.AltLink = &AltLink{Path: string(b[:i]), BuildID: hex.EncodeToString(b[i+1:])}
+		}
+	}
 	f.FileType = fileType(hasCode, hasDebug)
 	if !index {
 		return f, nil
@@ -73,30 +82,59 @@ func openELF(data []byte, index bool) (*File, error) {
 	}
 
 	if hasDebug {
-		secs := map[string][]byte{}
-		for _, name := range dwarfSectionNames {
-			s := elfSection(ef, name)
-			if s == nil {
-				continue
-			}
-			b, err := elfSectionData(s, data)
-			if err != nil {
-				return nil, err
-			}
-			secs[name] = b
+		secs, err := elfDWARFSections(ef, data)
+		if err != nil {
+			return nil, err
 		}
 		// Relocatable objects need relocations applied to their DWARF;
 		// linked files (executables, shared objects, debug companions) do not.
 		if ef.Type == elf.ET_REL {
 			return nil, &MalformedError{Kind: "elf", What: "relocatable object (ET_REL): DWARF needs relocation, link it first", Err: ErrUnsupported}
 		}
-		idx, err := buildIndex(secs, ef.ByteOrder, "elf")
+		idx, err := buildIndex(secs, ef.ByteOrder, "elf", alt)
 		if err != nil {
 			return nil, err
 		}
 		f.index = idx
 	}
 	return f, nil
+}
+
+// elfDWARFSections reads the DWARF sections the index needs.
+func elfDWARFSections(ef *elf.File, data []byte) (map[string][]byte, error) {
+	secs := map[string][]byte{}
+	for _, name := range dwarfSectionNames {
+		s := elfSection(ef, name)
+		if s == nil {
+			continue
+		}
+		b, err := elfSectionData(s, data)
+		if err != nil {
+			return nil, err
+		}
+		secs[name] = b
+	}
+	return secs, nil
+}
+
+// openSupplement reads a dwz supplementary file.
+func openSupplement(data []byte) (*supplement, string, error) {
+	if kindOf(data) != "elf" {
+		return nil, "", fmt.Errorf("supplementary file: %w", ErrUnsupported)
+	}
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", &MalformedError{Kind: "elf", What: "supplementary file header", Err: err}
+	}
+	secs, err := elfDWARFSections(ef, data)
+	if err != nil {
+		return nil, "", err
+	}
+	sup, err := readSupplement(secs)
+	if err != nil {
+		return nil, "", &MalformedError{Kind: "elf", What: "supplementary file DWARF", Err: err}
+	}
+	return sup, hex.EncodeToString(elfBuildID(ef, data)), nil
 }
 
 // elfSection finds .debug_NAME or .zdebug_NAME.

@@ -131,7 +131,7 @@ func machoFile(mf *macho.File, data []byte, index bool) (*File, error) {
 			}
 			secs[name] = data[s.Offset : uint64(s.Offset)+s.Size]
 		}
-		idx, err := buildIndex(secs, mf.ByteOrder, "macho")
+		idx, err := buildIndex(secs, mf.ByteOrder, "macho", nil)
 		if err != nil {
 			return nil, err
 		}

@@ -88,7 +88,7 @@ func TestMalformed(t *testing.T) {
 			for i := abbrev.Offset; i < abbrev.Offset+abbrev.FileSize; i++ {
 				b[i] = 0xff
 			}
-		}), "", false, true, "malformed elf: section .debug_info"},
+		}), "", false, true, "section .debug_info: decoding dwarf section info"},
 		{"Mach-O truncated", macho[:40], "", false, true, "malformed macho: header"},
 		{"universal binary with 1000 slices", patched(fat, func(b []byte) { binary.BigEndian.PutUint32(b[4:], 1000) }), "", false, true,
 			"malformed macho: universal header: 1000 architectures"},

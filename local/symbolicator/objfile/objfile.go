@@ -122,8 +122,21 @@ type File struct {
 	// __TEXT vmaddr. Lookup addresses are in this address space.
 	LoadAddress uint64
 
+	// AltLink is set when the DWARF refers to a dwz supplementary file
+	// (.gnu_debugaltlink): fetch that file by AltLink.BuildID (debuginfod
+	// serves it as debuginfo) and use OpenWithSupplement, else inlined
+	// functions whose names live there come out unnamed.
+	AltLink *AltLink
+
 	index  *dwarfIndex // nil without DWARF
 	symtab *symtab     // nil without symbols
+}
+
+// AltLink names a supplementary debug file shared by several debug files
+// (written by dwz -m).
+type AltLink struct {
+	Path    string // as recorded, e.g. /usr/lib/debug/.dwz/x86_64-linux-gnu/libc6.debug
+	BuildID string // lowercase hex
 }
 
 // Open parses an ELF or Mach-O file (a thin one, or the first architecture of
@@ -148,11 +161,43 @@ func OpenArch(data []byte, arch string) (f *File, err error) {
 	}()
 	switch kindOf(data) {
 	case "elf":
-		return openELF(data, true)
+		return openELF(data, true, nil)
 	case "macho":
 		return openMachO(data, arch, true)
 	}
 	return nil, fmt.Errorf("open object file: %w", ErrUnsupported)
+}
+
+// OpenWithSupplement is Open for an ELF debug file whose DWARF refers to a
+// dwz supplementary file (see File.AltLink); sup is that file's contents.
+// The supplementary file's build-id must match the link.
+func OpenWithSupplement(data, sup []byte) (f *File, err error) {
+	defer func() {
+		if !recoverPanics {
+			return
+		}
+		if r := recover(); r != nil {
+			f, err = nil, &MalformedError{Kind: "elf", What: "unreadable structure", Err: fmt.Errorf("%v", r)}
+		}
+	}()
+	if kindOf(data) != "elf" {
+		return nil, fmt.Errorf("open object file with supplement: %w", ErrUnsupported)
+	}
+	id, err := openELF(data, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	if id.AltLink == nil {
+		return nil, errors.New("open object file with supplement: the file has no .gnu_debugaltlink")
+	}
+	alt, altID, err := openSupplement(sup)
+	if err != nil {
+		return nil, err
+	}
+	if altID != id.AltLink.BuildID {
+		return nil, fmt.Errorf("open object file with supplement: supplementary file has build-id %q, the link wants %q", altID, id.AltLink.BuildID)
+	}
+	return openELF(data, true, alt)
 }
 
 // Identify reads only the identity of a file (headers, build-id note or
@@ -174,7 +219,7 @@ func IdentifyArch(data []byte, arch string) (id Identity, err error) {
 	var f *File
 	switch kindOf(data) {
 	case "elf":
-		f, err = openELF(data, false)
+		f, err = openELF(data, false, nil)
 	case "macho":
 		f, err = openMachO(data, arch, false)
 	default:
