@@ -2,7 +2,6 @@ package objfile
 
 import (
 	"bytes"
-	"sync"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
