@@ -30,6 +30,10 @@
 // "function" has none) and without clone suffixes (".constprop.0",
 // ".isra.0", ".part.0", ".cold"). Demangling is GNU style ("> >").
 //
+// Debian's debug files are processed by dwz: File.AltLink then names a
+// supplementary file, to be fetched by its build-id and passed to
+// OpenWithSupplement.
+//
 // Address 0 in linked ELF files is where linkers leave functions of
 // discarded sections, so line sequences and functions starting there are
 // ignored; Mach-O objects keep code at 0.
@@ -254,6 +258,7 @@ func Merge(exe, debug *File) *File {
 	}
 	if debug.index != nil {
 		m.index = debug.index
+		m.AltLink = debug.AltLink
 	}
 	if debug.symtab.len() > m.symtab.len() {
 		m.symtab = debug.symtab
