@@ -86,6 +86,8 @@ type indexBuilder struct {
 	root    []int32
 	rows    []lineRow
 
+	rangeBuf [][2]uint64
+
 	alt *supplement // nil without a supplementary file
 
 	// zeroIsDiscarded drops code at address 0: in linked ELF files that is
@@ -241,7 +243,10 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 			}
 			var ranges [][2]uint64
 			if e.Tag == dwarf.TagSubprogram || ctx >= 0 {
-				if e.AttrField(dwarf.AttrLowpc) != nil || e.AttrField(dwarf.AttrRanges) != nil {
+				if rg, ok := lowHigh(e); ok {
+					b.rangeBuf = append(b.rangeBuf[:0], rg)
+					ranges = b.rangeBuf
+				} else if e.AttrField(dwarf.AttrRanges) != nil {
 					ranges, err = b.d.Ranges(e)
 					if err != nil {
 						return fmt.Errorf("ranges of DIE at %#x: %w", e.Offset, err)
@@ -304,6 +309,33 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 			}
 		}
 	}
+}
+
+// lowHigh reads DW_AT_low_pc/DW_AT_high_pc (an address, or an offset from
+// low_pc) without the unit lookups dwarf.Data.Ranges does for every DIE.
+func lowHigh(e *dwarf.Entry) ([2]uint64, bool) {
+	if e.AttrField(dwarf.AttrRanges) != nil {
+		return [2]uint64{}, false
+	}
+	low, ok := e.Val(dwarf.AttrLowpc).(uint64)
+	if !ok {
+		return [2]uint64{}, false
+	}
+	hf := e.AttrField(dwarf.AttrHighpc)
+	if hf == nil {
+		return [2]uint64{}, false
+	}
+	switch v := hf.Val.(type) {
+	case uint64:
+		if hf.Class == dwarf.ClassAddress {
+			return [2]uint64{low, v}, true
+		}
+	case int64:
+		if hf.Class == dwarf.ClassConstant && v >= 0 {
+			return [2]uint64{low, low + uint64(v)}, true
+		}
+	}
+	return [2]uint64{}, false
 }
 
 func isTombstone(a uint64) bool {
