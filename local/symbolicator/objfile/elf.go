@@ -82,14 +82,14 @@ func openELF(data []byte, index bool, alt *supplement) (*File, error) {
 	}
 
 	if hasDebug {
-		secs, err := elfDWARFSections(ef, data)
-		if err != nil {
-			return nil, err
-		}
 		// Relocatable objects need relocations applied to their DWARF;
 		// linked files (executables, shared objects, debug companions) do not.
 		if ef.Type == elf.ET_REL {
-			return nil, &MalformedError{Kind: "elf", What: "relocatable object (ET_REL): DWARF needs relocation, link it first", Err: ErrUnsupported}
+			return nil, fmt.Errorf("elf relocatable object (ET_REL) with DWARF needs linking first: %w", ErrUnsupported)
+		}
+		secs, err := elfDWARFSections(ef, data)
+		if err != nil {
+			return nil, err
 		}
 		idx, err := buildIndex(secs, ef.ByteOrder, "elf", alt)
 		if err != nil {

@@ -57,6 +57,13 @@ func TestMalformed(t *testing.T) {
 	_, abbrev := sectionHeader(t, plain, ".debug_abbrev")
 	_, gzInfo := sectionHeader(t, gz, ".debug_info")
 	macho := machoFixture(cpuX86_64, [16]byte{1})
+	objDir := t.TempDir()
+	copyTestdata(t, objDir, "c")
+	run(t, objDir, tool(t, "gcc"), "-g", "-c", "-I", "c", "c/table.c", "-o", "table.o")
+	object, err := os.ReadFile(filepath.Join(objDir, "table.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	fat := fatFixture([]uint32{cpuX86_64}, [][]byte{macho})
 
 	tests := []struct {
@@ -89,6 +96,7 @@ func TestMalformed(t *testing.T) {
 				b[i] = 0xff
 			}
 		}), "", false, true, "section .debug_info: decoding dwarf section info"},
+		{"ELF object file with DWARF", object, "", true, false, "relocatable object (ET_REL) with DWARF needs linking first"},
 		{"Mach-O truncated", macho[:40], "", false, true, "malformed macho: header"},
 		{"universal binary with 1000 slices", patched(fat, func(b []byte) { binary.BigEndian.PutUint32(b[4:], 1000) }), "", false, true,
 			"malformed macho: universal header: 1000 architectures"},
