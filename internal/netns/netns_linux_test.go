@@ -361,6 +361,7 @@ func TestProgramFailures(t *testing.T) {
 				s.Stop()
 				t.Fatal("Start succeeded")
 			}
+			t.Log(err)
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not say %q:\n%v", w, err)

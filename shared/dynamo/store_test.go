@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/symflow/symflow/internal/dynamolocal"
+	"github.com/symflow/symflow/internal/netns"
 	localdynamodb "github.com/symflow/symflow/local/dynamodb"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/project"
@@ -27,6 +28,9 @@ import (
 var ddbLocal dynamolocal.Shared
 
 func TestMain(m *testing.M) {
+	// DynamoDB Local runs in a network namespace, served by this binary
+	// re-executed as the relay.
+	netns.RelayMain()
 	code := m.Run()
 	ddbLocal.Stop()
 	os.Exit(code)

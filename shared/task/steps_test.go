@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/symflow/symflow/internal/dynamolocal"
+	"github.com/symflow/symflow/internal/netns"
 	locals3 "github.com/symflow/symflow/local/s3"
 	"github.com/symflow/symflow/shared/blob"
 	"github.com/symflow/symflow/shared/dynamo"
@@ -26,6 +27,9 @@ import (
 var ddbLocal dynamolocal.Shared
 
 func TestMain(m *testing.M) {
+	// DynamoDB Local runs in a network namespace, served by this binary
+	// re-executed as the relay.
+	netns.RelayMain()
 	code := m.Run()
 	ddbLocal.Stop()
 	os.Exit(code)
