@@ -17,7 +17,13 @@ var cloneSuffix = regexp.MustCompile(`(\.(constprop|isra|part|cold|lto_priv|loca
 // suffixes).
 func demangleName(sym string) string {
 	base := cloneSuffix.ReplaceAllString(sym, "")
-	if !strings.HasPrefix(base, "_Z") && !strings.HasPrefix(base, "_R") {
+	if strings.HasPrefix(base, "_R") { // Rust v0: no parameters or return type in the mangling
+		if s, err := demangle.ToString(base); err == nil {
+			return s
+		}
+		return sym
+	}
+	if !strings.HasPrefix(base, "_Z") {
 		return base
 	}
 	ast, err := demangle.ToAST(base, demangle.NoClones)
@@ -34,10 +40,13 @@ func demangleName(sym string) string {
 	return demangle.ASTToString(ast)
 }
 
+// rustLegacyHash matches the hash element that ends legacy Rust manglings.
+var rustLegacyHash = regexp.MustCompile(`17h[0-9a-f]{16}E$`)
+
 // guessLang guesses a symbol's language from its mangling.
 func guessLang(sym string) string {
 	switch {
-	case strings.HasPrefix(sym, "_R"):
+	case strings.HasPrefix(sym, "_R"), strings.HasPrefix(sym, "_ZN") && rustLegacyHash.MatchString(sym):
 		return "rust"
 	case strings.HasPrefix(sym, "_Z"):
 		return "cpp"
