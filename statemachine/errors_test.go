@@ -174,13 +174,18 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 	}
 
 	// Symbolicator stand-ins: one that lost every task, one unavailable,
-	// and an address nothing listens on.
+	// one that answers a web page, and an address nothing listens on.
 	lost := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(lost.Close)
 	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(unavailable.Close)
+	malformed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>Welcome to the proxy</body></html>"))
+	}))
+	t.Cleanup(malformed.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +245,7 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 		return b
 	}
 
-	for _, tc := range []struct {
+	cases := []struct {
 		name     string
 		dir      string
 		variant  string
@@ -263,6 +268,8 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 			event("poll-task/pending.json", nil), "ServiceUnavailable", nil},
 		{"SymbolicatorUnreachable", "poll-task", "closed", map[string]string{"SYMBOLICATOR_URL": closedURL},
 			event("poll-task/pending.json", nil), "SymbolicatorUnreachable", nil},
+		{"MalformedResponse", "poll-task", "malformed", map[string]string{"SYMBOLICATOR_URL": malformed.URL + "/"},
+			event("poll-task/pending.json", nil), "MalformedResponse", nil},
 		{"ResubmitBudgetExhausted", "recover-task", "", nil,
 			event("recover-task/budget-exhausted.json", nil), "ResubmitBudgetExhausted", nil},
 		{"recover lost task", "recover-task", "", nil,
@@ -275,7 +282,17 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 					t.Errorf("RecoverTask output = %s, want status resubmit, lost_tasks 1, no request_id", out)
 				}
 			}},
-	} {
+	}
+	provoked := map[string]bool{}
+	for _, tc := range cases {
+		provoked[tc.want] = true
+	}
+	for _, n := range task.ErrorNames {
+		if !provoked[n] {
+			t.Errorf("no case provokes %s: add one", n)
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res := start(tc.dir, tc.variant, tc.override).invoke(t, tc.payload)
 			if res.ErrorType != tc.want {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/symflow/symflow/internal/netns"
 	"github.com/symflow/symflow/local/samtemplate"
 	"github.com/symflow/symflow/shared/task"
 )
@@ -23,6 +24,9 @@ const root = ".."
 const errorProcessEnv = "SYMFLOW_TEST_ERROR_FUNCTION"
 
 func TestMain(m *testing.M) {
+	// DynamoDB Local runs in a private network namespace through this
+	// binary as its relay.
+	netns.RelayMain()
 	if os.Getenv(errorProcessEnv) == "1" {
 		// Runs until the runtime API goes away; lambda.Start exits the
 		// process then.
@@ -48,6 +52,7 @@ func errorValues() map[string]error {
 		"ResubmitBudgetExhausted": &task.ResubmitBudgetExhausted{Budget: 10, LostTasks: 6, Unavailable: 5},
 		"DeadlineExceeded":        &task.DeadlineExceeded{Deadline: 15 * time.Minute, Elapsed: 16 * time.Minute, Polls: 200},
 		"SymbolicatorUnreachable": &task.SymbolicatorUnreachable{URL: "http://127.0.0.1:9/", Reason: "connection refused"},
+		"MalformedResponse":       &task.MalformedResponse{Op: "poll", URL: "http://127.0.0.1:9/", Reason: "HTTP 200, body is not JSON"},
 		"ProjectNotFound":         &task.ProjectNotFound{ProjectID: "42"},
 		"InvalidInput":            &task.InvalidInput{Field: "event_id", Message: "is required"},
 		"InternalError":           &task.InternalError{Op: "record task", Err: errors.New("table not found")},
