@@ -67,6 +67,20 @@ func (e *SymbolicatorUnreachable) Error() string {
 	return fmt.Sprintf("cannot reach Symbolicator at %s after retries: %s; check the SymbolicatorUrl parameter and the network path", e.URL, e.Reason)
 }
 
+// MalformedResponse: Symbolicator (or something answering in its place)
+// sent a 2xx answer that is not the JSON its API promises: a truncated
+// body, an HTML error page, an object without a status. Resubmitting would
+// not tell what answered, so the execution ends and the operator looks.
+type MalformedResponse struct {
+	Op     string // "submit" or "poll"
+	URL    string
+	Reason string // what is wrong with the body, with its start
+}
+
+func (e *MalformedResponse) Error() string {
+	return fmt.Sprintf("Symbolicator's answer to the %s at %s is not usable: %s; check that the SymbolicatorUrl parameter points at Symbolicator itself and that no proxy in between cuts or replaces its answers", e.Op, e.URL, e.Reason)
+}
+
 // ProjectNotFound: the execution names a project symflow has no
 // configuration for.
 type ProjectNotFound struct {
@@ -101,5 +115,5 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // test that keeps the state machine's ErrorEquals in step with the code.
 var ErrorNames = []string{
 	"TaskIdNotFound", "ServiceUnavailable", "ResubmitBudgetExhausted", "DeadlineExceeded",
-	"SymbolicatorUnreachable", "ProjectNotFound", "InvalidInput", "InternalError",
+	"SymbolicatorUnreachable", "MalformedResponse", "ProjectNotFound", "InvalidInput", "InternalError",
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -187,8 +189,34 @@ func (s *Steps) classify(op, requestID string, err error) error {
 			reason = ne.Err.Error()
 		}
 		return &SymbolicatorUnreachable{URL: s.Config.SymbolicatorURL, Reason: reason}
+	case errors.Is(err, symbolicator.ErrMalformedResponse):
+		reason := err.Error()
+		var me *symbolicator.MalformedResponseError
+		if errors.As(err, &me) {
+			reason = fmt.Sprintf("HTTP %d, %s", me.StatusCode, me.Reason)
+			if me.Excerpt != "" {
+				reason += "; body starts with " + strconv.Quote(excerpt(me.Excerpt, 80))
+			}
+		}
+		return &MalformedResponse{Op: op, URL: s.Config.SymbolicatorURL, Reason: reason}
 	}
 	return &InternalError{Op: op + " Symbolicator task", Err: err}
+}
+
+// excerpt cuts s to at most n bytes on a rune boundary.
+func excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// statusMessages explain the statuses Symbolicator ends a task with when
+// it sends no message of its own.
+var statusMessages = map[string]string{
+	"failed":         "Symbolicator failed the task (status failed) without a message: see the Symbolicator logs for this event",
+	"timeout":        "Symbolicator gave up on the task (status timeout): the crash's debug files were too slow to fetch or process; check the project's symbol sources and the service's load, then resubmit",
+	"internal_error": "Symbolicator failed internally (status internal_error): see the Symbolicator logs for this event, then resubmit",
 }
 
 // waitSeconds rounds a duration up to the whole seconds a Wait state takes.
@@ -232,7 +260,10 @@ func (s *Steps) finish(ctx context.Context, in *Input, prev Progress, resp symbo
 	next.WaitSeconds = 0
 	next.Message = resp.Message
 	if next.Message == "" && resp.Status != "completed" {
-		next.Message = "Symbolicator answered status " + resp.Status
+		next.Message = statusMessages[resp.Status]
+		if next.Message == "" {
+			next.Message = "Symbolicator answered status " + resp.Status
+		}
 	}
 	ref := s.responseRef(&in.State)
 	if err := s.Blobs.PutJSON(ctx, ref, json.RawMessage(resp.Body)); err != nil {
