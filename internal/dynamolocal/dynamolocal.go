@@ -102,7 +102,7 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
-			t.Errorf("stop DynamoDB Local: %v", err)
+			t.Error(err)
 		}
 	})
 	return s

@@ -118,9 +118,10 @@ type Server struct {
 	output *syncBuffer
 	done   chan struct{} // closed when the relay has exited
 
-	mu        sync.Mutex
-	listeners []net.Listener
-	stopped   bool
+	mu         sync.Mutex
+	listeners  []net.Listener
+	transports []*http.Transport
+	stopped    bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -137,15 +138,20 @@ func (s *Server) Dial(ctx context.Context) (net.Conn, error) {
 }
 
 // HTTPClient returns a client whose connections all reach the program,
-// whatever host and port a request's URL names.
+// whatever host and port a request's URL names. Each call makes a new
+// client with its own connection pool; // Stop closes its idle connections.
 func (s *Server) HTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
+	t := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return s.Dial(ctx)
 		},
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,
-	}}
+	}
+	s.mu.Lock()
+	s.transports = append(s.transports, t)
+	s.mu.Unlock()
+	return &http.Client{Transport: t}
 }
 
 // ListenLoopback listens on an ephemeral port of 127.0.0.1 on the host
@@ -234,7 +240,14 @@ func (s *Server) Stop() error {
 			ln.Close()
 		}
 		s.listeners = nil
+		transports := s.transports
+		s.transports = nil
 		s.mu.Unlock()
+		defer func() {
+			for _, t := range transports {
+				t.CloseIdleConnections()
+			}
+		}()
 		// Closing stdin tells the relay to stop the program.
 		s.stdin.Close()
 		select {

@@ -33,7 +33,49 @@ func TestMain(m *testing.M) {
 	if os.Getenv(echoEnv) == "1" {
 		os.Exit(echoMain())
 	}
+	if dir := os.Getenv(hostEnv); dir != "" {
+		os.Exit(hostMain(dir))
+	}
 	os.Exit(m.Run())
+}
+
+// hostEnv makes the test binary a stand-in for a test binary that dies
+// while its server runs: it starts a server whose program has a child,
+// prints "RELAY PROGRAM CHILD" (process ids) and waits to be killed. The
+// value is a directory for the child's pid file.
+const hostEnv = "SYMFLOW_NETNS_TEST_HOST"
+
+func hostMain(dir string) int {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		return 1
+	}
+	pidFile := filepath.Join(dir, "child.pid")
+	s, err := netns.Start(context.Background(), treeCommand(py, pidFile))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		return 1
+	}
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		return 1
+	}
+	fmt.Printf("%d %d %s\n", netns.RelayPID(s), s.PID(), strings.TrimSpace(string(raw)))
+	select {}
+}
+
+// treeCommand runs python's http.server from a shell that first starts a
+// child (sleep) and writes its pid to pidFile, so the program is a tree.
+func treeCommand(py, pidFile string) netns.Command {
+	return netns.Command{
+		Path:    "sh",
+		Args:    []string{"-c", `sleep 600 & echo $! > "$1"; exec "$2" -m http.server --bind 0.0.0.0 "$3"`, "sh", pidFile, py, netns.PortPlaceholder},
+		Dir:     "testdata",
+		Probe:   netns.Probe{HTTPPath: "/", Status: http.StatusOK},
+		Timeout: 30 * time.Second,
+	}
 }
 
 func echoMain() int {
@@ -285,10 +327,7 @@ func echo(t *testing.T, c net.Conn, msg string) {
 // too, not only the program.
 func TestStopEndsProcessTree(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "child.pid")
-	cmd := httpServer(t)
-	cmd.Path = "sh"
-	cmd.Args = []string{"-c", `sleep 600 & echo $! > "$1"; exec "$2" -m http.server --bind 0.0.0.0 "$3"`, "sh", pidFile, python(t), netns.PortPlaceholder}
-	s := start(t, cmd)
+	s := start(t, treeCommand(python(t), pidFile))
 	raw, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -302,6 +341,46 @@ func TestStopEndsProcessTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, pid, "server")
+	waitGone(t, child, "server's child")
+}
+
+// TestKilledTestBinaryLeavesNothing kills (SIGKILL, no cleanup) a process
+// that started a server, as when a test binary times out: the relay, the
+// program and the program's child must all end.
+func TestKilledTestBinaryLeavesNothing(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := exec.Command(self)
+	host.Env = append(os.Environ(), hostEnv+"="+t.TempDir())
+	var stderr strings.Builder
+	host.Stderr = &stderr
+	stdout, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
+	var relay, program, child int
+	if _, err := fmt.Fscan(stdout, &relay, &program, &child); err != nil {
+		_ = host.Process.Kill()
+		_ = host.Wait()
+		t.Fatalf("read pids from the host process: %v\n%s", err, stderr.String())
+	}
+	for _, pid := range []int{relay, program, child} {
+		if !alive(pid) {
+			t.Fatalf("process %d is not running before the kill", pid)
+		}
+	}
+	if err := host.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	waitGone(t, relay, "relay")
+	waitGone(t, program, "server")
 	waitGone(t, child, "server's child")
 }
 

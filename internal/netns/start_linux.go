@@ -94,9 +94,9 @@ func Start(ctx context.Context, cmd Command) (*Server, error) {
 	}
 	relay := exec.Command(unshare, nsFlag, self, "-test.run=^$")
 	relay.Env = append(os.Environ(), relayEnv+"=1")
-	// The relay dies with the test binary even when the binary is killed
-	// before it can close the relay's stdin.
-	relay.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The relay gets SIGTERM, and so stops the program's whole process
+	// group, when the test binary dies, even by SIGKILL.
+	relay.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	out := &syncBuffer{}
 	relay.Stderr = out
 	stdin, err := relay.StdinPipe()
