@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +15,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/symflow/symflow/shared/api"
 	"github.com/symflow/symflow/shared/debugfile"
@@ -63,6 +69,7 @@ func uploadFiles(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	projectID := fs.String("project", "", "project id the files belong to (required)")
 	apiURL := fs.String("api", envOr("SYMFLOW_API", "http://127.0.0.1:8080"), "symflow API base URL ($SYMFLOW_API)")
+	region := fs.String("sigv4-region", "", "sign requests with SigV4 for execute-api in this region, with the default AWS credentials (automatic for *.execute-api.REGION.amazonaws.com)")
 	paths, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -74,7 +81,17 @@ func uploadFiles(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return &exitError{2, fmt.Errorf("--api %q is not an http(s) URL", *apiURL)}
 	}
-	c := &http.Client{Timeout: 5 * time.Minute}
+	if *region == "" {
+		*region = executeAPIRegion(base.Host)
+	}
+	c := &client{http: &http.Client{Timeout: 5 * time.Minute}, apiHost: base.Host}
+	if *region != "" {
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(*region))
+		if err != nil {
+			return fmt.Errorf("AWS credentials for signing: %w", err)
+		}
+		c.creds, c.region, c.signer = cfg.Credentials, *region, v4.NewSigner()
+	}
 	failed := 0
 	for _, p := range paths {
 		if err := uploadFile(ctx, c, base.String(), *projectID, p, stdout); err != nil {
@@ -91,7 +108,7 @@ func uploadFiles(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // uploadFile identifies the file first (so a non-debug file is refused
 // without a round trip), then sends it in the request body when small, or
 // asks for presigned URLs and PUTs it there when large.
-func uploadFile(ctx context.Context, c *http.Client, base, projectID, path string, stdout io.Writer) error {
+func uploadFile(ctx context.Context, c *client, base, projectID, path string, stdout io.Writer) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -128,15 +145,46 @@ func uploadFile(ctx context.Context, c *http.Client, base, projectID, path strin
 	return nil
 }
 
+// client calls the API, signing requests to it with SigV4 when a region is
+// set (a deployment's API uses AWS_IAM authorization). Presigned S3 URLs
+// carry their own signature and are sent as they are.
+type client struct {
+	http    *http.Client
+	apiHost string
+	signer  *v4.Signer
+	creds   aws.CredentialsProvider
+	region  string
+}
+
+// executeAPIRegion reads the region from an API Gateway host name
+// (ID.execute-api.REGION.amazonaws.com); "" for any other host.
+func executeAPIRegion(host string) string {
+	parts := strings.Split(strings.Split(host, ":")[0], ".")
+	if len(parts) >= 5 && parts[1] == "execute-api" && parts[3] == "amazonaws" {
+		return parts[2]
+	}
+	return ""
+}
+
 // call sends one request and decodes a JSON answer; an error answer is
 // returned with the API's message.
-func call(ctx context.Context, c *http.Client, method, u, contentType string, body []byte, out any) error {
+func call(ctx context.Context, c *client, method, u, contentType string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", contentType)
-	resp, err := c.Do(req)
+	if c.signer != nil && req.URL.Host == c.apiHost {
+		creds, err := c.creds.Retrieve(ctx)
+		if err != nil {
+			return fmt.Errorf("AWS credentials: %w", err)
+		}
+		sum := sha256.Sum256(body)
+		if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.region, time.Now()); err != nil {
+			return fmt.Errorf("sign request: %w", err)
+		}
+	}
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}
