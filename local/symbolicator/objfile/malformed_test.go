@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -161,12 +162,38 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// TestWriteFuzzSeeds regenerates the seed corpus (truncated and corrupted
-// real binaries) with -update-fuzz-seeds.
-func TestWriteFuzzSeeds(t *testing.T) {
-	if !*updateFuzzSeeds {
-		t.Skip("run with -update-fuzz-seeds to rewrite testdata/fuzz/FuzzOpen")
+// TestFuzzSeeds checks that the seed corpus (truncated and corrupted real
+// binaries) is there and well-formed; with -update-fuzz-seeds it rebuilds
+// it first.
+func TestFuzzSeeds(t *testing.T) {
+	if *updateFuzzSeeds {
+		writeFuzzSeeds(t)
 	}
+	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzOpen", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 8 {
+		t.Fatalf("%d seeds in testdata/fuzz/FuzzOpen, want at least 8: run go test -run TestFuzzSeeds -args -update-fuzz-seeds", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, body, ok := strings.Cut(string(b), "\n")
+		body = strings.TrimSpace(body)
+		if !ok || header != "go test fuzz v1" || !strings.HasPrefix(body, "[]byte(") || !strings.HasSuffix(body, ")") {
+			t.Errorf("%s is not a go test fuzz v1 []byte entry", f)
+			continue
+		}
+		if _, err := strconv.Unquote(body[len("[]byte(") : len(body)-1]); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func writeFuzzSeeds(t *testing.T) {
 	dir := t.TempDir()
 	small := func(sub string, flags ...string) []byte {
 		d := filepath.Join(dir, sub)
