@@ -63,10 +63,13 @@ const (
 	Failed        Fault = "failed"
 	Timeout       Fault = "timeout"
 	InternalError Fault = "internal_error"
+	// ServerError answers HTTP 500, which the client takes as a failed
+	// task (as the reference does).
+	ServerError Fault = "server_error"
 )
 
 // Faults lists every fault, in the order reports show them.
-var Faults = []Fault{Lost, Unavailable, Reset, Slow, Truncated, NonJSON, Pending, Failed, Timeout, InternalError}
+var Faults = []Fault{Lost, Unavailable, Reset, Slow, Truncated, NonJSON, Pending, Failed, Timeout, InternalError, ServerError}
 
 // ParseFault returns the fault a name denotes ("none" or "" is None).
 func ParseFault(s string) (Fault, error) {
@@ -341,6 +344,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p.forget(rec.RequestID)
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Task not found"})
+		return
+	case ServerError:
+		drain(r)
+		http.Error(w, "chaos: injected server error", http.StatusInternalServerError)
 		return
 	case Failed, Timeout, InternalError:
 		drain(r)

@@ -155,7 +155,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	env.Proxy.mu.Lock()
 	base := len(env.Proxy.requests)
 	env.Proxy.mu.Unlock()
-	env.Proxy.setMix(cfg.Mix)
+	env.Proxy.SetMix(cfg.Mix) //nolint:errcheck // validated by StartEnv
 
 	rep := &LoadReport{Mix: cfg.Mix, Failed: map[string]int{}, Resubmits: map[string]int{}}
 	var mu sync.Mutex
@@ -247,11 +247,23 @@ func lastState(e *asl.Execution) string {
 	return p[len(p)-1]
 }
 
-// setMix replaces the mix for the requests to come.
-func (p *Proxy) setMix(m Mix) {
+// SetMix replaces the mix for the requests to come.
+func (p *Proxy) SetMix(m Mix) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cfg.Mix = m
+	return nil
+}
+
+// AppendScript adds faults for the next requests, after those still
+// scripted.
+func (p *Proxy) AppendScript(faults ...Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.script = append(p.script, faults...)
 }
 
 // EnvConfig configures an Env.
@@ -264,7 +276,8 @@ type EnvConfig struct {
 	Config task.Config
 	// Clock runs the state machine; asl.RealClock when nil.
 	Clock asl.Clock
-	// Log receives the handlers' JSON logs; nil discards them.
+	// Log receives the handlers' JSON logs and the embedded Symbolicator's;
+	// nil discards them.
 	Log io.Writer
 	// Project replaces the sample project (events/project/sample-project.json).
 	Project *project.Project
@@ -303,7 +316,7 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (env *Env, err error) {
 	if env.input, err = os.ReadFile(filepath.Join(root, "events/execution/native-crash.json")); err != nil {
 		return nil, err
 	}
-	env.Inner, err = stack.Start(ctx, stack.Options{Root: root})
+	env.Inner, err = stack.Start(ctx, stack.Options{Root: root, Log: cfg.Log})
 	if err != nil {
 		return nil, fmt.Errorf("start the stack serving the embedded Symbolicator: %w", err)
 	}
@@ -406,7 +419,7 @@ func (env *Env) Execute(ctx context.Context, name string, mutate func(*task.Stat
 }
 
 func (env *Env) baseline(ctx context.Context) ([]byte, error) {
-	env.Proxy.setMix(nil)
+	env.Proxy.SetMix(nil) //nolint:errcheck // nil is valid
 	o := env.Execute(ctx, "load-baseline", nil)
 	if o.Err != nil {
 		return nil, fmt.Errorf("load: fault-free execution: %w", o.Err)

@@ -1,191 +1,163 @@
 package stack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/symflow/symflow/local/asl"
+	"github.com/symflow/symflow/local/chaos"
 	"github.com/symflow/symflow/local/invoke"
 	"github.com/symflow/symflow/local/stack"
-	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/task"
 )
 
 const root = "../.."
 
-// faults sits in front of the embedded Symbolicator and injects faults a
-// real service shows (a restart forgetting tasks, 503 bursts, 500s), which
-// the embedded one cannot be made to produce on cue. It counts requests.
-type faults struct {
-	mu          sync.Mutex
-	unavailable int  // answer this many requests 503 first
-	loseTasks   int  // answer this many submissions pending, then lose the task (as a restart does)
-	failSubmit  bool // answer submissions 500
-	submits     int
-	polls       int
-	workers     []string
+// testConfig is the workflow as the tests run it: a short poll timeout
+// (the client's idle timeout is one second more, so a Slow fault costs
+// little) and tiny waits between network retries.
+var testConfig = task.Config{
+	PollTimeout:       100 * time.Millisecond,
+	NetworkRetryWaits: []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond},
 }
 
-func (f *faults) wrap(target string) http.Handler {
-	u, _ := url.Parse(target)
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		isPoll := strings.HasPrefix(r.URL.Path, "/requests/")
-		if isPoll {
-			f.polls++
-		} else {
-			f.submits++
-			f.workers = append(f.workers, r.Header.Get("x-sentry-worker-id"))
-		}
-		switch {
-		case f.unavailable > 0:
-			f.unavailable--
-			f.mu.Unlock()
-			http.Error(w, `{"detail":"maximum number of concurrent requests reached"}`, http.StatusServiceUnavailable)
-			return
-		case !isPoll && f.loseTasks > 0:
-			// The service accepts the task and restarts before it is polled:
-			// the poll reaches a service that never heard of it (a real 404).
-			f.loseTasks--
-			f.mu.Unlock()
-			io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"status":"pending","request_id":"9f0c6bde-0000-4000-8000-00000000dead","retry_after":30}`)
-			return
-		case !isPoll && f.failSubmit:
-			f.mu.Unlock()
-			http.Error(w, "internal failure", http.StatusInternalServerError)
-			return
-		}
-		f.mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	})
+// syncBuffer collects the handlers' log lines from concurrent steps.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type run struct {
+	chaos.Outcome
 	exec   *asl.Execution
 	output task.Output
 	result map[string]any
-	faults *faults
+	proxy  *chaos.Server
+	env    *chaos.Env
+	log    *syncBuffer
 }
 
-// execute runs the sample crash through the local stack with f in front of
-// the embedded Symbolicator and an instant clock.
-func execute(t *testing.T, f *faults, cfg task.Config, mutate func(*task.State)) run {
+// submits and polls are the requests that reached the proxy.
+func (r run) requests(kind string) []chaos.Request {
+	var out []chaos.Request
+	for _, q := range r.proxy.Requests() {
+		if q.Kind == kind {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// entered counts how often the execution entered a state.
+func (r run) entered(state string) int {
+	n := 0
+	for _, s := range asl.Path(r.exec) {
+		if s == state {
+			n++
+		}
+	}
+	return n
+}
+
+// execute runs the sample crash through the local stack with the chaos
+// proxy (script, then mix) in front of the embedded Symbolicator and an
+// instant clock.
+func execute(t *testing.T, script []chaos.Fault, mix chaos.Mix, cfg task.Config, mutate func(*task.State)) run {
 	t.Helper()
 	ctx := context.Background()
-	// A first stack provides the embedded Symbolicator the proxy forwards to.
-	inner, err := stack.Start(ctx, stack.Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
+	merged := testConfig
+	if cfg.ResubmitBudget != 0 {
+		merged.ResubmitBudget = cfg.ResubmitBudget
 	}
-	t.Cleanup(inner.Close)
-	proxy := httptest.NewServer(f.wrap(inner.SymbolicatorURL))
-	t.Cleanup(proxy.Close)
-
-	st, err := stack.Start(ctx, stack.Options{
-		Root:            root,
-		SymbolicatorURL: proxy.URL + "/",
-		Clock:           asl.NewFakeClock(time.Now()),
-		Config:          cfg,
+	if cfg.Deadline != 0 {
+		merged.Deadline = cfg.Deadline
+	}
+	log := &syncBuffer{}
+	env, err := chaos.StartEnv(ctx, chaos.EnvConfig{
+		Root:   root,
+		Proxy:  chaos.Config{Script: script, Mix: mix, Seed: 1, SlowDelay: time.Minute},
+		Config: merged,
+		Clock:  asl.NewFakeClock(time.Now()),
+		Log:    log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(st.Close)
-	// The inner Symbolicator reads debug files from the inner stack's S3.
-	loadSample(t, inner)
-	loadSample(t, st)
-
-	raw, err := os.ReadFile(filepath.Join(root, "events/execution/native-crash.json"))
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(env.Close)
+	o := env.Execute(ctx, "test", mutate)
+	if o.Err != nil {
+		t.Fatal(o.Err)
 	}
-	if mutate != nil {
-		var s task.State
-		json.Unmarshal(raw, &s)
-		mutate(&s)
-		raw, _ = json.Marshal(s)
-	}
-	exec, err := st.Run(ctx, "test", raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := run{exec: exec, faults: f}
-	if exec.Status == asl.StatusSucceeded {
-		if err := json.Unmarshal(exec.Output, &r.output); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Blobs.GetJSON(ctx, r.output.Result.Result, &r.result); err != nil {
-			t.Fatal(err)
-		}
-	}
-	assertNoSecrets(t, exec)
+	r := run{Outcome: o, exec: o.Exec, output: o.Output, result: o.Result, proxy: env.Proxy, env: env, log: log}
+	assertNoSecrets(t, r, sampleSecrets)
+	assertNothingRunning(t, env)
 	return r
 }
 
-func loadSample(t *testing.T, st *stack.Stack) {
+// sampleSecrets are the sample project's secrets, and the Basic
+// authorization value derived from its source credentials.
+var sampleSecrets = []string{"sample-password-shown-nowhere", "sample-client-secret-shown-nowhere", "Y2k6c2FtcGxl"}
+
+// assertNoSecrets scans every state input and output of the history, the
+// saved record, the cause and every log line.
+func assertNoSecrets(t *testing.T, r run, secrets []string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(root, "events/project/sample-project.json"))
+	raw, _ := json.Marshal(r.exec)
+	saved, err := stack.LoadExecution(r.env.Stack.StateDir, r.exec.Name)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("execution record: %v", err)
 	}
-	var p project.Project
-	if err := json.Unmarshal(raw, &p); err != nil {
-		t.Fatal(err)
+	savedRaw, _ := json.Marshal(saved)
+	resultRaw, _ := json.Marshal(r.result)
+	places := map[string]string{
+		"execution history": string(raw),
+		"saved execution":   string(savedRaw),
+		"error and cause":   r.exec.Error + " " + r.exec.Cause,
+		"log":               r.log.String(),
+		"stored result":     string(resultRaw),
 	}
-	if err := st.LoadProject(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.UploadDebugFile(context.Background(), p.ID, filepath.Join(root, "events/debug-files/crashy")); err != nil {
-		t.Fatal(err)
+	for where, text := range places {
+		for _, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s holds a secret (%s)", where, secret)
+			}
+		}
 	}
 }
 
-// assertNoSecrets scans every state input and output of the history.
-func assertNoSecrets(t *testing.T, exec *asl.Execution) {
+// assertNothingRunning checks that no saved execution is still running.
+func assertNothingRunning(t *testing.T, env *chaos.Env) {
 	t.Helper()
-	raw, _ := json.Marshal(exec)
-	for _, secret := range []string{"sample-password-shown-nowhere", "sample-client-secret-shown-nowhere", "Y2k6c2FtcGxl"} {
-		if strings.Contains(string(raw), secret) {
-			t.Fatalf("the execution history holds a secret (%s)", secret)
+	execs, err := stack.ListExecutions(env.Stack.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range execs {
+		if e.Status == asl.StatusRunning {
+			t.Errorf("execution %s is still RUNNING", e.Name)
 		}
 	}
 }
 
 func path(exec *asl.Execution) string { return strings.Join(asl.Path(exec), " ") }
-
-// frames lists "function file:line" of the crashed thread.
-func frames(t *testing.T, result map[string]any) []string {
-	t.Helper()
-	traces, _ := result["stacktraces"].([]any)
-	if len(traces) == 0 {
-		t.Fatalf("result has no stack traces: %v", result)
-	}
-	var out []string
-	for _, f := range traces[0].(map[string]any)["frames"].([]any) {
-		fr := f.(map[string]any)
-		fn, _ := fr["function"].(string)
-		file, _ := fr["abs_path"].(string)
-		line, _ := fr["lineno"].(float64)
-		out = append(out, strings.TrimSpace(fn+" "+file+":"+itoa(int(line))))
-	}
-	return out
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 var wantFrames = []string{
 	"checked_limit /src/crashy/crashy.c:15",
@@ -196,17 +168,23 @@ var wantFrames = []string{
 	":0",
 }
 
+func checkFrames(t *testing.T, r run) {
+	t.Helper()
+	got := chaos.Frames(r.result)
+	if !slices.Equal(got, wantFrames) {
+		t.Errorf("frames:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantFrames, "\n"))
+	}
+}
+
 func TestSampleCrash(t *testing.T) {
-	r := execute(t, &faults{}, task.Config{}, nil)
+	r := execute(t, nil, nil, task.Config{}, nil)
 	if r.exec.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", r.exec.Status, r.exec.Error, r.exec.Cause)
 	}
 	if got, want := path(r.exec), "LookupSources SubmitTask IsDone ProcessResponse PrepareComponents Done"; got != want {
 		t.Errorf("path = %s, want %s", got, want)
 	}
-	if got := strings.Join(frames(t, r.result), "\n"); got != strings.Join(wantFrames, "\n") {
-		t.Errorf("frames:\n%s\nwant:\n%s", got, strings.Join(wantFrames, "\n"))
-	}
+	checkFrames(t, r)
 	if r.output.Result.Summary.ModulesByStatus["found"] != 1 || r.output.Result.Summary.ModulesByStatus["missing"] != 1 {
 		t.Errorf("modules = %v", r.output.Result.Summary.ModulesByStatus)
 	}
@@ -227,103 +205,165 @@ func TestSampleCrash(t *testing.T) {
 	}
 }
 
-func TestRecoveries(t *testing.T) {
+// TestFaults puts each fault of the chaos proxy in front of the embedded
+// Symbolicator, on a submission and on a poll: the execution completes
+// with the right frames or ends in a named error whose cause says what to
+// do, within the resubmit budget; a lost task is resubmitted exactly once
+// per loss, and the worker id changes after an unavailable service.
+func TestFaults(t *testing.T) {
+	const (
+		P = chaos.Pending // makes the submission pending, so that a poll follows
+		L = chaos.Lost
+		U = chaos.Unavailable
+	)
 	tests := []struct {
-		name        string
-		faults      *faults
-		cfg         task.Config
-		status      string
-		errorName   string
-		causeHas    string
-		pathHas     []string
-		lost, unav  int
-		submits     int
-		distinctIDs int // distinct worker ids over the submissions, 0: unchecked
+		name       string
+		script     []chaos.Fault
+		mix        chaos.Mix
+		cfg        task.Config
+		status     string
+		errorName  string
+		causeHas   []string
+		pathHas    []string
+		lost, unav int // recoveries: ForgetLostTask and ResetWorker entered
+		submits    int
+		polls      int // 0: unchecked
+		// distinctIDs is the number of distinct worker ids over the
+		// submissions, 0: unchecked.
+		distinctIDs int
 	}{
-		{
-			name:    "lost task is resubmitted once",
-			faults:  &faults{loseTasks: 1},
-			status:  asl.StatusSucceeded,
-			pathHas: []string{"PollTask", "ForgetLostTask"},
-			lost:    1, submits: 2,
-		},
-		{
-			name:    "unavailable service: new worker, back off, resubmit",
-			faults:  &faults{unavailable: 2},
-			status:  asl.StatusSucceeded,
-			pathHas: []string{"ResetWorker", "BackOff"},
-			unav:    2, submits: 3, distinctIDs: 3,
-		},
-		{
-			name:      "lost every time: the budget ends it",
-			faults:    &faults{loseTasks: 1000},
-			cfg:       task.Config{ResubmitBudget: 3},
-			status:    asl.StatusFailed,
-			errorName: "ResubmitBudgetExhausted",
-			causeHas:  "4 lost tasks",
-			submits:   4,
-		},
-		{
-			name:      "unavailable every time: the budget ends it",
-			faults:    &faults{unavailable: 1000},
-			cfg:       task.Config{ResubmitBudget: 2},
-			status:    asl.StatusFailed,
-			errorName: "ResubmitBudgetExhausted",
-			causeHas:  "ResubmitBudget",
-			submits:   3,
-		},
-		{
-			name:      "unavailable past the deadline",
-			faults:    &faults{unavailable: 1000},
-			cfg:       task.Config{ResubmitBudget: 1000, Deadline: 20 * time.Second},
-			status:    asl.StatusFailed,
-			errorName: "DeadlineExceeded",
-			causeHas:  "DeadlineSeconds",
-		},
-		{
-			name:      "Symbolicator fails the task",
-			faults:    &faults{failSubmit: true},
-			status:    asl.StatusFailed,
-			errorName: "SymbolicationFailed",
-			causeHas:  "internal server error",
-			submits:   1,
-		},
+		{name: "no fault", status: asl.StatusSucceeded, submits: 1},
+		{name: "held answer is polled", script: []chaos.Fault{P}, status: asl.StatusSucceeded,
+			pathHas: []string{"WaitForTask", "PollTask"}, submits: 1, polls: 1},
+
+		// Lost tasks: resubmitted once per loss.
+		{name: "lost on submit", script: []chaos.Fault{L}, status: asl.StatusSucceeded,
+			pathHas: []string{"PollTask", "ForgetLostTask"}, lost: 1, submits: 2},
+		{name: "lost on poll", script: []chaos.Fault{P, L}, status: asl.StatusSucceeded,
+			pathHas: []string{"PollTask", "ForgetLostTask"}, lost: 1, submits: 2},
+		{name: "lost twice", script: []chaos.Fault{L, chaos.None, P, L}, status: asl.StatusSucceeded,
+			lost: 2, submits: 3},
+		{name: "lost every time: the budget ends it", mix: chaos.Mix{L: 1}, cfg: task.Config{ResubmitBudget: 3},
+			status: asl.StatusFailed, errorName: "ResubmitBudgetExhausted", causeHas: []string{"4 lost tasks", "ResubmitBudget"},
+			lost: 4, submits: 4},
+
+		// Unavailable: new worker, back off, resubmit.
+		{name: "unavailable on submit", script: []chaos.Fault{U, U}, status: asl.StatusSucceeded,
+			pathHas: []string{"ResetWorker", "BackOff"}, unav: 2, submits: 3, distinctIDs: 3},
+		{name: "unavailable on poll", script: []chaos.Fault{P, U}, status: asl.StatusSucceeded,
+			pathHas: []string{"PollTask", "ResetWorker", "BackOff"}, unav: 1, submits: 2, distinctIDs: 2},
+		{name: "unavailable every time: the budget ends it", mix: chaos.Mix{U: 1}, cfg: task.Config{ResubmitBudget: 2},
+			status: asl.StatusFailed, errorName: "ResubmitBudgetExhausted", causeHas: []string{"3 times unavailable", "ResubmitBudget"},
+			unav: 3, submits: 3, distinctIDs: 3},
+		{name: "unavailable past the deadline", mix: chaos.Mix{U: 1}, cfg: task.Config{ResubmitBudget: 1000, Deadline: 20 * time.Second},
+			status: asl.StatusFailed, errorName: "DeadlineExceeded", causeHas: []string{"20s deadline", "DeadlineSeconds"},
+			unav: 7}, // backoffs 0+1+2+4+5+5+5 s pass the 20 s deadline
+
+		// Network faults: retried inside the step, no resubmit.
+		{name: "reset on submit", script: []chaos.Fault{chaos.Reset}, status: asl.StatusSucceeded, submits: 2},
+		{name: "reset on poll", script: []chaos.Fault{P, chaos.Reset}, status: asl.StatusSucceeded, submits: 1, polls: 2},
+		{name: "reset every time", mix: chaos.Mix{chaos.Reset: 1}, status: asl.StatusFailed,
+			errorName: "SymbolicatorUnreachable", causeHas: []string{"SymbolicatorUrl"}, submits: 4},
+		{name: "slow answer on submit", script: []chaos.Fault{chaos.Slow}, status: asl.StatusSucceeded, submits: 2},
+		{name: "slow answer on poll", script: []chaos.Fault{P, chaos.Slow}, status: asl.StatusSucceeded, submits: 1, polls: 2},
+		{name: "slow every time", mix: chaos.Mix{chaos.Slow: 1}, status: asl.StatusFailed,
+			errorName: "SymbolicatorUnreachable", causeHas: []string{"idle timeout", "SymbolicatorUrl"}, submits: 4},
+
+		// Unusable bodies: a named error, no retry loop.
+		{name: "truncated answer to submit", script: []chaos.Fault{chaos.Truncated}, status: asl.StatusFailed,
+			errorName: "MalformedResponse", causeHas: []string{"submit", "not JSON", "SymbolicatorUrl"}, submits: 1},
+		{name: "truncated answer to poll", script: []chaos.Fault{P, chaos.Truncated}, status: asl.StatusFailed,
+			errorName: "MalformedResponse", causeHas: []string{"poll", "not JSON"}, submits: 1, polls: 1},
+		{name: "HTML answer to submit", script: []chaos.Fault{chaos.NonJSON}, status: asl.StatusFailed,
+			errorName: "MalformedResponse", causeHas: []string{"502 Bad Gateway", "proxy"}, submits: 1},
+		{name: "HTML answer to poll", script: []chaos.Fault{P, chaos.NonJSON}, status: asl.StatusFailed,
+			errorName: "MalformedResponse", causeHas: []string{"poll", "502 Bad Gateway"}, submits: 1, polls: 1},
+
+		// Symbolicator ends the task.
+		{name: "failed", script: []chaos.Fault{chaos.Failed}, status: asl.StatusFailed,
+			errorName: "SymbolicationFailed", causeHas: []string{"injected failure"}, submits: 1},
+		{name: "timeout on poll", script: []chaos.Fault{P, chaos.Timeout}, status: asl.StatusFailed,
+			errorName: "SymbolicationFailed", causeHas: []string{"status timeout", "symbol sources"}, submits: 1, polls: 1},
+		{name: "internal error", script: []chaos.Fault{chaos.InternalError}, status: asl.StatusFailed,
+			errorName: "SymbolicationFailed", causeHas: []string{"injected internal error"}, submits: 1},
+		{name: "HTTP 500", script: []chaos.Fault{chaos.ServerError}, status: asl.StatusFailed,
+			errorName: "SymbolicationFailed", causeHas: []string{"internal server error"}, submits: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := execute(t, tt.faults, tt.cfg, nil)
+			t.Parallel()
+			r := execute(t, tt.script, tt.mix, tt.cfg, nil)
 			if r.exec.Status != tt.status {
-				t.Fatalf("status %s (%s: %s), want %s", r.exec.Status, r.exec.Error, r.exec.Cause, tt.status)
+				t.Fatalf("status %s (%s: %s), want %s; path %s", r.exec.Status, r.exec.Error, r.exec.Cause, tt.status, path(r.exec))
 			}
-			if tt.errorName != "" && r.exec.Error != tt.errorName {
-				t.Errorf("error = %s, want %s", r.exec.Error, tt.errorName)
+			if r.exec.Error != tt.errorName {
+				t.Errorf("error = %q, want %q", r.exec.Error, tt.errorName)
 			}
-			if !strings.Contains(r.exec.Cause, tt.causeHas) {
-				t.Errorf("cause %q does not say %q", r.exec.Cause, tt.causeHas)
+			for _, s := range tt.causeHas {
+				if !strings.Contains(r.exec.Cause, s) {
+					t.Errorf("cause %q does not say %q", r.exec.Cause, s)
+				}
 			}
 			for _, s := range tt.pathHas {
 				if !strings.Contains(path(r.exec), s) {
 					t.Errorf("path %s does not go through %s", path(r.exec), s)
 				}
 			}
-			if tt.submits > 0 && r.faults.submits != tt.submits {
-				t.Errorf("%d submissions, want %d", r.faults.submits, tt.submits)
+			if got := r.entered("ForgetLostTask"); got != tt.lost {
+				t.Errorf("ForgetLostTask entered %d times, want %d (path %s)", got, tt.lost, path(r.exec))
+			}
+			if got := r.entered("ResetWorker"); got != tt.unav {
+				t.Errorf("ResetWorker entered %d times, want %d (path %s)", got, tt.unav, path(r.exec))
+			}
+			submits := r.requests("submit")
+			if tt.submits > 0 && len(submits) != tt.submits {
+				t.Errorf("%d submissions, want %d", len(submits), tt.submits)
+			}
+			if polls := r.requests("poll"); tt.polls > 0 && len(polls) != tt.polls {
+				t.Errorf("%d polls, want %d", len(polls), tt.polls)
 			}
 			if tt.distinctIDs > 0 {
 				ids := map[string]bool{}
-				for _, w := range r.faults.workers {
-					ids[w] = true
+				for _, q := range submits {
+					ids[q.WorkerID] = true
 				}
 				if len(ids) != tt.distinctIDs {
-					t.Errorf("worker ids %v: want %d distinct", r.faults.workers, tt.distinctIDs)
+					t.Errorf("worker ids %v: want %d distinct", submits, tt.distinctIDs)
 				}
+			}
+			// A resubmission after an unavailable answer never reuses the
+			// worker id of the request that met it.
+			reqs := r.proxy.Requests()
+			for i, q := range reqs {
+				if q.Fault == chaos.Unavailable && i+1 < len(reqs) && reqs[i+1].WorkerID == q.WorkerID {
+					t.Errorf("request %d after an unavailable answer kept worker id %s", i+1, q.WorkerID)
+				}
+			}
+			budget := task.Defaults.ResubmitBudget
+			if tt.cfg.ResubmitBudget != 0 {
+				budget = tt.cfg.ResubmitBudget
+			}
+			if tt.errorName != "ResubmitBudgetExhausted" && tt.lost+tt.unav > budget {
+				t.Errorf("%d resubmits beyond the budget %d", tt.lost+tt.unav, budget)
 			}
 			if tt.status == asl.StatusSucceeded {
 				if r.output.Task.LostTasks != tt.lost || r.output.Task.Unavailable != tt.unav {
 					t.Errorf("task counters = %+v, want %d lost, %d unavailable", r.output.Task, tt.lost, tt.unav)
 				}
-				if got := strings.Join(frames(t, r.result), "\n"); got != strings.Join(wantFrames, "\n") {
-					t.Errorf("frames after recovery:\n%s", got)
+				checkFrames(t, r)
+			}
+			if tt.errorName != "" && !slices.Contains(append(slices.Clone(task.ErrorNames), "SymbolicationFailed"), r.exec.Error) {
+				t.Errorf("error %q is not one of the workflow's names", r.exec.Error)
+			}
+			// The task record agrees with the execution.
+			if tt.status == asl.StatusSucceeded {
+				var in task.State
+				json.Unmarshal(r.exec.Input, &in)
+				rec, err := r.env.Stack.Store.GetTask(context.Background(), in.ProjectID, in.EventID)
+				if err != nil {
+					t.Errorf("task record: %v", err)
+				} else if rec.Resubmits != tt.lost+tt.unav || rec.ExecutionID != r.exec.ID {
+					t.Errorf("task record counts %d resubmits for %s, want %d for %s", rec.Resubmits, rec.ExecutionID, tt.lost+tt.unav, r.exec.ID)
 				}
 			}
 		})
@@ -346,16 +386,15 @@ func TestBadExecutionInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &faults{}
-			r := execute(t, f, task.Config{}, tt.mutate)
+			r := execute(t, nil, nil, task.Config{}, tt.mutate)
 			if r.exec.Status != asl.StatusFailed || r.exec.Error != tt.errorName {
 				t.Fatalf("got %s %s, want FAILED %s", r.exec.Status, r.exec.Error, tt.errorName)
 			}
 			if !strings.Contains(r.exec.Cause, tt.causeHas) {
 				t.Errorf("cause %q does not name %q", r.exec.Cause, tt.causeHas)
 			}
-			if f.submits != 0 {
-				t.Errorf("bad input reached Symbolicator %d times", f.submits)
+			if n := len(r.requests("submit")); n != 0 {
+				t.Errorf("bad input reached Symbolicator %d times", n)
 			}
 		})
 	}

@@ -1,0 +1,300 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/symflow/symflow/local/asl"
+	"github.com/symflow/symflow/local/chaos"
+	"github.com/symflow/symflow/local/serve"
+	"github.com/symflow/symflow/local/stack"
+	"github.com/symflow/symflow/shared/api"
+	"github.com/symflow/symflow/shared/project"
+	"github.com/symflow/symflow/shared/task"
+)
+
+// Distinctive secrets, one per secret-bearing field.
+const (
+	secretHTTPPassword = "SFSECRET-http-password-7f3a9c"
+	secretS3Key        = "SFSECRET-s3-secret-key-91c2d4"
+	secretGCSKey       = "SFSECRET-gcs-private-key-5d0e17"
+	secretScraping     = "SFSECRET-scraping-token-33ab82"
+	secretSystem       = "SFSECRET-system-token-c4d1e6"
+	secretClient       = "SFSECRET-client-secret-e8f9a0"
+	secretClient2      = "SFSECRET-client-secret-2-b7c6d5"
+)
+
+// seededSecrets lists the secrets and the values derived from them that
+// would reveal them (the Basic authorization header of the http source).
+var seededSecrets = []string{
+	secretHTTPPassword, secretS3Key, secretGCSKey, secretScraping, secretSystem, secretClient, secretClient2,
+	base64.StdEncoding.EncodeToString([]byte("ci:" + secretHTTPPassword)),
+	// The secrets' distinctive parts, in case something cuts or re-encodes them.
+	"7f3a9c", "91c2d4", "5d0e17", "33ab82", "c4d1e6", "e8f9a0", "b7c6d5",
+}
+
+// upstream is a loopback server standing in for the places secrets are
+// meant for: the http symbol source, Sentry's debug-files API (the
+// internal source) and the sentry-app webhook. It records what it got.
+type upstream struct {
+	mu    sync.Mutex
+	auth  map[string]bool // authorization headers seen by sources
+	signs int             // signed webhook requests
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	if a := r.Header.Get("Authorization"); a != "" {
+		u.auth[a] = true
+	}
+	if r.Header.Get("Sentry-App-Signature") != "" {
+		u.signs++
+	}
+	u.mu.Unlock()
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/options"):
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `[{"label":"Crash triage","value":"crash"}]`)
+	case strings.HasPrefix(r.URL.Path, "/fail"):
+		// An app that echoes what it got: its answer must not carry a
+		// secret into the component's error.
+		var b strings.Builder
+		r.Header.Write(&b)
+		http.Error(w, "upstream failure; request headers were:\n"+b.String(), http.StatusInternalServerError)
+	case strings.Contains(r.URL.Path, "/files/dsyms/"):
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `[]`)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (u *upstream) saw(auth string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.auth[auth]
+}
+
+// secretProject is the sample project with a secret in every
+// secret-bearing field: an http source with a password, an s3 source with
+// a secret key (it holds the debug file, so executions succeed), a gcs
+// source with a private key, the scraping token, and two installations
+// with client secrets whose components ask the app for options.
+func secretProject(t *testing.T, upstreamURL string) project.Project {
+	t.Helper()
+	sources := []map[string]any{
+		{"id": "acme-http", "type": "http", "url": upstreamURL + "/symbols/", "username": "ci", "password": secretHTTPPassword,
+			"layout": map[string]any{"type": "native"}},
+		{"id": "acme-s3", "type": "s3", "bucket": stack.DebugFilesBucket, "prefix": "42/", "region": "us-east-1",
+			"access_key": "AKIASYMFLOWTEST", "secret_key": secretS3Key, "layout": map[string]any{"type": "unified"}},
+		{"id": "acme-gcs", "type": "gcs", "bucket": "acme-gcs-symbols", "client_email": "ci@acme.example",
+			"private_key": secretGCSKey, "layout": map[string]any{"type": "native"}},
+	}
+	raw, _ := json.Marshal(sources)
+	scrape := true
+	selectFrom := func(uri string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"link":{"uri":"/link","required_fields":[{"type":"select","name":"board","label":"Board","uri":%q}]}}`, uri))
+	}
+	return project.Project{
+		ID:           "42",
+		Slug:         "crashy-app",
+		Organization: project.Organization{Slug: "acme", Features: []string{"custom-symbol-sources"}},
+		Options: project.Options{
+			SymbolSources:    string(raw),
+			ScrapeJavaScript: &scrape,
+			Token:            secretScraping,
+		},
+		AllowedOrigins: []string{"https://crashy.example"},
+		Installations: []project.Installation{
+			{UUID: "c0ffee00-0000-4000-8000-000000000042", AppSlug: "acme-tracker", WebhookURL: upstreamURL + "/", ClientSecret: secretClient,
+				Components: []project.Component{{UUID: "1551e000-0000-4000-8000-000000000001", Type: "issue-link", Schema: selectFrom("/options")}}},
+			{UUID: "c0ffee00-0000-4000-8000-000000000043", AppSlug: "acme-echo", WebhookURL: upstreamURL + "/", ClientSecret: secretClient2,
+				Components: []project.Component{{UUID: "1551e000-0000-4000-8000-000000000003", Type: "issue-link", Schema: selectFrom("/fail")}}},
+		},
+	}
+}
+
+// TestSecretsNeverLeak seeds a distinctive secret into every
+// secret-bearing field, runs executions that succeed and fail in every
+// named way (directly and through the API), and scans every state input
+// and output of every history, every log line (steps, API, embedded
+// Symbolicator), every error and cause, the stored results and every API
+// response: the secrets occur nowhere. The sources and the app did get
+// them, so the scan is not vacuous.
+func TestSecretsNeverLeak(t *testing.T) {
+	ctx := context.Background()
+	up := &upstream{auth: map[string]bool{}}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	p := secretProject(t, upSrv.URL)
+
+	logs := &syncBuffer{}
+	env, err := chaos.StartEnv(ctx, chaos.EnvConfig{
+		Root:     root,
+		Proxy:    chaos.Config{Seed: 1, SlowDelay: time.Minute},
+		Config:   task.Config{PollTimeout: testConfig.PollTimeout, NetworkRetryWaits: testConfig.NetworkRetryWaits, ResubmitBudget: 2},
+		Clock:    asl.NewFakeClock(time.Now()),
+		Log:      logs,
+		Project:  &p,
+		Settings: &project.Settings{SystemToken: secretSystem, InternalURLPrefix: upSrv.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+
+	runs := []struct {
+		name      string
+		script    []chaos.Fault
+		mutate    func(*task.State)
+		errorName string
+	}{
+		{name: "recovers", script: []chaos.Fault{chaos.Lost, chaos.None, chaos.Pending, chaos.Unavailable}},
+		{name: "symbolication-failed", script: []chaos.Fault{chaos.Failed}, errorName: "SymbolicationFailed"},
+		{name: "server-error", script: []chaos.Fault{chaos.ServerError}, errorName: "SymbolicationFailed"},
+		{name: "malformed", script: []chaos.Fault{chaos.Pending, chaos.NonJSON}, errorName: "MalformedResponse"},
+		{name: "budget", script: []chaos.Fault{chaos.Unavailable, chaos.Unavailable, chaos.Unavailable}, errorName: "ResubmitBudgetExhausted"},
+		{name: "unreachable", script: []chaos.Fault{chaos.Reset, chaos.Reset, chaos.Reset, chaos.Reset}, errorName: "SymbolicatorUnreachable"},
+		{name: "unknown-project", mutate: func(s *task.State) { s.ProjectID = "7" }, errorName: "ProjectNotFound"},
+		{name: "bad-input", mutate: func(s *task.State) { s.Kind = task.KindMinidump; s.Payload = nil }, errorName: "InvalidInput"},
+	}
+	var errs []string
+	for _, r := range runs {
+		env.Proxy.AppendScript(r.script...)
+		o := env.Execute(ctx, "secrets-"+r.name, r.mutate)
+		if o.Err != nil {
+			t.Fatalf("%s: %v", r.name, o.Err)
+		}
+		want := asl.StatusSucceeded
+		if r.errorName != "" {
+			want = asl.StatusFailed
+		}
+		if o.Exec.Status != want || o.Exec.Error != r.errorName {
+			t.Errorf("%s: %s %s (%s), want %s %s", r.name, o.Exec.Status, o.Exec.Error, o.Exec.Cause, want, r.errorName)
+		}
+		errs = append(errs, o.Exec.Error+": "+o.Exec.Cause)
+		if o.Exec.Status == asl.StatusSucceeded {
+			checkFrames(t, run{result: o.Result})
+			var comps task.Components
+			json.Unmarshal(o.Output.Components, &comps)
+			if comps.Prepared != 1 || comps.Failed != 1 {
+				t.Errorf("components %+v: want one prepared, one failed (the echoing app)", comps)
+			}
+		}
+	}
+
+	// The API over the same stack: read and write the configuration,
+	// submit, read the execution, and be refused with bad input.
+	apiLog := slog.New(slog.NewJSONHandler(logs, nil))
+	svc := serve.New(env.Stack, serve.Options{Log: apiLog})
+	t.Cleanup(svc.Close)
+	var responses []string
+	call := func(method, path string, body []byte) api.Response {
+		t.Helper()
+		resp := svc.API.Handle(ctx, api.Request{Method: method, Path: path, Body: body, BaseURL: "http://127.0.0.1",
+			Header: map[string]string{"content-type": "application/json"}, RequestID: "secrets-test"})
+		h, _ := json.Marshal(resp.Header)
+		responses = append(responses, fmt.Sprintf("%s %s -> %d %s %s", method, path, resp.Status, h, resp.Body))
+		return resp
+	}
+	got := call(http.MethodGet, "/v1/projects/42/config", nil)
+	if got.Status != http.StatusOK {
+		t.Fatalf("GET config: %d %s", got.Status, got.Body)
+	}
+	// What GET returns can be written back: placeholders keep the secrets.
+	if resp := call(http.MethodPut, "/v1/projects/42/config", got.Body); resp.Status != http.StatusOK {
+		t.Errorf("PUT config read back: %d %s", resp.Status, resp.Body)
+	}
+	inst, _ := json.Marshal(p.Installations[0])
+	call(http.MethodPut, "/v1/projects/42/installations/"+p.Installations[0].UUID, inst)
+	// A bad source next to a secret: the refusal must not echo it.
+	badSource, _ := json.Marshal(map[string]any{"id": "42", "slug": "crashy-app", "organization": p.Organization,
+		"options": map[string]any{"symbol_sources": `[{"id":"x","type":"http","url":"not a url","password":"` + secretHTTPPassword + `","layout":{"type":"native"}}]`}})
+	if resp := call(http.MethodPut, "/v1/projects/42/config", badSource); resp.Status != http.StatusBadRequest {
+		t.Errorf("PUT config with a bad source: %d %s, want 400", resp.Status, resp.Body)
+	}
+	payload := samplePayload(t)
+	eventID := "5ec2e7000000400080000000000000aa"
+	sub := call(http.MethodPost, "/v1/projects/42/events/"+eventID+"/symbolicate", payload)
+	if sub.Status != http.StatusAccepted && sub.Status != http.StatusOK && sub.Status != http.StatusCreated {
+		t.Fatalf("submit: %d %s", sub.Status, sub.Body)
+	}
+	var submitted api.Submitted
+	json.Unmarshal(sub.Body, &submitted)
+	svc.Executor.Wait()
+	if resp := call(http.MethodGet, "/v1/executions/"+submitted.ExecutionID, nil); resp.Status != http.StatusOK || !strings.Contains(string(resp.Body), "SUCCEEDED") {
+		t.Errorf("GET execution: %d %s", resp.Status, resp.Body)
+	}
+	call(http.MethodGet, "/v1/executions/42_00000000000000000000000000000000", nil)
+
+	// The secrets did reach the services that need them.
+	if !up.saw("Basic " + base64.StdEncoding.EncodeToString([]byte("ci:"+secretHTTPPassword))) {
+		t.Error("the http source never got its credentials: the scan proves nothing")
+	}
+	if !up.saw("Bearer " + secretSystem) {
+		t.Error("the internal source never got the system token: the scan proves nothing")
+	}
+	if up.signs == 0 {
+		t.Error("the app never got a signed request")
+	}
+
+	// Scan everything.
+	places := map[string]string{
+		"log":           logs.String(),
+		"errors":        strings.Join(errs, "\n"),
+		"API responses": strings.Join(responses, "\n"),
+	}
+	execs, err := stack.ListExecutions(env.Stack.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(execs) < len(runs)+1 {
+		t.Errorf("%d saved executions, want at least %d", len(execs), len(runs)+1)
+	}
+	for _, e := range execs {
+		raw, _ := json.Marshal(e)
+		places["execution "+e.Name] = string(raw)
+		if e.Status != asl.StatusSucceeded {
+			continue
+		}
+		var out task.Output
+		json.Unmarshal(e.Output, &out)
+		var stored json.RawMessage
+		if err := env.Stack.Blobs.GetJSON(ctx, out.Result.Result, &stored); err != nil {
+			t.Errorf("result of %s: %v", e.Name, err)
+		}
+		places["result of "+e.Name] = string(stored)
+	}
+	for where, text := range places {
+		for _, s := range seededSecrets {
+			if i := strings.Index(text, s); i >= 0 {
+				t.Errorf("%s holds secret %q: …%s…", where, s, text[max(0, i-200):min(len(text), i+len(s)+50)])
+			}
+		}
+	}
+}
+
+// samplePayload is the sample execution's payload, as the API takes it.
+func samplePayload(t *testing.T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "events/execution/native-crash.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s task.State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Payload
+}
