@@ -28,3 +28,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 go mod download
+
+# cfn-lint comes preinstalled with the machine's Python tools; it cannot be
+# installed from here, so say so plainly if it is missing.
+command -v cfn-lint >/dev/null 2>&1 || echo "deps: cfn-lint is not on PATH; the template test will fail (it is a preinstalled tool)" >&2
