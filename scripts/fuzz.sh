@@ -9,7 +9,7 @@ status=0
 while read -r file name; do
   pkg=./$(dirname "$file")
   echo "fuzz $pkg $name ($fuzztime)"
-  if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 >/tmp/symflow-fuzz.log 2>&1; then
+  if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s -parallel 2 >/tmp/symflow-fuzz.log 2>&1; then
     cat /tmp/symflow-fuzz.log
     status=1
   fi
