@@ -11,3 +11,6 @@ func SetRelayExecutable(t testing.TB, path string) {
 	relayExecutable = func() (string, error) { return path, nil }
 	t.Cleanup(func() { relayExecutable = old })
 }
+
+// SocketDir is the directory of the relay's socket.
+func SocketDir(s *Server) string { return s.dir }

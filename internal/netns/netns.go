@@ -139,7 +139,7 @@ func (s *Server) Dial(ctx context.Context) (net.Conn, error) {
 
 // HTTPClient returns a client whose connections all reach the program,
 // whatever host and port a request's URL names. Each call makes a new
-// client with its own connection pool; // Stop closes its idle connections.
+// client with its own connection pool, whose idle connections Stop closes.
 func (s *Server) HTTPClient() *http.Client {
 	t := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -195,7 +195,8 @@ func (s *Server) forward(c net.Conn) {
 	splice(c, up)
 }
 
-// splice copies both ways until either side is done, then closes both.
+// splice copies both ways, passing on each direction's end as a
+// half-close, until both directions are done.
 func splice(a, b net.Conn) {
 	done := make(chan struct{}, 2)
 	cp := func(dst, src net.Conn) {

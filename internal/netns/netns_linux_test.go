@@ -41,7 +41,8 @@ func TestMain(m *testing.M) {
 
 // hostEnv makes the test binary a stand-in for a test binary that dies
 // while its server runs: it starts a server whose program has a child,
-// prints "RELAY PROGRAM CHILD" (process ids) and waits to be killed. The
+// prints "RELAY PROGRAM CHILD SOCKETDIR" (process ids, the relay's socket
+// directory) and waits to be killed. The
 // value is a directory for the child's pid file.
 const hostEnv = "SYMFLOW_NETNS_TEST_HOST"
 
@@ -62,7 +63,7 @@ func hostMain(dir string) int {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		return 1
 	}
-	fmt.Printf("%d %d %s\n", netns.RelayPID(s), s.PID(), strings.TrimSpace(string(raw)))
+	fmt.Printf("%d %d %s %s\n", netns.RelayPID(s), s.PID(), strings.TrimSpace(string(raw)), netns.SocketDir(s))
 	select {}
 }
 
@@ -196,6 +197,9 @@ func TestHTTPServerOnEveryInterfaceStaysInside(t *testing.T) {
 	}
 	waitGone(t, pid, "server")
 	waitGone(t, relay, "relay")
+	if _, err := os.Stat(netns.SocketDir(s)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket directory %s remains after Stop (stat: %v)", netns.SocketDir(s), err)
+	}
 	if _, err := client.Get("http://127.0.0.1/hello.txt"); err == nil {
 		t.Error("GET after Stop succeeded")
 	}
@@ -365,7 +369,8 @@ func TestKilledTestBinaryLeavesNothing(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
 	var relay, program, child int
-	if _, err := fmt.Fscan(stdout, &relay, &program, &child); err != nil {
+	var sockDir string
+	if _, err := fmt.Fscan(stdout, &relay, &program, &child, &sockDir); err != nil {
 		_ = host.Process.Kill()
 		_ = host.Wait()
 		t.Fatalf("read pids from the host process: %v\n%s", err, stderr.String())
@@ -382,6 +387,18 @@ func TestKilledTestBinaryLeavesNothing(t *testing.T) {
 	waitGone(t, relay, "relay")
 	waitGone(t, program, "server")
 	waitGone(t, child, "server's child")
+	// The relay exits once the program is gone; give it the same time.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := os.Stat(sockDir)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("socket directory %s remains (stat: %v)", sockDir, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestRelayDeathEndsProgram kills the relay, as when the test binary is

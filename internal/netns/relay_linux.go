@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -65,6 +66,10 @@ func runRelay(stdin io.Reader, stdout io.Writer, stderr *os.File) int {
 		logf("decode configuration: %v", err)
 		return 2
 	}
+	// Start made the socket's directory for this relay alone; remove it
+	// on the way out (once empty), also when the test binary died and
+	// cannot.
+	defer os.Remove(filepath.Dir(cfg.Socket))
 	if err := loopbackUp(); err != nil {
 		logf("bring lo up: %v", err)
 		return 1
