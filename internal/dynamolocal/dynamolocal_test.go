@@ -98,6 +98,10 @@ func TestStartAnswersAndStops(t *testing.T) {
 	if err == nil {
 		t.Fatal("ListTables after Stop succeeded; the process is still serving")
 	}
+	if resp, err := http.Post(srv.Endpoint()+"/", "application/x-amz-json-1.0", strings.NewReader("{}")); err == nil {
+		resp.Body.Close()
+		t.Fatalf("POST %s after Stop answered %s; the forwarder is still open", srv.Endpoint(), resp.Status)
+	}
 }
 
 // TestFindJarFromEnv checks the override names the jar, and that a missing
