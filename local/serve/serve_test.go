@@ -174,6 +174,12 @@ func TestCrashDir(t *testing.T) {
 	if err != nil || !strings.Contains(string(ex.Input), `"kind":"minidump"`) || !strings.Contains(string(ex.Input), `"key":"`+good+`"`) {
 		t.Errorf("execution %+v %v", ex, err)
 	}
+	// SubmitTask streamed the file from the crash bucket into the multipart
+	// request: the embedded Symbolicator read it and answered that it does
+	// not walk minidump stacks.
+	if ex.Status != "FAILED" || ex.Error != "SymbolicationFailed" || !strings.Contains(ex.Cause, "stack walking") {
+		t.Errorf("minidump execution %s %s: %s", ex.Status, ex.Error, ex.Cause)
+	}
 	// The file reached the crash bucket SubmitTask reads.
 	if _, err := os.Stat(filepath.Join(st.StateDir, "s3", stack.CrashBucket, filepath.FromSlash(good))); err != nil {
 		t.Errorf("crash file not in the local crash bucket: %v", err)
