@@ -118,11 +118,19 @@ func identifyELF(data []byte) (Identity, error) {
 	return id, nil
 }
 
-// buildID finds the NT_GNU_BUILD_ID note in any note section or segment.
+// maxNotes bounds how many note sections and segments are read, so a
+// hostile file with thousands of them cannot make identification slow.
+const maxNotes = 32
+
+// buildID finds the NT_GNU_BUILD_ID note in a note section or segment.
 func buildID(ef *elf.File) []byte {
+	seen := 0
 	for _, s := range ef.Sections {
 		if s.Type != elf.SHT_NOTE {
 			continue
+		}
+		if seen++; seen > maxNotes {
+			break
 		}
 		if b, err := io.ReadAll(io.LimitReader(s.Open(), 1<<16)); err == nil {
 			if id := findNote(b, ef.ByteOrder); id != nil {
@@ -130,9 +138,13 @@ func buildID(ef *elf.File) []byte {
 			}
 		}
 	}
+	seen = 0
 	for _, p := range ef.Progs {
 		if p.Type != elf.PT_NOTE {
 			continue
+		}
+		if seen++; seen > maxNotes {
+			break
 		}
 		if b, err := io.ReadAll(io.LimitReader(p.Open(), 1<<16)); err == nil {
 			if id := findNote(b, ef.ByteOrder); id != nil {
