@@ -554,3 +554,34 @@ func TestStartCanceled(t *testing.T) {
 		t.Fatalf("Start error = %v, want the context's deadline", err)
 	}
 }
+
+// BenchmarkEchoThroughRelay measures a small round trip over a connection
+// through the relay's socket.
+func BenchmarkEchoThroughRelay(b *testing.B) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := netns.Start(context.Background(), netns.Command{
+		Path: self,
+		Env:  append(os.Environ(), echoEnv+"=1", echoPortEnv+"="+netns.PortPlaceholder),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop()
+	c, err := s.Dial(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for b.Loop() {
+		if _, err := io.WriteString(c, "ping\n"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.ReadString('\n'); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -66,6 +66,9 @@ func runRelay(stdin io.Reader, stdout io.Writer, stderr *os.File) int {
 		logf("decode configuration: %v", err)
 		return 2
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
 	// Start made the socket's directory for this relay alone; remove it
 	// on the way out (once empty), also when the test binary died and
 	// cannot.
