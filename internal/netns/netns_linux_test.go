@@ -444,7 +444,7 @@ func TestProgramFailures(t *testing.T) {
 			Args:    []string{"-m", "http.server", "--bind", "127.0.0.1", netns.PortPlaceholder},
 			Dir:     "testdata",
 			Probe:   netns.Probe{HTTPPath: "/missing", Status: http.StatusOK},
-			Timeout: 3 * time.Second,
+			Timeout: 8 * time.Second, // ample for python to start on a loaded machine
 		}, []string{"not ready", "GET /missing answered 404", "want 200"}},
 		{"not executable", netns.Command{
 			Path: "testdata/hello.txt",
