@@ -32,7 +32,7 @@ func hasPathVariant(op string) bool {
 }
 
 func (p *parser) choiceRule(qname, field string, raw any, top bool) *choiceRule {
-	m, ok := raw.(map[string]any)
+	m, ok := asMap(raw)
 	if !ok {
 		p.errf(qname, field, "must be an object")
 		return &choiceRule{}

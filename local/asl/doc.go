@@ -23,8 +23,8 @@
 // for both.
 //
 // Choices where AWS documents nothing precise, and known differences:
-//   - Objects are written with sorted keys and object wildcards ($.*) list
-//     members in key order: Go maps keep no insertion order.
+//   - Objects keep their members in the order written, as AWS does; only
+//     the context object ($$) lists its members in key order.
 //   - States.StringSplit splits on each delimiter character and drops
 //     empty pieces; States.MathRandom draws from [start, end).
 //   - TimeoutSecondsPath is read from the task input (after Parameters).

@@ -343,7 +343,9 @@ func (r *run) runState(ctx context.Context, st *state, raw any, th *thread) (any
 		}
 		if i := matchErrors(st, f.name, catcherErrors(st.catch)); i >= 0 {
 			c := st.catch[i]
-			errOut := map[string]any{"Error": f.name, "Cause": f.cause}
+			errOut := newObject(2)
+			errOut.set("Error", f.name)
+			errOut.set("Cause", f.cause)
 			out, f2 := applyResultPath(c.resultPath, raw, errOut)
 			if f2 != nil {
 				return nil, "", f2
@@ -481,7 +483,7 @@ func selectPath(p optPath, v any, ctxObj map[string]any, field string) (any, *fa
 		return v, nil
 	}
 	if p.null {
-		return map[string]any{}, nil
+		return newObject(0), nil
 	}
 	root := v
 	if p.path.context {
@@ -520,10 +522,10 @@ func truncate(s string) string {
 // evalTemplate evaluates a payload template: keys ending in ".$" take the
 // value of a path ($ input, $$ context object) or an intrinsic function.
 func evalTemplate(tmpl any, input any, ctxObj map[string]any, field string) (any, *failure) {
-	switch t := tmpl.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, v := range t {
+	if keys, vals, ok := members(tmpl); ok {
+		out := newObject(len(keys))
+		for _, k := range keys {
+			v := vals[k]
 			if s, ok := v.(string); ok && strings.HasSuffix(k, ".$") {
 				key := strings.TrimSuffix(k, ".$")
 				if strings.HasPrefix(s, "$") {
@@ -539,7 +541,7 @@ func evalTemplate(tmpl any, input any, ctxObj map[string]any, field string) (any
 					if !ok {
 						return nil, runtimeFailure("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", s, k, truncate(mustJSON(root)))
 					}
-					out[key] = val
+					out.set(key, val)
 					continue
 				}
 				e, err := compileIntrinsic(s)
@@ -550,16 +552,18 @@ func evalTemplate(tmpl any, input any, ctxObj map[string]any, field string) (any
 				if err != nil {
 					return nil, &failure{name: ErrIntrinsicFailure, cause: fmt.Sprintf("%s.%s: %s: %v", field, k, s, err)}
 				}
-				out[key] = val
+				out.set(key, val)
 				continue
 			}
 			val, f := evalTemplate(v, input, ctxObj, field+"."+k)
 			if f != nil {
 				return nil, f
 			}
-			out[k] = val
+			out.set(k, val)
 		}
 		return out, nil
+	}
+	switch t := tmpl.(type) {
 	case []any:
 		out := make([]any, len(t))
 		for i, v := range t {
@@ -674,14 +678,14 @@ func (r *run) task(ctx context.Context, st *state, input any, th *thread) (any, 
 	res := st.resource
 	switch {
 	case res == lambdaInvoke:
-		params, _ := input.(map[string]any)
-		fn, ok := params["FunctionName"].(string)
+		fnVal, _ := member(input, "FunctionName")
+		fn, ok := fnVal.(string)
 		if !ok || fn == "" {
 			return nil, runtimeFailure("%s needs Parameters.FunctionName to be a string", lambdaInvoke)
 		}
-		payload, ok := params["Payload"]
+		payload, ok := member(input, "Payload")
 		if !ok {
-			payload = map[string]any{}
+			payload = newObject(0)
 		}
 		ids := EventDetails{ResourceType: "lambda", Resource: "invoke"}
 		sched := ids

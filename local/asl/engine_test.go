@@ -644,3 +644,19 @@ func TestRuntimeFailuresNameTheProblem(t *testing.T) {
 		})
 	}
 }
+
+// Step Functions keeps object members in the order they were written:
+// input members first, then ResultPath's, and Parameters in template order.
+func TestOutputKeepsMemberOrder(t *testing.T) {
+	sm := mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"zeta.$":"$.z","alpha":1,"mid.$":"States.JsonMerge($.m, $.n, false)"},"ResultPath":"$.r","Next":"Q"},
+		"Q":{"Type":"Pass","InputPath":"$.r","ResultPath":"$.c.b","End":true}}}`)
+	ex := runSM(t, sm, `{"z":1,"a":2,"m":{"y":1,"x":2},"n":{"w":3,"y":4}}`, Options{})
+	want := `{"z":1,"a":2,"m":{"y":1,"x":2},"n":{"w":3,"y":4},"r":{"zeta":1,"alpha":1,"mid":{"y":4,"x":2,"w":3}},"c":{"b":{"zeta":1,"alpha":1,"mid":{"y":4,"x":2,"w":3}}}}`
+	if string(ex.Output) != want {
+		t.Errorf("output\n%s\nwant\n%s", ex.Output, want)
+	}
+	wantP := `{"z":1,"a":2,"m":{"y":1,"x":2},"n":{"w":3,"y":4},"r":{"zeta":1,"alpha":1,"mid":{"y":4,"x":2,"w":3}}}`
+	if got := ex.History[2].Details.Output; got != wantP {
+		t.Errorf("P output\n%s\nwant\n%s", got, wantP)
+	}
+}

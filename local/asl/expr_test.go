@@ -1,10 +1,13 @@
 package asl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -344,6 +347,55 @@ func FuzzParse(f *testing.F) {
 		}
 		if ex.Status == StatusRunning {
 			t.Fatalf("execution left RUNNING")
+		}
+	})
+}
+
+// FuzzJSON checks the order-keeping decoder and encoder against
+// encoding/json: same values, valid output, same string escaping.
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":[true,null,"x\u2028y"],"c":{"<>&":1.50}}`, `"\ud800"`, `[]`, `-0.0e+5`, "\"\x7f\xff\"", `{"a":{"a":{"a":{}}}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		v, err := decodeJSON([]byte(doc))
+		useNumber := func(b []byte) (any, error) {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				return nil, err
+			}
+			if !json.Valid(b) {
+				return nil, errors.New("invalid JSON")
+			}
+			return v, nil
+		}
+		std, stdErr := useNumber([]byte(doc))
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("decodeJSON error %v, encoding/json error %v", err, stdErr)
+		}
+		if err != nil {
+			return
+		}
+		out, err := encodeJSON(v)
+		if err != nil {
+			t.Fatalf("encode: %v", err)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid output %q", out)
+		}
+		if back, err := useNumber(out); err != nil || !reflect.DeepEqual(back, std) {
+			t.Fatalf("round trip of %q gave %q", doc, out)
+		}
+		if s, ok := v.(string); ok {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s)
+			if want := bytes.TrimRight(buf.Bytes(), "\n"); !bytes.Equal(out, want) {
+				t.Fatalf("string %q encoded as %s, encoding/json gives %s", s, out, want)
+			}
 		}
 	})
 }

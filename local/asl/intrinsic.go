@@ -389,7 +389,7 @@ func fnFormat(e *intrinsicExpr, args []any) (any, error) {
 			switch v := vals[used].(type) {
 			case string:
 				b.WriteString(v)
-			case map[string]any, []any:
+			case *object, map[string]any, []any:
 				return nil, fmt.Errorf("argument %d must be a string, number, boolean or null, got %s", used+2, typeName(v))
 			default:
 				b.WriteString(mustJSON(v))
@@ -589,8 +589,8 @@ func fnHash(_ *intrinsicExpr, args []any) (any, error) {
 }
 
 func fnJSONMerge(_ *intrinsicExpr, args []any) (any, error) {
-	a, ok1 := args[0].(map[string]any)
-	b, ok2 := args[1].(map[string]any)
+	aKeys, aVals, ok1 := members(args[0])
+	bKeys, bVals, ok2 := members(args[1])
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("arguments 1 and 2 must be objects, got %s and %s", typeName(args[0]), typeName(args[1]))
 	}
@@ -601,12 +601,12 @@ func fnJSONMerge(_ *intrinsicExpr, args []any) (any, error) {
 	if deep {
 		return nil, errors.New("deep merge (argument 3 true) is not supported; pass false")
 	}
-	out := make(map[string]any, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
+	out := newObject(len(aKeys) + len(bKeys))
+	for _, k := range aKeys {
+		out.set(k, aVals[k])
 	}
-	for k, v := range b {
-		out[k] = v
+	for _, k := range bKeys {
+		out.set(k, bVals[k])
 	}
 	return out, nil
 }

@@ -308,10 +308,8 @@ func normIndex(i, n int) (int, bool) {
 func (s pathSeg) apply(n any, out []any) []any {
 	switch s.kind {
 	case segField:
-		if m, ok := n.(map[string]any); ok {
-			if v, ok := m[s.name]; ok {
-				out = append(out, v)
-			}
+		if v, ok := member(n, s.name); ok {
+			out = append(out, v)
 		}
 	case segIndex:
 		if a, ok := n.([]any); ok {
@@ -320,20 +318,17 @@ func (s pathSeg) apply(n any, out []any) []any {
 			}
 		}
 	case segWildcard:
-		switch t := n.(type) {
-		case map[string]any:
-			for _, k := range sortedKeys(t) {
-				out = append(out, t[k])
+		if keys, vals, ok := members(n); ok {
+			for _, k := range keys {
+				out = append(out, vals[k])
 			}
-		case []any:
-			out = append(out, t...)
+		} else if a, ok := n.([]any); ok {
+			out = append(out, a...)
 		}
 	case segUnionNames:
-		if m, ok := n.(map[string]any); ok {
-			for _, name := range s.names {
-				if v, ok := m[name]; ok {
-					out = append(out, v)
-				}
+		for _, name := range s.names {
+			if v, ok := member(n, name); ok {
+				out = append(out, v)
 			}
 		}
 	case segUnionIndexes:
@@ -392,16 +387,15 @@ func recurse(n any, name string, out []any) []any {
 	if name == "" {
 		out = append(out, n)
 	}
-	switch t := n.(type) {
-	case map[string]any:
-		for _, k := range sortedKeys(t) {
+	if keys, vals, ok := members(n); ok {
+		for _, k := range keys {
 			if name != "" && k == name {
-				out = append(out, t[k])
+				out = append(out, vals[k])
 			}
-			out = recurse(t[k], name, out)
+			out = recurse(vals[k], name, out)
 		}
-	case []any:
-		for _, e := range t {
+	} else if a, ok := n.([]any); ok {
+		for _, e := range a {
 			out = recurse(e, name, out)
 		}
 	}
@@ -425,24 +419,28 @@ func setSegs(node any, segs []pathSeg, v any, src string) (any, error) {
 	s := segs[0]
 	switch s.kind {
 	case segField:
-		m, ok := node.(map[string]any)
-		if !ok {
+		var cp *object
+		switch t := node.(type) {
+		case *object:
+			// Copy on write: the input may be shared with other states.
+			cp = t.clone()
+		case map[string]any:
+			cp = newObject(len(t) + 1)
+			for _, k := range sortedKeys(t) {
+				cp.set(k, t[k])
+			}
+		default:
 			return nil, fmt.Errorf("ResultPath %q: cannot set field %q in a value of type %s", src, s.name, typeName(node))
 		}
-		child, exists := m[s.name]
+		child, exists := cp.get(s.name)
 		if !exists {
-			child = map[string]any{}
+			child = newObject(1)
 		}
 		nv, err := setSegs(child, segs[1:], v, src)
 		if err != nil {
 			return nil, err
 		}
-		// Copy on write: the input may be shared with other states.
-		cp := make(map[string]any, len(m)+1)
-		for k, e := range m {
-			cp[k] = e
-		}
-		cp[s.name] = nv
+		cp.set(s.name, nv)
 		return cp, nil
 	case segIndex:
 		a, ok := node.([]any)

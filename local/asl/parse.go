@@ -151,7 +151,7 @@ var topFields = []string{"Comment", "StartAt", "States", "TimeoutSeconds", "Vers
 // machine parses a state machine object; prefix names the enclosing state
 // for nested machines (Map processors, Parallel branches).
 func (p *parser) machine(v any, prefix string) *StateMachine {
-	obj, ok := v.(map[string]any)
+	obj, ok := asMap(v)
 	where := strings.TrimSuffix(prefix, " > ")
 	if !ok {
 		p.errf(where, "", "state machine must be a JSON object, got %s", typeName(v))
@@ -179,7 +179,7 @@ func (p *parser) machine(v any, prefix string) *StateMachine {
 		p.errf(where, "StartAt", "is required and must be a non-empty string")
 	}
 	sm.startAt = start
-	states, ok := obj["States"].(map[string]any)
+	states, ok := asMap(obj["States"])
 	if !ok || len(states) == 0 {
 		p.errf(where, "States", "is required and must be a non-empty object")
 		return sm
@@ -236,6 +236,18 @@ func (p *parser) machine(v any, prefix string) *StateMachine {
 		}
 	}
 	return sm
+}
+
+// asMap gives an object value's members as a map (definitions are parsed
+// from decoded documents, whose objects keep their order for templates).
+func asMap(v any) (map[string]any, bool) {
+	switch t := v.(type) {
+	case *object:
+		return t.vals, true
+	case map[string]any:
+		return t, true
+	}
+	return nil, false
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -310,7 +322,7 @@ var fieldsByType = map[string][]string{
 }
 
 func (p *parser) state(qname, name string, v any) *state {
-	obj, ok := v.(map[string]any)
+	obj, ok := asMap(v)
 	if !ok {
 		p.errf(qname, "", "state must be a JSON object, got %s", typeName(v))
 		return nil
@@ -448,9 +460,8 @@ func (p *parser) state(qname, name string, v any) *state {
 			}
 		}
 		if res == lambdaInvoke {
-			params, _ := st.parameters.(map[string]any)
-			if _, ok := params["FunctionName"]; !ok {
-				if _, ok := params["FunctionName.$"]; !ok {
+			if _, ok := member(st.parameters, "FunctionName"); !ok {
+				if _, ok := member(st.parameters, "FunctionName.$"); !ok {
 					p.errf(qname, "Parameters", "%s needs Parameters.FunctionName", lambdaInvoke)
 				}
 			}
@@ -519,11 +530,9 @@ func (p *parser) state(qname, name string, v any) *state {
 		case hasProc && hasIter:
 			p.errf(qname, "ItemProcessor", "cannot be used together with Iterator")
 		case hasProc:
-			if m, ok := proc.(map[string]any); ok {
-				if pc, ok := m["ProcessorConfig"].(map[string]any); ok {
-					if mode, ok := pc["Mode"]; ok && mode != "INLINE" {
-						p.errf(qname, "ItemProcessor.ProcessorConfig.Mode", "only INLINE is supported, got %s", mustJSON(mode))
-					}
+			if pc, ok := member(proc, "ProcessorConfig"); ok {
+				if mode, ok := member(pc, "Mode"); ok && mode != "INLINE" {
+					p.errf(qname, "ItemProcessor.ProcessorConfig.Mode", "only INLINE is supported, got %s", mustJSON(mode))
 				}
 			}
 			st.processor = p.machine(proc, qname+" > ")
@@ -581,8 +590,7 @@ func (p *parser) failPath(qname, field string, obj map[string]any) *jsonPath {
 // template checks a payload template (Parameters, ResultSelector,
 // ItemSelector): every "key.$" value must be a valid path or intrinsic.
 func (p *parser) template(qname, field string, v any) {
-	switch t := v.(type) {
-	case map[string]any:
+	if t, ok := asMap(v); ok {
 		for _, k := range sortedKeys(t) {
 			e := t[k]
 			if strings.HasSuffix(k, ".$") {
@@ -602,7 +610,9 @@ func (p *parser) template(qname, field string, v any) {
 			}
 			p.template(qname, field+"."+k, e)
 		}
-	case []any:
+		return
+	}
+	if t, ok := v.([]any); ok {
 		for i, e := range t {
 			p.template(qname, fmt.Sprintf("%s[%d]", field, i), e)
 		}
@@ -647,7 +657,7 @@ func (p *parser) retriers(qname string, raw any, obj map[string]any) []retrier {
 	var out []retrier
 	for i, e := range list {
 		field := fmt.Sprintf("Retry[%d]", i)
-		m, ok := e.(map[string]any)
+		m, ok := asMap(e)
 		if !ok {
 			p.errf(qname, field, "must be an object")
 			continue
@@ -715,7 +725,7 @@ func (p *parser) catchers(qname string, raw any, obj map[string]any) []catcher {
 	var out []catcher
 	for i, e := range list {
 		field := fmt.Sprintf("Catch[%d]", i)
-		m, ok := e.(map[string]any)
+		m, ok := asMap(e)
 		if !ok {
 			p.errf(qname, field, "must be an object")
 			continue

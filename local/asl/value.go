@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,32 +10,6 @@ import (
 // Values inside the engine are what encoding/json produces with UseNumber:
 // nil, bool, json.Number, string, []any and map[string]any. Numbers stay
 // json.Number so that large integers and their spelling survive a round trip.
-
-// decodeJSON decodes one JSON document into an engine value.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("trailing data after JSON value")
-	}
-	return v, nil
-}
-
-// encodeJSON encodes an engine value compactly, without HTML escaping (AWS
-// keeps <, > and & as they are).
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
 
 // mustJSON encodes a value the engine built itself; such values always encode.
 func mustJSON(v any) string {
@@ -50,6 +23,12 @@ func mustJSON(v any) string {
 // deepCopy copies a value so that a state can change its copy freely.
 func deepCopy(v any) any {
 	switch t := v.(type) {
+	case *object:
+		c := newObject(len(t.keys))
+		for _, k := range t.keys {
+			c.set(k, deepCopy(t.vals[k]))
+		}
+		return c
 	case map[string]any:
 		m := make(map[string]any, len(t))
 		for k, e := range t {
@@ -116,13 +95,14 @@ func jsonEqual(a, b any) bool {
 	case string:
 		y, ok := b.(string)
 		return ok && x == y
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
+	case *object, map[string]any:
+		_, xv, _ := members(x)
+		_, yv, ok := members(b)
+		if !ok || len(xv) != len(yv) {
 			return false
 		}
-		for k, v := range x {
-			w, ok := y[k]
+		for k, v := range xv {
+			w, ok := yv[k]
 			if !ok || !jsonEqual(v, w) {
 				return false
 			}
@@ -157,7 +137,7 @@ func typeName(v any) string {
 		return "boolean"
 	case string:
 		return "string"
-	case map[string]any:
+	case *object, map[string]any:
 		return "object"
 	case []any:
 		return "array"
