@@ -67,10 +67,11 @@ func build(ctx context.Context) (*api.Server, error) {
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = os.Getenv(lambdaenv.EnvS3UsePathStyle) == "true" })
 	blobs := blob.New(s3c)
 	return &api.Server{
-		Projects:   store,
-		Starter:    &execution.Starter{Runner: runner, Claims: store, Blobs: blobs, PayloadBucket: os.Getenv(api.EnvCrashBucket)},
-		Executions: runner,
-		Results:    blobs,
+		Projects:    store,
+		Starter:     &execution.Starter{Runner: runner, Claims: store, Blobs: blobs, PayloadBucket: os.Getenv(api.EnvCrashBucket)},
+		Executions:  runner,
+		Results:     blobs,
+		ResultLinks: api.S3ResultLinks{Client: s3.NewPresignClient(s3c)},
 		DebugFiles: &debugfile.Store{
 			Bucket:    os.Getenv(api.EnvDebugFilesBucket),
 			Blobs:     blobs,

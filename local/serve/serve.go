@@ -42,10 +42,11 @@ func New(st *stack.Stack, opts Options) *Service {
 	exec := NewExecutor(st, st.StateDir, log.With("component", "executor"))
 	starter := &execution.Starter{Runner: exec, Claims: st.Store, Blobs: st.Blobs, PayloadBucket: stack.CrashBucket}
 	srv := &api.Server{
-		Projects:   st.Store,
-		Starter:    starter,
-		Executions: exec,
-		Results:    st.Blobs,
+		Projects:    st.Store,
+		Starter:     starter,
+		Executions:  exec,
+		Results:     st.Blobs,
+		ResultLinks: api.S3ResultLinks{Client: awss3.NewPresignClient(st.S3)},
 		DebugFiles: &debugfile.Store{
 			Bucket:    stack.DebugFilesBucket,
 			Blobs:     st.Blobs,

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/symflow/symflow/shared/blob"
 	"github.com/symflow/symflow/shared/debugfile"
@@ -79,6 +80,15 @@ type Results interface {
 	GetJSON(ctx context.Context, ref blob.Ref, v any) error
 }
 
+// ResultLinks makes temporary download URLs for results too large to
+// return inline (S3ResultLinks).
+type ResultLinks interface {
+	PresignGet(ctx context.Context, ref blob.Ref, ttl time.Duration) (string, error)
+}
+
+// ResultLinkTTL is how long a result link is valid.
+const ResultLinkTTL = 15 * time.Minute
+
 // DebugFiles stores debug files (debugfile.Store).
 type DebugFiles interface {
 	Upload(ctx context.Context, projectID string, data []byte) (debugfile.Identity, []debugfile.Stored, error)
@@ -91,6 +101,9 @@ const (
 	DefaultMaxPayloadBytes   = 4 << 20   // POST …/symbolicate
 	DefaultMaxConfigBytes    = 256 << 10 // PUT config and installations
 	DefaultMaxDebugFileBytes = 4 << 20   // POST …/debug-files; larger files use presigned uploads
+	// DefaultMaxInlineResultBytes keeps a status answer under Lambda's
+	// 6 MB response limit; larger results are linked (ResultLinks).
+	DefaultMaxInlineResultBytes = 5 << 20
 )
 
 // Server answers API requests. Its fields are set once; it is safe for
@@ -105,9 +118,12 @@ type Server struct {
 	// Settings supply the builtin source catalog config validation checks
 	// keys against.
 	Settings project.Settings
+	// ResultLinks may be nil: results too large to answer are then only
+	// flagged (result_too_large).
+	ResultLinks ResultLinks
 	// Limits; the defaults above when zero.
-	MaxPayloadBytes, MaxConfigBytes, MaxDebugFileBytes int
-	Log                                                *slog.Logger
+	MaxPayloadBytes, MaxConfigBytes, MaxDebugFileBytes, MaxInlineResultBytes int
+	Log                                                                      *slog.Logger
 }
 
 // Error is the body of every error response.

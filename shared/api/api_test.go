@@ -395,3 +395,29 @@ func TestDebugFilesAPI(t *testing.T) {
 		t.Errorf("last upload time %v not recorded", p.LastDebugFileUpload)
 	}
 }
+
+// TestLargeResultLinked: a result too large for a Lambda response is
+// answered with a presigned link to it.
+func TestLargeResultLinked(t *testing.T) {
+	e := newEnv(t, func(s *api.Server) { s.MaxInlineResultBytes = 1000 })
+	const evt = "0000000000000000000000000000beef"
+	resp := e.do(http.MethodPost, "/v1/projects/42/events/"+evt+"/symbolicate", samplePayload(t))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
+	}
+	st := e.wait(t, "42_"+evt)
+	if st.Status != "SUCCEEDED" || st.Result != nil || !strings.HasPrefix(st.ResultURL, "http://127.0.0.1:") {
+		t.Fatalf("status %s, inline result %d bytes, link %q", st.Status, len(st.Result), st.ResultURL)
+	}
+	r, err := http.Get(st.ResultURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var result struct {
+		Stacktraces []json.RawMessage `json:"stacktraces"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&result); err != nil || r.StatusCode != 200 || len(result.Stacktraces) != 1 {
+		t.Errorf("linked result: %s, %v", r.Status, err)
+	}
+}

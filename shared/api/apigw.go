@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -21,9 +22,10 @@ const (
 // event. It is the only place that sees API Gateway's types; the error it
 // returns is always nil, as every failure is an HTTP answer.
 func (s *Server) HandleHTTPAPI(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	req, bad := FromHTTPAPI(ev)
+	req, err := FromHTTPAPI(ev)
 	var resp Response
-	if bad != nil {
+	var bad *apiError
+	if errors.As(err, &bad) {
 		resp = errorResponse(bad)
 	} else {
 		resp = s.Handle(ctx, req)
@@ -36,8 +38,9 @@ func (s *Server) HandleHTTPAPI(ctx context.Context, ev events.APIGatewayV2HTTPRe
 }
 
 // FromHTTPAPI turns an HTTP API event into a Request: the stage prefix is
-// dropped from the path, headers lowercased, a base64 body decoded.
-func FromHTTPAPI(ev events.APIGatewayV2HTTPRequest) (Request, *apiError) {
+// dropped from the path, headers lowercased, a base64 body decoded. A body
+// that is not valid base64 is an error HandleHTTPAPI answers 400.
+func FromHTTPAPI(ev events.APIGatewayV2HTTPRequest) (Request, error) {
 	method := ev.RequestContext.HTTP.Method
 	path := ev.RawPath
 	if path == "" {

@@ -285,9 +285,14 @@ type ExecutionStatus struct {
 	Result      json.RawMessage `json:"result,omitempty"`
 	// ResultExpired: the execution succeeded but its result is no longer
 	// stored (the results bucket's retention).
-	ResultExpired bool            `json:"result_expired,omitempty"`
-	Components    json.RawMessage `json:"components,omitempty"`
-	Failure       *Failure        `json:"failure,omitempty"`
+	ResultExpired bool `json:"result_expired,omitempty"`
+	// ResultURL is set instead of Result when the result is too large for
+	// a response: a presigned GET URL valid for ResultLinkTTL.
+	ResultURL string `json:"result_url,omitempty"`
+	// ResultTooLarge: too large to answer, and no way to link it.
+	ResultTooLarge bool            `json:"result_too_large,omitempty"`
+	Components     json.RawMessage `json:"components,omitempty"`
+	Failure        *Failure        `json:"failure,omitempty"`
 }
 
 // Failure is a failed execution's error name and cause.
@@ -330,6 +335,17 @@ func (s *Server) getExecution(ctx context.Context, r *Request, p params) (int, a
 		var result json.RawMessage
 		err := s.Results.GetJSON(ctx, o.Result.Result, &result)
 		switch {
+		case err == nil && len(result) > limit(s.MaxInlineResultBytes, DefaultMaxInlineResultBytes):
+			// Lambda answers at most 6 MB: a larger result is linked.
+			if s.ResultLinks == nil {
+				out.ResultTooLarge = true
+				break
+			}
+			url, err := s.ResultLinks.PresignGet(ctx, o.Result.Result, ResultLinkTTL)
+			if err != nil {
+				return 0, nil, internalErr("link result", err)
+			}
+			out.ResultURL = url
 		case err == nil:
 			out.Result = result
 		case errors.Is(err, blob.ErrNotFound):
