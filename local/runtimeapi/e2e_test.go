@@ -87,8 +87,12 @@ func TestStateMachineInProcessMode(t *testing.T) {
 	}
 	bctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 	defer cancel()
+	fns, err := runtimeapi.StateMachineFunctions(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var dirs []string
-	for _, fn := range tmpl.Functions() {
+	for _, fn := range fns {
 		dirs = append(dirs, fn.Dir)
 	}
 	bins, err := runtimeapi.Build(bctx, root, filepath.Join(binDir, "all"), dirs)
@@ -105,7 +109,7 @@ func TestStateMachineInProcessMode(t *testing.T) {
 		ResultsBucket:    "symflow-results",
 		DebugFilesBucket: "symflow-debug-files",
 	})
-	inv, err := runtimeapi.TemplateInvoker(tmpl, bins, env, runtimeapi.Config{Output: logs})
+	inv, err := runtimeapi.TemplateInvoker(fns, bins, env, runtimeapi.Config{Output: logs})
 	if err != nil {
 		t.Fatal(err)
 	}

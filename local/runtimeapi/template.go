@@ -37,17 +37,41 @@ func TemplateConfig(fn samtemplate.Function, bootstrap string, env map[string]st
 	return cfg
 }
 
-// TemplateInvoker runs every function of tmpl from bins (functions/<dir> →
-// binary, as Build returns them), each configured by TemplateConfig. A
+// StateMachineFunctions lists the template's functions that its state
+// machine's definition substitutions name (the Task states' resources),
+// in template order: what process mode has to build and run.
+func StateMachineFunctions(tmpl *samtemplate.Template) ([]samtemplate.Function, error) {
+	sm, err := tmpl.StateMachine()
+	if err != nil {
+		return nil, fmt.Errorf("state machine functions: %w", err)
+	}
+	named := map[string]bool{}
+	for _, v := range sm.Substitutions {
+		named[v] = true
+	}
+	var fns []samtemplate.Function
+	for _, fn := range tmpl.Functions() {
+		if named[fn.ARN] {
+			fns = append(fns, fn)
+		}
+	}
+	if len(fns) == 0 {
+		return nil, fmt.Errorf("state machine functions: %s names no function of the template", sm.LogicalID)
+	}
+	return fns, nil
+}
+
+// TemplateInvoker runs the template functions fns from bins (functions/<dir>
+// → binary, as Build returns them), each configured by TemplateConfig. A
 // function without a binary is an error naming it.
-func TemplateInvoker(tmpl *samtemplate.Template, bins map[string]string, env map[string]string, base Config) (*Invoker, error) {
-	var fns []*Function
+func TemplateInvoker(fns []samtemplate.Function, bins map[string]string, env map[string]string, base Config) (*Invoker, error) {
+	var started []*Function
 	stopAll := func() {
-		for _, f := range fns {
+		for _, f := range started {
 			f.Stop()
 		}
 	}
-	for _, fn := range tmpl.Functions() {
+	for _, fn := range fns {
 		bin, ok := bins[fn.Dir]
 		if !ok {
 			stopAll()
@@ -58,9 +82,9 @@ func TemplateInvoker(tmpl *samtemplate.Template, bins map[string]string, env map
 			stopAll()
 			return nil, err
 		}
-		fns = append(fns, f)
+		started = append(started, f)
 	}
-	inv, err := NewInvoker(fns...)
+	inv, err := NewInvoker(started...)
 	if err != nil {
 		stopAll()
 		return nil, err

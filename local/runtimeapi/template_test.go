@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 	"github.com/symflow/symflow/local/samtemplate"
 )
 
-// TestTemplateInvoker runs every function of template.yaml, each as the
+// TestTemplateInvoker runs every function of the state machine, each as the
 // crasher binary, to check the configuration each process gets from the
 // template.
 func TestTemplateInvoker(t *testing.T) {
@@ -22,16 +23,25 @@ func TestTemplateInvoker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fns := tmpl.Functions()
-	if len(fns) == 0 {
-		t.Fatal("template has no functions")
+	fns, err := runtimeapi.StateMachineFunctions(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, fn := range fns {
+		dirs = append(dirs, fn.Dir)
+	}
+	for _, want := range []string{"lookup-sources", "submit-task", "poll-task", "recover-task", "process-response", "prepare-components"} {
+		if !slices.Contains(dirs, want) {
+			t.Errorf("state machine functions %v lack %s", dirs, want)
+		}
 	}
 	bins := map[string]string{}
 	for _, fn := range fns {
 		bins[fn.Dir] = crasher(t)
 	}
 	override := map[string]string{"CRASHER_GREETING": "local", "PROJECTS_TABLE": "local-projects"}
-	inv, err := runtimeapi.TemplateInvoker(tmpl, bins, override, runtimeapi.Config{InitTimeout: 30 * time.Second})
+	inv, err := runtimeapi.TemplateInvoker(fns, bins, override, runtimeapi.Config{InitTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +89,7 @@ func TestTemplateInvoker(t *testing.T) {
 	}
 
 	delete(bins, fns[0].Dir)
-	if _, err := runtimeapi.TemplateInvoker(tmpl, bins, nil, runtimeapi.Config{}); err == nil ||
+	if _, err := runtimeapi.TemplateInvoker(fns, bins, nil, runtimeapi.Config{}); err == nil ||
 		!strings.Contains(err.Error(), "no binary built for functions/"+fns[0].Dir) {
 		t.Errorf("missing binary: %v, want an error naming functions/%s", err, fns[0].Dir)
 	}
