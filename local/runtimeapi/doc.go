@@ -1,19 +1,26 @@
 // Package runtimeapi runs the built `bootstrap` binaries of functions/* as
-// Lambda would: each execution environment gets its own Lambda Runtime API
-// endpoint (2018-06-01, the protocol aws-lambda-go speaks when built with
-// -tags lambda.norpc) on 127.0.0.1, and a Function keeps one process per
-// environment warm across invocations, restarting it when it exits.
+// Lambda would, for local mode's process mode (`symflow run
+// --lambda-mode=process`): the binaries that are deployed, built for the
+// host, instead of the handlers in-process.
 //
-// Outcomes are reported the way Lambda reports them to Step Functions: a
-// function error carries the errorType and the JSON payload the runtime
+//   - Server is one execution environment's Lambda Runtime API (2018-06-01,
+//     what aws-lambda-go speaks when built with -tags lambda.norpc) on
+//     127.0.0.1. Each environment gets its own endpoint, as on Lambda.
+//   - Function keeps one process per environment warm across invocations,
+//     one invocation at a time each, restarts it when it exits, and records
+//     each cold start's init duration (process start to first /next).
+//   - Invoker implements asl.Invoker over Functions.
+//   - Build compiles functions/<dir> for the host; TemplateInvoker and
+//     LocalEnv configure the processes from template.yaml and point them at
+//     local mode's endpoints.
+//
+// Outcomes are reported as Lambda reports them to Step Functions: a
+// function error carries the errorType and the JSON document the runtime
 // posted; a process that exits mid-invocation is Runtime.ExitError; an
-// invocation past the function's timeout is Sandbox.Timedout and the
-// environment is replaced. Invoker maps a Task state's resource to a
-// Function and turns those outcomes into *asl.TaskError, so local mode's
-// process mode (`symflow run --lambda-mode=process`) exercises the same
-// binaries that are deployed, built for the host.
+// invocation past the function's timeout is Sandbox.Timedout and its
+// environment is replaced.
 //
-// Everything listens on loopback only; the processes get dummy
-// credentials and no instance metadata, so they reach only the endpoints
-// their environment names.
+// Everything listens on loopback only. The processes get dummy
+// credentials and no instance metadata service, so they reach only the
+// endpoints their environment names.
 package runtimeapi
