@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,6 +67,25 @@ func TestServeAndDebugFiles(t *testing.T) {
 	if !strings.Contains(out.String(), "-> s3://symflow-debug-files/42/7b/0672f0346e9b1e7f306a8aa55e53b6b67611e2/debuginfo") ||
 		!strings.Contains(out.String(), "crashy.c\trejected: not a debug file: not an ELF or Mach-O file") {
 		t.Errorf("upload output:\n%s", out.String())
+	}
+
+	// A file over the request limit goes through presigned upload URLs.
+	big := filepath.Join(t.TempDir(), "big")
+	src := big + ".c"
+	os.WriteFile(src, []byte("char table[5<<20] = {1};\nint main(void) { return table[7]; }\n"), 0o644)
+	if out, err := exec.Command("gcc", "-g", "-Wl,--build-id", "-o", big, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	out.Reset()
+	if err := dispatch(ctx, []string{"debug-files", "upload", "--project", "42", "--api", base, big}, &out, io.Discard); err != nil {
+		t.Fatalf("upload of a large file: %v\n%s", err, out.String())
+	}
+	if strings.Count(out.String(), "(presigned)") != 2 {
+		t.Errorf("large upload output:\n%s", out.String())
+	}
+	key := strings.Fields(strings.SplitN(out.String(), "-> s3://symflow-debug-files/", 2)[1])[0]
+	if fi, err := os.Stat(filepath.Join(state, "s3", "symflow-debug-files", filepath.FromSlash(key))); err != nil || fi.Size() < 5<<20 {
+		t.Errorf("presigned upload did not store the file: %v", err)
 	}
 
 	var in struct {

@@ -272,3 +272,16 @@ func TestStoreUpload(t *testing.T) {
 		t.Errorf("presign without presigner: %v", err)
 	}
 }
+
+func BenchmarkIdentify(b *testing.B) {
+	data, err := os.ReadFile(crashy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := debugfile.Identify(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
