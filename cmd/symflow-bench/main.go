@@ -1,0 +1,65 @@
+// Command symflow-bench measures symflow against its references and goals
+// (symbolication, end-to-end executions, transitions and cost, cold
+// start), prints one report and writes it as JSON for comparison between
+// runs. Run it from the repository root: make bench.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/symflow/symflow/local/bench"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "symflow-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg := bench.DefaultConfig
+	out := flag.String("json", "bench.json", "write the report as JSON to this file (empty: do not write)")
+	flag.StringVar(&cfg.Root, "root", ".", "repository root")
+	quick := flag.Bool("quick", false, "tiny sizes: check that every section runs, not how fast")
+	chaosN := flag.Int("chaos-executions", cfg.ChaosExecutions, "executions of the load-with-faults run (0: skip)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(flag.Args(), " "))
+	}
+	cfg.ChaosExecutions = *chaosN
+	if *chaosN == 0 {
+		cfg.ChaosExecutions = -1
+	}
+	if *quick {
+		cfg = bench.QuickConfig(cfg.Root)
+	}
+	cfg.Progress = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.WriteText(os.Stdout)
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return fmt.Errorf("write the report: %w", err)
+		}
+		if err := rep.WriteJSON(f); err != nil {
+			f.Close()
+			return fmt.Errorf("write the report %s: %w", *out, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write the report %s: %w", *out, err)
+		}
+		fmt.Fprintf(os.Stderr, "symflow-bench: report written to %s\n", *out)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/symflow/symflow/local/bench"
+)
+
+// TestRunQuick runs every section with tiny sizes and checks the report
+// is complete and consistent; it asserts no timing.
+func TestRunQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every function twice")
+	}
+	rep, err := bench.Run(context.Background(), bench.QuickConfig("../.."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Symbolication
+	if s == nil || len(s.Runs) == 0 || s.Runs[0].Tool != "objfile" || s.WarmLookups <= 0 {
+		t.Fatalf("symbolication section %+v: want objfile runs and warm lookups", s)
+	}
+	if len(s.MissingTools) > 0 {
+		t.Errorf("reference tools not installed: %v (run make deps)", s.MissingTools)
+	}
+	for _, r := range s.Runs {
+		if r.Addresses != 200 || r.Duration <= 0 || r.PerSecond <= 0 {
+			t.Errorf("run %+v: want 200 addresses, a duration and a rate", r)
+		}
+	}
+	if e := rep.EndToEnd; e == nil || len(e.Levels) != 2 || e.Levels[1].Executions != 2 || e.EnginePerState <= 0 {
+		t.Errorf("end-to-end section %+v: want 2 levels, 2 executions at concurrency 2", e)
+	}
+
+	want := map[string]struct {
+		path        string
+		transitions int
+	}{
+		"happy path":         {"LookupSources SubmitTask IsDone ProcessResponse PrepareComponents Done", 6},
+		"one lost task":      {"LookupSources SubmitTask IsDone WaitForTask PollTask ForgetLostTask SubmitTask IsDone ProcessResponse PrepareComponents Done", 11},
+		"one unavailability": {"LookupSources SubmitTask ResetWorker BackOff SubmitTask IsDone ProcessResponse PrepareComponents Done", 9},
+	}
+	if len(rep.Scenarios) != len(want) {
+		t.Fatalf("%d scenarios, want %d", len(rep.Scenarios), len(want))
+	}
+	for _, sc := range rep.Scenarios {
+		w, ok := want[sc.Name]
+		if !ok {
+			t.Errorf("unexpected scenario %q", sc.Name)
+			continue
+		}
+		if got := strings.Join(sc.Path, " "); got != w.path {
+			t.Errorf("%s: path %s, want %s", sc.Name, got, w.path)
+		}
+		if sc.Transitions != w.transitions || sc.Status != "SUCCEEDED" {
+			t.Errorf("%s: %d transitions, status %s; want %d, SUCCEEDED", sc.Name, sc.Transitions, sc.Status, w.transitions)
+		}
+		// One invocation per Task state entered.
+		tasks := 0
+		for _, st := range sc.Path {
+			switch st {
+			case "LookupSources", "SubmitTask", "PollTask", "ForgetLostTask", "ResetWorker", "ProcessResponse", "PrepareComponents":
+				tasks++
+			}
+		}
+		if sc.Invocations != tasks || sc.BilledMS < int64(tasks) {
+			t.Errorf("%s: %d invocations billed %d ms, want %d invocations of at least 1 ms", sc.Name, sc.Invocations, sc.BilledMS, tasks)
+		}
+	}
+	if len(rep.Costs) != 3 || rep.Costs[0].Standard <= rep.Costs[0].Lambda {
+		t.Errorf("costs %+v: want three, Standard adding transitions to Lambda", rep.Costs)
+	}
+	if len(rep.ColdStarts) < 6 {
+		t.Errorf("%d cold starts, want one per function", len(rep.ColdStarts))
+	}
+	for _, c := range rep.ColdStarts {
+		if c.Bytes <= 0 || c.Init <= 0 || c.FirstResponse < c.Init {
+			t.Errorf("cold start %+v: want a size, an init and a first response after it", c)
+		}
+	}
+	if len(rep.Goals) != 6 {
+		t.Errorf("%d goals, want 6", len(rep.Goals))
+	}
+
+	var text, js bytes.Buffer
+	rep.WriteText(&text)
+	for _, h := range []string{"1. Symbolication", "2. End to end", "3. Transitions", "4. Cold start", "Goals", bench.PricesDate} {
+		if !strings.Contains(text.String(), h) {
+			t.Errorf("text report lacks %q", h)
+		}
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back bench.Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatalf("JSON report does not read back: %v", err)
+	}
+	if len(back.Scenarios) != 3 || back.Scenarios[0].Transitions != 6 {
+		t.Errorf("JSON report read back %+v", back.Scenarios)
+	}
+}

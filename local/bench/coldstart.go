@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/symflow/symflow/local/runtimeapi"
+	"github.com/symflow/symflow/local/samtemplate"
+)
+
+// ColdStart is section 4 for one function.
+type ColdStart struct {
+	Function string `json:"function"`
+	// Bytes is the size of the linux/arm64 bootstrap built as make build
+	// does (-tags lambda.norpc -trimpath -ldflags='-s -w', CGO off).
+	Bytes int64 `json:"bootstrap_bytes"`
+	// Init is the time from process start to its first /next request
+	// (Lambda's Init Duration); FirstResponse from process start to the
+	// first invocation's response; medians over Repeats fresh processes
+	// of the host build under the Runtime API emulator.
+	Init          time.Duration `json:"init_ns"`
+	FirstResponse time.Duration `json:"first_response_ns"`
+}
+
+// buildArm64 cross-compiles every function with make build's flags into
+// dir and returns function dir → path.
+func buildArm64(ctx context.Context, root, dir string, fns []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range fns {
+		p := filepath.Join(dir, "arm64", f, "bootstrap")
+		cmd := exec.CommandContext(ctx, goTool(), "build", "-tags", "lambda.norpc", "-trimpath",
+			"-ldflags=-s -w", "-o", p, "./functions/"+f)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build functions/%s for linux/arm64: %w\n%s", f, err, b)
+		}
+		out[f] = p
+	}
+	return out, nil
+}
+
+// measureColdStarts runs section 4.
+func measureColdStarts(ctx context.Context, cfg Config, tmp string) ([]ColdStart, error) {
+	dirs, err := runtimeapi.FunctionDirs(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	arm, err := buildArm64(ctx, cfg.Root, tmp, dirs)
+	if err != nil {
+		return nil, err
+	}
+	host, err := runtimeapi.Build(ctx, cfg.Root, filepath.Join(tmp, "host"), dirs)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := samtemplate.Load(filepath.Join(cfg.Root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var out []ColdStart
+	for _, d := range dirs {
+		fi, err := os.Stat(arm[d])
+		if err != nil {
+			return nil, err
+		}
+		cs := ColdStart{Function: d, Bytes: fi.Size()}
+		env := map[string]string{}
+		if fn, ok := tmpl.FunctionByDir(d); ok {
+			for k, v := range fn.Env() {
+				env[k] = v
+			}
+		}
+		// Endpoints that nothing answers: the first invocation's event is
+		// empty, so the handler answers (with its input error) before it
+		// would reach them.
+		env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+		env["SYMBOLICATOR_URL"] = "http://127.0.0.1:9/"
+		var inits, firsts []time.Duration
+		for i := 0; i < max(cfg.Repeats, 1); i++ {
+			f, err := runtimeapi.NewFunction(runtimeapi.Config{Name: d, Bootstrap: host[d], Env: env, Timeout: 10 * time.Second})
+			if err != nil {
+				return nil, err
+			}
+			start := time.Now()
+			_, err = f.Invoke(ctx, []byte(`{}`))
+			first := time.Since(start)
+			st := f.Stats()
+			f.Stop()
+			var fe *runtimeapi.FunctionError
+			if err != nil && !errors.As(err, &fe) {
+				return nil, fmt.Errorf("cold start of %s: %w", d, err)
+			}
+			if len(st.InitDurations) == 0 {
+				return nil, fmt.Errorf("cold start of %s: the process never asked for an invocation", d)
+			}
+			inits = append(inits, st.InitDurations[0])
+			firsts = append(firsts, first)
+		}
+		cs.Init, cs.FirstResponse = percentile(inits, 0.5), percentile(firsts, 0.5)
+		out = append(out, cs)
+	}
+	return out, nil
+}

@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The issue's goals.
+const (
+	GoalSpeedup        = 5.0              // × llvm-symbolizer at the largest size
+	GoalWarmLookups    = 1e6              // lookups/s
+	GoalTransitions    = 8                // happy path
+	GoalEnginePerState = time.Millisecond // per state
+	GoalBootstrapBytes = 12 << 20
+	GoalColdStart      = 30 * time.Millisecond
+)
+
+func goals(r *Report) []Goal {
+	var out []Goal
+	add := func(name, target, measured string, met bool, off string) {
+		g := Goal{Name: name, Target: target, Measured: measured, Met: met}
+		if !met {
+			g.Off = off
+		}
+		out = append(out, g)
+	}
+	if s := r.Symbolication; s != nil {
+		largest := 0
+		var ratio float64
+		for _, run := range s.Runs {
+			if run.Tool == "llvm-symbolizer" && run.Addresses >= largest {
+				largest, ratio = run.Addresses, run.Ratio
+			}
+		}
+		if largest > 0 {
+			add(fmt.Sprintf("speed vs llvm-symbolizer at %s addresses", count(largest)), fmt.Sprintf("≥ %.0f×", GoalSpeedup),
+				fmt.Sprintf("%.1f×", ratio), ratio >= GoalSpeedup, fmt.Sprintf("%.1f× short (%.0f%% of the goal)", GoalSpeedup-ratio, 100*ratio/GoalSpeedup))
+		}
+		add("warm lookups", "≥ 1 M/s", rate(s.WarmLookups)+"/s", s.WarmLookups >= GoalWarmLookups,
+			fmt.Sprintf("%.0f%% of the goal", 100*s.WarmLookups/GoalWarmLookups))
+	}
+	for _, sc := range r.Scenarios {
+		if sc.Name == "happy path" {
+			add("transitions on the happy path", fmt.Sprintf("≤ %d", GoalTransitions), fmt.Sprint(sc.Transitions),
+				sc.Transitions <= GoalTransitions, fmt.Sprintf("%d too many", sc.Transitions-GoalTransitions))
+		}
+	}
+	if e := r.EndToEnd; e != nil {
+		add("engine time per state", "≤ 1 ms", dur(e.EnginePerState), e.EnginePerState <= GoalEnginePerState,
+			fmt.Sprintf("%.1f× the goal", float64(e.EnginePerState)/float64(GoalEnginePerState)))
+	}
+	if len(r.ColdStarts) > 0 {
+		var big ColdStart
+		var slow ColdStart
+		for _, c := range r.ColdStarts {
+			if c.Bytes > big.Bytes {
+				big = c
+			}
+			if c.FirstResponse > slow.FirstResponse {
+				slow = c
+			}
+		}
+		add("largest bootstrap", "≤ 12 MB", fmt.Sprintf("%s (%s)", mb(big.Bytes), big.Function), big.Bytes <= GoalBootstrapBytes,
+			fmt.Sprintf("%s over", mb(big.Bytes-GoalBootstrapBytes)))
+		add("slowest cold start to first response", "≤ 30 ms", fmt.Sprintf("%s (%s)", dur(slow.FirstResponse), slow.Function),
+			slow.FirstResponse <= GoalColdStart, fmt.Sprintf("%s over", dur(slow.FirstResponse-GoalColdStart)))
+	}
+	return out
+}
+
+func count(n int) string {
+	if n >= 1000 && n%1000 == 0 {
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+func rate(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2f M", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1f k", x/1e3)
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+func usd(x float64) string { return fmt.Sprintf("$%.2f", x) }
+
+// WriteText prints the report: one table per section, then the goals.
+func (r *Report) WriteText(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "symflow bench, %s, %d CPUs (%s), %d MB, %s, %s, took %s\n",
+		r.Date.Format("2006-01-02 15:04 MST"), m.CPUs, m.CPUModel, m.MemoryMB, m.GoVersion, m.OS, r.Duration.Round(time.Second))
+	tw := func() *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight) }
+	end := func(t *tabwriter.Writer) { t.Flush(); fmt.Fprintln(w) }
+
+	if s := r.Symbolication; s != nil {
+		fmt.Fprintf(w, "\n1. Symbolication: %s, %s; cold (index build included), best of runs\n", s.Binary, mb(s.BinarySize))
+		t := tw()
+		fmt.Fprintln(t, "tool\taddresses\ttime\taddresses/s\tobjfile faster\tmemory\t")
+		for _, run := range s.Runs {
+			mem := "max RSS " + mb(run.MaxRSS)
+			if run.Tool == "objfile" {
+				mem = "allocated " + mb(run.Allocated)
+			}
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%.1f×\t%s\t\n", run.Tool, count(run.Addresses), dur(run.Duration), rate(run.PerSecond), run.Ratio, mem)
+		}
+		end(t)
+		fmt.Fprintf(w, "warm lookups: %s/s over %s addresses; open and index: %s, index heap %s\n",
+			rate(s.WarmLookups), count(s.WarmAddresses), dur(s.OpenDuration), mb(s.IndexHeapBytes))
+		if len(s.MissingTools) > 0 {
+			fmt.Fprintf(w, "not measured (not installed): %s\n", strings.Join(s.MissingTools, ", "))
+		}
+	}
+
+	if e := r.EndToEnd; e != nil {
+		fmt.Fprintln(w, "\n2. End to end: the sample crash through the local engine, in-process handlers, warm embedded Symbolicator")
+		t := tw()
+		fmt.Fprintln(t, "concurrent\texecutions\texecutions/s\tp50\tp99\t")
+		for _, l := range e.Levels {
+			fmt.Fprintf(t, "%d\t%d\t%.1f\t%s\t%s\t\n", l.Concurrency, l.Executions, l.PerSecond, dur(l.P50), dur(l.P99))
+		}
+		end(t)
+		fmt.Fprintf(w, "engine time per state: %s (median, concurrency 1); handlers take %.0f%% of an execution\n",
+			dur(e.EnginePerState), 100*e.HandlerShare)
+	}
+
+	if len(r.Scenarios) > 0 {
+		fmt.Fprintln(w, "\n3. Transitions and cost (waits instant; Lambda duration measured in-process, each invocation rounded up to 1 ms)")
+		t := tw()
+		fmt.Fprintln(t, "scenario\ttransitions\tinvocations\tbilled\tGB-s\tengine/state\t")
+		for _, s := range r.Scenarios {
+			fmt.Fprintf(t, "%s\t%d\t%d\t%d ms\t%.4f\t%s\t\n", s.Name, s.Transitions, s.Invocations, s.BilledMS, s.GBSeconds, dur(s.EnginePerState))
+		}
+		end(t)
+		fmt.Fprintf(w, "cost per 1 M executions, us-east-1 list prices of %s (Standard $0.025/1k transitions; Express $1/1M + $%.8f/GB-s at %d MB; Lambda arm64 $%.10f/GB-s + $0.20/1M)\n",
+			PricesDate, ExpressPerGBSecond, ExpressMemoryMB, LambdaArmPerGBSecond)
+		t = tw()
+		fmt.Fprintln(t, "scenario\tLambda\tStandard total\tExpress total\t")
+		for _, c := range r.Costs {
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t\n", c.Scenario, usd(c.Lambda), usd(c.Standard), usd(c.Express))
+		}
+		end(t)
+		fmt.Fprintln(w, "poll interval × Symbolicator timeout (model on the happy path: a crash that takes `work` to symbolicate)")
+		t = tw()
+		fmt.Fprintln(t, "work\tinterval\ttimeout\tpolls\ttransitions\tLambda held\tseen late by\tStandard/1M\tExpress/1M\t")
+		for _, o := range r.TradeOffs {
+			fmt.Fprintf(t, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", dur(o.Work), dur(o.PollInterval), dur(o.Timeout),
+				o.Polls, o.Transitions, dur(o.Held), dur(o.Late), usd(o.Standard), usd(o.Express))
+		}
+		end(t)
+	}
+
+	if len(r.ColdStarts) > 0 {
+		fmt.Fprintln(w, "\n4. Cold start: linux/arm64 bootstrap size (make build flags); host build under the Runtime API emulator, median")
+		t := tw()
+		fmt.Fprintln(t, "function\tbootstrap\tinit\tfirst response\t")
+		for _, c := range r.ColdStarts {
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t\n", c.Function, mb(c.Bytes), dur(c.Init), dur(c.FirstResponse))
+		}
+		end(t)
+	}
+
+	if r.Chaos != nil {
+		fmt.Fprintln(w, "\n5. Load with faults (local/chaos)")
+		r.Chaos.WriteTable(w)
+	}
+
+	fmt.Fprintln(w, "\nGoals")
+	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(t, "goal\ttarget\tmeasured\tmet\t")
+	for _, g := range r.Goals {
+		met := "yes"
+		if !g.Met {
+			met = "no: " + g.Off
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t\n", g.Name, g.Target, g.Measured, met)
+	}
+	t.Flush()
+}
