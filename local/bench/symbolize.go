@@ -60,16 +60,12 @@ func buildSymbolizeTarget(ctx context.Context, root, dir string) (string, error)
 	return out, nil
 }
 
+// goTool is the go command that builds the benchmark's programs.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
 	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // sampleAddrs spreads n addresses evenly over the bytes of the binary's
