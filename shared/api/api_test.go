@@ -421,3 +421,31 @@ func TestLargeResultLinked(t *testing.T) {
 		t.Errorf("linked result: %s, %v", r.Status, err)
 	}
 }
+
+// TestConfigWithBrokenStoredSources: a stored symbol_sources value that
+// does not parse is not shown (it may hold a secret hiding cannot find),
+// and a new valid value replaces it.
+func TestConfigWithBrokenStoredSources(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p, err := e.st.Store.GetProject(ctx, "42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Options.SymbolSources = `[{"id":"x","password":"leaked-if-shown"`
+	if err := e.st.Store.PutProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	resp := e.do(http.MethodGet, "/v1/projects/42/config", "")
+	if resp.StatusCode != http.StatusOK || strings.Contains(resp.Body, "leaked-if-shown") || strings.Contains(resp.Body, "symbol_sources") {
+		t.Errorf("GET with broken stored sources: %d %s", resp.StatusCode, resp.Body)
+	}
+	cfg := `{"slug":"crashy-app","organization":{"slug":"acme"},"options":{"symbol_sources":[{"id":"s","type":"http","url":"https://s.example/","layout":{"type":"native"}}]}}`
+	if put := e.do(http.MethodPut, "/v1/projects/42/config", cfg); put.StatusCode != http.StatusOK {
+		t.Fatalf("put: %d %s", put.StatusCode, put.Body)
+	}
+	p, _ = e.st.Store.GetProject(ctx, "42")
+	if strings.Contains(p.Options.SymbolSources, "leaked") || !strings.Contains(p.Options.SymbolSources, `"id":"s"`) {
+		t.Errorf("stored %s", p.Options.SymbolSources)
+	}
+}
