@@ -176,7 +176,15 @@ type Config struct {
 	SlowDelay time.Duration
 	// Client forwards requests; nil means a client of its own.
 	Client *http.Client
+	// Records bounds how many requests Requests keeps (the first ones), so
+	// a long-running proxy does not grow; 0 means 100,000. Counts and
+	// Total count every request.
+	Records int
 }
+
+// maxRemembered bounds the request ids the proxy remembers as lost or
+// holds answers for; past it the oldest are forgotten all at once.
+const maxRemembered = 100_000
 
 // Request is the proxy's record of one submission or poll.
 type Request struct {
@@ -200,6 +208,7 @@ type Proxy struct {
 	script   []Fault
 	burst    int // requests still to answer unavailable
 	counts   map[Fault]int
+	total    int
 	requests []Request
 	forgot   map[string]bool            // request ids answered as lost
 	held     map[string]json.RawMessage // Pending: answers held back by request id
@@ -222,6 +231,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	if cfg.SlowDelay <= 0 {
 		cfg.SlowDelay = 30 * time.Second
+	}
+	if cfg.Records <= 0 {
+		cfg.Records = 100_000
 	}
 	hc := cfg.Client
 	if hc == nil {
@@ -252,7 +264,15 @@ func (p *Proxy) Counts() map[Fault]int {
 	return out
 }
 
-// Requests returns the submissions and polls seen so far, in order.
+// Total is the number of submissions and polls seen so far.
+func (p *Proxy) Total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total
+}
+
+// Requests returns the submissions and polls seen so far, in order (at
+// most Config.Records of them, the first ones).
 func (p *Proxy) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -290,7 +310,10 @@ func (p *Proxy) draw(r Request) Fault {
 		p.counts[f]++
 	}
 	r.Fault = f
-	p.requests = append(p.requests, r)
+	p.total++
+	if len(p.requests) < p.cfg.Records {
+		p.requests = append(p.requests, r)
+	}
 	return f
 }
 
@@ -337,7 +360,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rec.Kind == "submit" {
 			id := newRequestID()
 			p.mu.Lock()
-			p.forgot[id] = true
+			p.rememberLost(id)
 			p.mu.Unlock()
 			writeJSON(w, http.StatusOK, map[string]any{"status": "pending", "request_id": id, "retry_after": 30})
 			return
@@ -435,6 +458,9 @@ func (p *Proxy) hold(body []byte) []byte {
 	}
 	id := newRequestID()
 	p.mu.Lock()
+	if len(p.held) >= maxRemembered {
+		clear(p.held)
+	}
 	p.held[id] = bytes.Clone(body)
 	p.mu.Unlock()
 	b, _ := json.Marshal(map[string]any{"status": "pending", "request_id": id, "retry_after": 1})
@@ -450,6 +476,14 @@ func (p *Proxy) forget(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.held, id)
+	p.rememberLost(id)
+}
+
+// rememberLost notes id as lost; p.mu is held.
+func (p *Proxy) rememberLost(id string) {
+	if len(p.forgot) >= maxRemembered {
+		clear(p.forgot)
+	}
 	p.forgot[id] = true
 }
 
@@ -571,8 +605,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Report writes the injected faults, one per line, in Faults order.
 func (p *Proxy) Report(w io.Writer) {
 	counts := p.Counts()
-	reqs := p.Requests()
-	fmt.Fprintf(w, "requests %d\n", len(reqs))
+	fmt.Fprintf(w, "requests %d\n", p.Total())
 	for _, f := range Faults {
 		if n := counts[f]; n > 0 {
 			fmt.Fprintf(w, "%-15s %d\n", f, n)

@@ -152,9 +152,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	env.Proxy.mu.Lock()
-	base := len(env.Proxy.requests)
-	env.Proxy.mu.Unlock()
+	baseTotal, baseCounts := env.Proxy.Total(), env.Proxy.Counts()
 	env.Proxy.SetMix(cfg.Mix) //nolint:errcheck // validated by StartEnv
 
 	rep := &LoadReport{Mix: cfg.Mix, Failed: map[string]int{}, Resubmits: map[string]int{}}
@@ -228,12 +226,11 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 			problem("%s: no saved record", name)
 		}
 	}
-	reqs := env.Proxy.Requests()[base:]
-	rep.Requests = len(reqs)
+	rep.Requests = env.Proxy.Total() - baseTotal
 	rep.Injected = map[Fault]int{}
-	for _, r := range reqs {
-		if r.Fault != None {
-			rep.Injected[r.Fault]++
+	for f, n := range env.Proxy.Counts() {
+		if d := n - baseCounts[f]; d > 0 {
+			rep.Injected[f] = d
 		}
 	}
 	return rep, nil
