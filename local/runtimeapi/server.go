@@ -398,7 +398,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id, kind string) {
 		res.Err = newFunctionError("Runtime.Unknown", "reading the function's "+kind+": "+err.Error())
 		status, apiType, apiMsg = http.StatusBadRequest, "InvalidRequest", "cannot read body"
 	case len(body) > MaxResponseSize:
-		_, _ = io.Copy(io.Discard, r.Body)
+		// Read on (boundedly) so the runtime gets the 413 rather than a
+		// reset connection.
+		_, _ = io.CopyN(io.Discard, r.Body, 64<<20)
 		res.Err = newFunctionError("Function.ResponseSizeTooLarge",
 			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxResponseSize))
 		status, apiType, apiMsg = http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
