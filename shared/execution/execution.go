@@ -12,6 +12,11 @@
 // refuses a second execution of a name on a Standard workflow (identical
 // name and input is answered with the existing execution; a different input
 // with ExecutionAlreadyExists, which Start reports as ErrExists).
+//
+// Step Functions forgets an execution 90 days after it ends; an event
+// submitted again after that, its claim still held, finds no execution and
+// is started afresh under the same name — by then its result has expired
+// from the results bucket too.
 package execution
 
 import (
@@ -63,9 +68,9 @@ func (e Execution) Finished() bool { return e.Status != StatusRunning && e.Statu
 
 // Runner starts and describes executions of the symbolication workflow.
 type Runner interface {
-	// Start starts an execution named name with input. An execution of
-	// that name with the same input is not an error; with another input it
-	// is ErrExists.
+	// Start starts an execution named name with input. A running
+	// execution of that name with the same input is not an error; any other
+	// execution of that name (another input, or finished) is ErrExists.
 	Start(ctx context.Context, name string, input json.RawMessage) error
 	// Describe returns the named execution, or ErrNotFound.
 	Describe(ctx context.Context, name string) (Execution, error)

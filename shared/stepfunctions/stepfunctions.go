@@ -54,8 +54,9 @@ func executionArnPrefix(smArn string) (string, bool) {
 func (r *Runner) ExecutionArn(name string) string { return r.executionPrefix + name }
 
 // Start starts the named execution. Step Functions answers a repeated
-// StartExecution with the same name and input with the running execution,
-// which is success here too; another input is execution.ErrExists.
+// StartExecution with the same name and input as a running execution with
+// that execution, which is success here too; another input, or a finished
+// execution of the name, is execution.ErrExists.
 func (r *Runner) Start(ctx context.Context, name string, input json.RawMessage) error {
 	_, err := r.client.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(r.stateMachineArn),
