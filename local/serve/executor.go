@@ -52,9 +52,10 @@ func NewExecutor(runner Runner, stateDir string, log *slog.Logger) *Executor {
 	return &Executor{runner: runner, stateDir: stateDir, log: log, ctx: ctx, cancel: cancel, execs: map[string]*execution.Execution{}}
 }
 
-// Start starts the named execution in the background. A name already
-// started with the same input is not an error; with another input it is
-// execution.ErrExists.
+// Start starts the named execution in the background. As on Step
+// Functions, a running execution of the name with the same input is not
+// an error; any other execution of the name (another input, or finished)
+// is execution.ErrExists.
 func (e *Executor) Start(ctx context.Context, name string, input json.RawMessage) error {
 	if !execution.ValidName(name) {
 		return fmt.Errorf("execution name %q is not valid", name)
@@ -62,7 +63,7 @@ func (e *Executor) Start(ctx context.Context, name string, input json.RawMessage
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ex, ok := e.execs[name]; ok {
-		if sameJSON(ex.Input, input) {
+		if ex.Status == execution.StatusRunning && sameJSON(ex.Input, input) {
 			return nil
 		}
 		return fmt.Errorf("start execution %s: %w", name, execution.ErrExists)

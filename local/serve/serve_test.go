@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/api"
@@ -206,12 +207,6 @@ func TestExecutor(t *testing.T) {
 	if err := svc.Executor.Start(ctx, name, in); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Executor.Start(ctx, name, json.RawMessage(" "+string(in))); err != nil {
-		t.Errorf("same input again: %v", err)
-	}
-	if err := svc.Executor.Start(ctx, name, json.RawMessage(`{}`)); !errors.Is(err, execution.ErrExists) {
-		t.Errorf("other input: %v, want ErrExists", err)
-	}
 	if _, err := svc.Executor.Describe(ctx, "nope"); !errors.Is(err, execution.ErrNotFound) {
 		t.Errorf("unknown: %v", err)
 	}
@@ -219,6 +214,9 @@ func TestExecutor(t *testing.T) {
 	ex, err := svc.Executor.Describe(ctx, name)
 	if err != nil || ex.Status != "FAILED" || ex.Error != "ProjectNotFound" {
 		t.Errorf("execution for an unknown project: %+v %v", ex, err)
+	}
+	if err := svc.Executor.Start(ctx, name, in); !errors.Is(err, execution.ErrExists) {
+		t.Errorf("same input after the execution finished: %v, want ErrExists", err)
 	}
 	// A later executor over the same state folder finds it.
 	later := serve.NewExecutor(st, st.StateDir, nil)
@@ -229,4 +227,42 @@ func TestExecutor(t *testing.T) {
 	if err := later.Start(ctx, name, in); !errors.Is(err, execution.ErrExists) {
 		t.Errorf("restart of a saved execution: %v", err)
 	}
+}
+
+// heldRunner runs executions that finish only when release is closed.
+type heldRunner struct{ release chan struct{} }
+
+func (h heldRunner) Run(ctx context.Context, name string, input json.RawMessage, _ func(asl.HistoryEvent)) (*asl.Execution, error) {
+	<-h.release
+	return &asl.Execution{Name: name, Status: "SUCCEEDED", Input: input, Output: input}, nil
+}
+
+// TestExecutorWhileRunning: the same input again is the running
+// execution; another input is ErrExists, as on Step Functions.
+func TestExecutorWhileRunning(t *testing.T) {
+	ctx := context.Background()
+	h := heldRunner{release: make(chan struct{})}
+	ex := serve.NewExecutor(h, t.TempDir(), nil)
+	in := json.RawMessage(`{"a":1}`)
+	if err := ex.Start(ctx, "n1", in); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Start(ctx, "n1", json.RawMessage(` { "a" : 1 } `)); err != nil {
+		t.Errorf("same input while running: %v", err)
+	}
+	if err := ex.Start(ctx, "n1", json.RawMessage(`{"a":2}`)); !errors.Is(err, execution.ErrExists) {
+		t.Errorf("other input: %v, want ErrExists", err)
+	}
+	if got, _ := ex.Describe(ctx, "n1"); got.Status != "RUNNING" {
+		t.Errorf("status %s while held", got.Status)
+	}
+	close(h.release)
+	ex.Wait()
+	if got, _ := ex.Describe(ctx, "n1"); got.Status != "SUCCEEDED" || string(got.Output) != string(in) || got.StopDate.IsZero() {
+		t.Errorf("finished %+v", got)
+	}
+	if err := ex.Start(ctx, "bad name!", in); err == nil {
+		t.Error("invalid name accepted")
+	}
+	ex.Close()
 }
