@@ -136,8 +136,8 @@ func TestInvocationFailures(t *testing.T) {
 		{name: "panic", req: `{"action":"panic"}`, wantType: "string", wantMsg: "asked to panic", restarts: true},
 		{name: "exit", req: `{"action":"exit","code":3}`, wantType: "Runtime.ExitError", wantMsg: "Error: Runtime exited with error: exit status 3", restarts: true},
 		{name: "clean exit", req: `{"action":"exit","code":0}`, wantType: "Runtime.ExitError", wantMsg: "Runtime exited without providing a reason", restarts: true},
-		{name: "timeout", req: `{"action":"sleep","millis":60000}`, timeout: 300 * time.Millisecond,
-			wantType: "Sandbox.Timedout", wantMsg: "Error: Task timed out after 0.30 seconds", restarts: true},
+		{name: "timeout", req: `{"action":"sleep","millis":60000}`, timeout: time.Second,
+			wantType: "Sandbox.Timedout", wantMsg: "Error: Task timed out after 1.00 seconds", restarts: true},
 		// The API refuses the post with 413 and aws-lambda-go exits on
 		// that, as it does on Lambda.
 		{name: "response too large", req: `{"action":"big","size":7000000}`, wantType: "Function.ResponseSizeTooLarge",
@@ -145,7 +145,11 @@ func TestInvocationFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFunction(t, runtimeapi.Config{Name: "Crasher", Bootstrap: crasher(t), Timeout: tc.timeout})
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 20 * time.Second
+			}
+			f := newFunction(t, runtimeapi.Config{Name: "Crasher", Bootstrap: crasher(t), Timeout: timeout})
 			before := mustInvoke(t, f, `{}`)
 
 			_, err := invokeCrasher(t, f, tc.req)
@@ -178,19 +182,20 @@ func btoi(b bool) int {
 // TestInitFailures checks processes that never take their invocation.
 func TestInitFailures(t *testing.T) {
 	cases := []struct {
-		name     string
-		init     string
-		wantType string
-		wantMsg  string
+		name        string
+		init        string
+		initTimeout time.Duration
+		wantType    string
+		wantMsg     string
 	}{
 		{name: "exits", init: "exit", wantType: "Runtime.ExitError", wantMsg: "Runtime exited with error: exit status 4"},
 		{name: "reports init error", init: "init-error", wantType: "Runtime.ConfigError", wantMsg: "missing configuration"},
-		{name: "hangs", init: "hang", wantType: "Sandbox.Timedout", wantMsg: "Task timed out after 0.30 seconds"},
+		{name: "hangs", init: "hang", initTimeout: 300 * time.Millisecond, wantType: "Sandbox.Timedout", wantMsg: "Task timed out after 0.30 seconds"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFunction(t, runtimeapi.Config{
-				Name: "Crasher", Bootstrap: crasher(t), InitTimeout: 300 * time.Millisecond,
+				Name: "Crasher", Bootstrap: crasher(t), InitTimeout: tc.initTimeout,
 				Env: map[string]string{"CRASHER_INIT": tc.init},
 			})
 			for i := range 2 { // a failed init is retried by the next invocation
@@ -328,18 +333,25 @@ func invokeConcurrently(t *testing.T, f *runtimeapi.Function, n int, req string)
 func TestCallerGivesUp(t *testing.T) {
 	f := newFunction(t, runtimeapi.Config{Name: "Crasher", Bootstrap: crasher(t)})
 	before := mustInvoke(t, f, `{}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := f.Invoke(ctx, []byte(`{"action":"sleep","millis":500}`))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v: want the context's deadline", err)
+	go func() {
+		// Give up once the process has the invocation.
+		for f.Stats().Invocations < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := f.Invoke(ctx, []byte(`{"action":"sleep","millis":300}`))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v: want the context's cancellation", err)
 	}
 	after := mustInvoke(t, f, `{}`)
 	if after.PID != before.PID {
 		t.Errorf("process %d replaced by %d: a caller giving up must not end the environment", before.PID, after.PID)
 	}
-	if st := f.Stats(); st.Invocations != 3 {
-		t.Errorf("invocations %d, want 3", st.Invocations)
+	if st := f.Stats(); st.Invocations != 3 || st.ColdStarts != 1 {
+		t.Errorf("stats %+v: want 3 invocations in one process", st)
 	}
 }
 
