@@ -53,6 +53,9 @@ const (
 	// Truncated sends the first half of the service's JSON answer as a
 	// complete 200 response.
 	Truncated Fault = "truncated"
+	// Cut promises the whole answer (its Content-Length) and closes the
+	// connection halfway through the body.
+	Cut Fault = "cut"
 	// NonJSON answers 200 with an HTML error page.
 	NonJSON Fault = "nonjson"
 	// Pending holds a submission's finished answer back: the client gets
@@ -69,7 +72,7 @@ const (
 )
 
 // Faults lists every fault, in the order reports show them.
-var Faults = []Fault{Lost, Unavailable, Reset, Slow, Truncated, NonJSON, Pending, Failed, Timeout, InternalError, ServerError}
+var Faults = []Fault{Lost, Unavailable, Reset, Slow, Truncated, Cut, NonJSON, Pending, Failed, Timeout, InternalError, ServerError}
 
 // ParseFault returns the fault a name denotes ("none" or "" is None).
 func ParseFault(s string) (Fault, error) {
@@ -411,7 +414,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(code)
-	w.Write(body) //nolint:errcheck // the client may be gone
+	if f == Cut && len(body) > 1 {
+		w.Write(body[:len(body)/2]) //nolint:errcheck // the client may be gone
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		panic(http.ErrAbortHandler) // net/http closes the connection quietly
+	}
+	if _, err := w.Write(body); err == nil && rec.Kind == "poll" {
+		// Delivered: like Symbolicator, the proxy keeps a result until it
+		// has been handed out, so a poll retried after a broken answer
+		// gets it again.
+		p.mu.Lock()
+		delete(p.held, rec.RequestID)
+		p.mu.Unlock()
+	}
 }
 
 // answer is what the service says to r: a held-back answer, a 404 for a
@@ -421,9 +438,6 @@ func (p *Proxy) answer(w http.ResponseWriter, r *http.Request, rec Request) (cod
 	if rec.Kind == "poll" {
 		p.mu.Lock()
 		held, isHeld := p.held[rec.RequestID]
-		if isHeld {
-			delete(p.held, rec.RequestID)
-		}
 		forgot := p.forgot[rec.RequestID]
 		p.mu.Unlock()
 		switch {

@@ -237,6 +237,13 @@ func TestFaultsOnTheWire(t *testing.T) {
 			t.Errorf("got %+v", a)
 		}
 	})
+	t.Run("cut", func(t *testing.T) {
+		srv, _ := start(t, chaos.Config{Script: []chaos.Fault{chaos.Cut}})
+		a := call(t, c, http.MethodPost, srv.URL+"symbolicate")
+		if !errors.Is(a.netErr, io.ErrUnexpectedEOF) {
+			t.Errorf("want an unexpected EOF reading the body, got %+v", a)
+		}
+	})
 	t.Run("non-JSON", func(t *testing.T) {
 		srv, _ := start(t, chaos.Config{Script: []chaos.Fault{chaos.NonJSON}})
 		a := call(t, c, http.MethodPost, srv.URL+"symbolicate")

@@ -24,10 +24,9 @@ func loadConfig(n int) chaos.LoadConfig {
 		Root:        root,
 		Executions:  n,
 		Concurrency: 100,
-		Mix: chaos.UniformMix(0.10, chaos.Lost, chaos.Unavailable, chaos.Reset, chaos.Slow,
-			chaos.Truncated, chaos.NonJSON, chaos.Pending, chaos.Failed, chaos.Timeout, chaos.InternalError),
-		Seed:   1,
-		Config: task.Config{PollTimeout: 100 * time.Millisecond, NetworkRetryWaits: []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}},
+		Mix:         chaos.UniformMix(0.10, chaos.Faults...),
+		Seed:        1,
+		Config:      task.Config{PollTimeout: 100 * time.Millisecond, NetworkRetryWaits: []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}},
 	}
 }
 

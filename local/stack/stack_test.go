@@ -269,6 +269,9 @@ func TestFaults(t *testing.T) {
 		{name: "slow every time", mix: chaos.Mix{chaos.Slow: 1}, status: asl.StatusFailed,
 			errorName: "SymbolicatorUnreachable", causeHas: []string{"idle timeout", "SymbolicatorUrl"}, submits: 4},
 
+		{name: "answer cut off on submit", script: []chaos.Fault{chaos.Cut}, status: asl.StatusSucceeded, submits: 2},
+		{name: "answer cut off on poll", script: []chaos.Fault{P, chaos.Cut}, status: asl.StatusSucceeded, submits: 1, polls: 2},
+
 		// Unusable bodies: a named error, no retry loop.
 		{name: "truncated answer to submit", script: []chaos.Fault{chaos.Truncated}, status: asl.StatusFailed,
 			errorName: "MalformedResponse", causeHas: []string{"submit", "not JSON", "SymbolicatorUrl"}, submits: 1},
