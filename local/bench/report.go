@@ -170,9 +170,9 @@ func (r *Report) WriteText(w io.Writer) {
 	if len(r.ColdStarts) > 0 {
 		fmt.Fprintln(w, "\n4. Cold start: linux/arm64 bootstrap size (make build flags); host build under the Runtime API emulator, median")
 		t := tw()
-		fmt.Fprintln(t, "function\tbootstrap\tinit\tfirst response\t")
+		fmt.Fprintln(t, "function\tbootstrap\tinit\tfirst response\tfastest\t")
 		for _, c := range r.ColdStarts {
-			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t\n", c.Function, mb(c.Bytes), dur(c.Init), dur(c.FirstResponse))
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t\n", c.Function, mb(c.Bytes), dur(c.Init), dur(c.FirstResponse), dur(c.FastestResponse))
 		}
 		end(t)
 	}
