@@ -322,7 +322,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // next blocks until an invocation is queued, then hands it over with the
-// headers aws-lambda-go reads.
+// headers aws-lambda-go reads. A runtime that abandons a /next may still
+// be handed the invocation if the server has not yet seen it go;
+// aws-lambda-go never abandons one, and Function's timeout bounds the
+// invocation either way.
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.firstNext.IsZero() {
