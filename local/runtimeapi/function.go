@@ -384,43 +384,61 @@ func (f *Function) await(ctx context.Context, inst *instance, p *Pending, cold, 
 	}
 	// Delivered: the invocation runs to its end whatever ctx does.
 	initTimer.Stop()
+	var initDuration time.Duration
 	f.mu.Lock()
 	f.stats.Invocations++
 	if cold {
 		if at, ok := inst.srv.FirstNext(); ok {
-			d := at.Sub(inst.started)
-			f.stats.InitDurations = append(f.stats.InitDurations, d)
-			f.log.Debug("init", "request_id", id, "init_duration", d)
+			initDuration = at.Sub(inst.started)
+			f.stats.InitDurations = append(f.stats.InitDurations, initDuration)
 		}
 	}
 	f.mu.Unlock()
 
+	start := time.Now()
+	res, err = f.outcome(inst, p)
+	// Lambda's REPORT line, for the local console.
+	attrs := []any{"request_id", id, "duration", time.Since(start)}
+	if initDuration > 0 {
+		attrs = append(attrs, "init_duration", initDuration)
+	}
+	if res.Err != nil {
+		attrs = append(attrs, "error_type", res.Err.Type)
+	}
+	f.log.Info("REPORT", attrs...)
+	return res, false, err
+}
+
+// outcome waits for a delivered invocation's response, error, process
+// exit or timeout.
+func (f *Function) outcome(inst *instance, p *Pending) (Result, error) {
+	id := p.c.inv.RequestID
 	timer := time.NewTimer(time.Until(p.Deadline()))
 	defer timer.Stop()
 	select {
 	case <-p.Done():
-		return p.Result(), false, nil
+		return p.Result(), nil
 	case <-inst.exited:
 		select {
 		case <-p.Done(): // posted, then exited (aws-lambda-go after a panic)
-			return p.Result(), false, nil
+			return p.Result(), nil
 		default:
 		}
 		if f.isStopped() {
-			return Result{}, false, ErrStopped
+			return Result{}, ErrStopped
 		}
 		fe := f.exitError(id, inst)
 		f.log.Warn("process exited during invocation", "request_id", id, "error", fe.Message)
-		return Result{Err: fe}, false, nil
+		return Result{Err: fe}, nil
 	case <-timer.C:
 		select {
 		case <-p.Done():
-			return p.Result(), false, nil
+			return p.Result(), nil
 		default:
 		}
 		f.kill(inst)
 		f.log.Warn("invocation timed out", "request_id", id, "timeout", f.cfg.Timeout)
-		return Result{Err: timeoutError(id, f.cfg.Timeout)}, false, nil
+		return Result{Err: timeoutError(id, f.cfg.Timeout)}, nil
 	}
 }
 

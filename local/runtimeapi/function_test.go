@@ -1,9 +1,11 @@
 package runtimeapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,12 +71,14 @@ func functionError(t *testing.T, err error) *runtimeapi.FunctionError {
 }
 
 func TestWarmProcessAndEnvironment(t *testing.T) {
+	events := &syncBuffer{buf: new(bytes.Buffer)}
 	f := newFunction(t, runtimeapi.Config{
 		Name:      "Crasher",
 		Bootstrap: crasher(t),
 		Region:    "eu-west-1",
 		MemoryMB:  256,
 		Env:       map[string]string{"CRASHER_GREETING": "hello"},
+		Logger:    slog.New(slog.NewJSONHandler(events, nil)),
 	})
 	first := mustInvoke(t, f, `{"action":"echo"}`)
 	second := mustInvoke(t, f, `{}`)
@@ -115,6 +119,27 @@ func TestWarmProcessAndEnvironment(t *testing.T) {
 	}
 	if len(st.InitDurations) != 1 || st.InitDurations[0] <= 0 {
 		t.Errorf("init durations %v: want one positive duration", st.InitDurations)
+	}
+
+	// One REPORT per invocation; the cold one carries the init duration.
+	var reports []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(events.String()), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if ev["msg"] == "REPORT" {
+			reports = append(reports, ev)
+		}
+	}
+	if len(reports) != 2 {
+		t.Fatalf("REPORT events %v: want 2", reports)
+	}
+	if reports[0]["request_id"] != first.RequestID || reports[0]["init_duration"] == nil || reports[0]["function"] != "Crasher" {
+		t.Errorf("first REPORT %v: want the request id, function and init duration", reports[0])
+	}
+	if reports[1]["request_id"] != second.RequestID || reports[1]["init_duration"] != nil {
+		t.Errorf("second REPORT %v: want the request id and no init duration", reports[1])
 	}
 }
 
