@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
-	"time"
 
 	"github.com/symflow/symflow/shared/metrics"
 	"github.com/symflow/symflow/shared/symbolicator"
@@ -70,34 +69,3 @@ func Example_createPollLoop() {
 	// pending, poll 7f0c
 	// completed
 }
-
-// Run is the same loop with the recovery rules built in.
-func ExampleSession_Run() {
-	srv := symbolicatorStandIn()
-	defer srv.Close()
-
-	sess := symbolicator.NewSession(symbolicator.Config{
-		BaseURL:   srv.URL,
-		ProjectID: "42",
-		EventID:   "0123456789abcdef0123456789abcdef",
-	}, srv.Client(), nil, nil, nil)
-	// The opener is called for every attempt and every resubmit, so it
-	// opens the crash file anew each time (in production: S3 GetObject).
-	openMinidump := func(context.Context) (io.ReadCloser, error) {
-		return io.NopCloser(io.LimitReader(zeros{}, 1<<20)), nil
-	}
-	resp, err := sess.Run(context.Background(), func(ctx context.Context) (symbolicator.Response, error) {
-		return sess.Minidump(ctx, openMinidump, "native", nil, nil)
-	}, symbolicator.LoopConfig{Deadline: time.Minute, MaxResubmits: 3})
-	if err != nil {
-		fmt.Println("error:", err)
-		return
-	}
-	fmt.Println(resp.Status, len(resp.Body) > 0)
-	// Output:
-	// completed true
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
