@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -39,6 +40,7 @@ func Build(ctx context.Context, root, outDir string, dirs []string) (map[string]
 			return nil, err
 		}
 	}
+	dirs = slices.Compact(slices.Sorted(slices.Values(dirs)))
 	pkgs := make([]string, 0, len(dirs))
 	for _, d := range dirs {
 		if d == "" || d == "." || d == ".." || d == "internal" || strings.ContainsAny(d, `/\`) {

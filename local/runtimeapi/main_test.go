@@ -70,14 +70,15 @@ func crasher(tb testing.TB) string {
 	return crasherPath
 }
 
-// realFunctions builds the functions the tests run, with Build.
+// realFunctions builds the functions the tests run, with Build (a folder
+// named twice is built once).
 func realFunctions(tb testing.TB) map[string]string {
 	tb.Helper()
 	functionsOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
 		functionBins, functionsErr = runtimeapi.Build(ctx, repoRoot(tb), filepath.Join(binDir, "functions"),
-			[]string{"lookup-sources", "recover-task", "prepare-components"})
+			[]string{"recover-task", "lookup-sources", "prepare-components", "recover-task"})
 	})
 	if functionsErr != nil {
 		tb.Fatalf("build functions: %v", functionsErr)
