@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/symflow/symflow/local/chaos"
+	"github.com/symflow/symflow/local/samtemplate"
 	"github.com/symflow/symflow/shared/task"
 )
 
@@ -174,13 +176,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	done()
 
 	done = step("transitions")
+	memory, err := functionMemory(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
 	if rep.Scenarios, err = measureScenarios(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("transitions: %w", err)
 	}
 	for _, s := range rep.Scenarios {
-		rep.Costs = append(rep.Costs, costPerMillion(s.Name, s.Transitions, s.Invocations, s.GBSeconds, s.Duration))
+		rep.Costs = append(rep.Costs, costPerMillion(s.Name, s.Transitions, s.Invocations, s.GBSeconds, s.Duration+s.Waited))
 	}
-	rep.TradeOffs = tradeOffs(rep.Scenarios[0])
+	rep.TradeOffs = tradeOffs(rep.Scenarios[0], memory["submit-task"], memory["poll-task"])
 	done()
 
 	done = step("cold start")
@@ -215,12 +221,12 @@ func progress(cfg Config, format string, a ...any) {
 
 // tradeOffs is the poll interval × timeout table for a quick and a slow
 // crash.
-func tradeOffs(happy Scenario) []TradeOff {
+func tradeOffs(happy Scenario, submitMB, pollMB int) []TradeOff {
 	var out []TradeOff
 	for _, work := range []time.Duration{2 * time.Second, 20 * time.Second} {
 		for _, interval := range []time.Duration{time.Second, 5 * time.Second} {
 			for _, timeout := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second} {
-				out = append(out, tradeOff(happy, 256, work, interval, timeout))
+				out = append(out, tradeOff(happy, submitMB, pollMB, work, interval, timeout))
 			}
 		}
 	}
@@ -246,4 +252,22 @@ func QuickConfig(root string) Config {
 		Repeats:             1,
 		ChaosExecutions:     -1,
 	}
+}
+
+// functionMemory reads each function's MemorySize (MB) from
+// template.yaml, by functions/ folder.
+func functionMemory(root string) (map[string]int, error) {
+	t, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	m := map[string]int{}
+	for _, f := range t.Functions() {
+		mb := f.MemorySize
+		if mb == 0 {
+			mb = 128 // Lambda's default
+		}
+		m[f.Dir] = mb
+	}
+	return m, nil
 }

@@ -77,20 +77,22 @@ type TradeOff struct {
 // answer; while pending, the machine waits interval (WaitForTask) and
 // PollTask waits up to timeout again. Each poll adds three transitions
 // (WaitForTask, PollTask, IsDone) and one invocation to the happy path.
-func tradeOff(happy Scenario, pollMB int, work, interval, timeout time.Duration) TradeOff {
+// Held time is billed at SubmitTask's and PollTask's memory (MB).
+func tradeOff(happy Scenario, submitMB, pollMB int, work, interval, timeout time.Duration) TradeOff {
 	t := min(work, timeout) // SubmitTask answers
 	held := t
+	gb := happy.GBSeconds + t.Seconds()*float64(submitMB)/1024
 	polls := 0
 	for t < work {
 		t += interval
 		polls++
 		end := min(max(work, t), t+timeout)
 		held += end - t
+		gb += (end - t).Seconds() * float64(pollMB) / 1024
 		t = end
 	}
 	r := TradeOff{Work: work, PollInterval: interval, Timeout: timeout, Polls: polls,
 		Transitions: happy.Transitions + 3*polls, Held: held, Late: t - work}
-	gb := happy.GBSeconds + held.Seconds()*float64(pollMB)/1024
 	c := costPerMillion("", r.Transitions, happy.Invocations+polls, gb, happy.Duration+t)
 	r.Standard, r.Express = c.Standard, c.Express
 	return r

@@ -264,8 +264,10 @@ type Scenario struct {
 	// MemorySize in template.yaml.
 	BilledMS  int64   `json:"billed_ms"`
 	GBSeconds float64 `json:"gb_seconds"`
-	// Duration is the execution's wall time with instant waits.
+	// Duration is the execution's wall time with instant waits; Waited
+	// the time its Wait states and retries would have waited.
 	Duration       time.Duration `json:"duration_ns"`
+	Waited         time.Duration `json:"waited_ns"`
 	EnginePerState time.Duration `json:"engine_per_state_ns"`
 	Status         string        `json:"status"`
 }
@@ -319,7 +321,7 @@ func measureScenarios(ctx context.Context, cfg Config) ([]Scenario, error) {
 		out = append(out, Scenario{
 			Name: c.name, Faults: faults, Path: asl.Path(o.exec), Transitions: o.entered,
 			Invocations: o.stats.invocations, BilledMS: o.stats.billedMS, GBSeconds: o.stats.gbSeconds,
-			Duration: o.wall, EnginePerState: (o.wall - o.stats.invoke) / time.Duration(max(o.entered, 1)),
+			Duration: o.wall, Waited: o.exec.StopDate.Sub(o.exec.StartDate), EnginePerState: (o.wall - o.stats.invoke) / time.Duration(max(o.entered, 1)),
 			Status: o.exec.Status,
 		})
 	}

@@ -144,9 +144,9 @@ func (r *Report) WriteText(w io.Writer) {
 	if len(r.Scenarios) > 0 {
 		fmt.Fprintln(w, "\n3. Transitions and cost (waits instant; Lambda duration measured in-process, each invocation rounded up to 1 ms)")
 		t := tw()
-		fmt.Fprintln(t, "scenario\ttransitions\tinvocations\tbilled\tGB-s\tengine/state\t")
+		fmt.Fprintln(t, "scenario\ttransitions\tinvocations\tbilled\tGB-s\twaits\tengine/state\t")
 		for _, s := range r.Scenarios {
-			fmt.Fprintf(t, "%s\t%d\t%d\t%d ms\t%.4f\t%s\t\n", s.Name, s.Transitions, s.Invocations, s.BilledMS, s.GBSeconds, dur(s.EnginePerState))
+			fmt.Fprintf(t, "%s\t%d\t%d\t%d ms\t%.4f\t%s\t%s\t\n", s.Name, s.Transitions, s.Invocations, s.BilledMS, s.GBSeconds, dur(s.Waited), dur(s.EnginePerState))
 		}
 		end(t)
 		fmt.Fprintf(w, "cost per 1 M executions, us-east-1 list prices of %s (Standard $0.025/1k transitions; Express $1/1M + $%.8f/GB-s at %d MB; Lambda arm64 $%.10f/GB-s + $0.20/1M)\n",
