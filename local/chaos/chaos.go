@@ -74,6 +74,19 @@ const (
 // Faults lists every fault, in the order reports show them.
 var Faults = []Fault{Lost, Unavailable, Reset, Slow, Truncated, Cut, NonJSON, Pending, Failed, Timeout, InternalError, ServerError}
 
+// String is the fault's name, "none" for None.
+func (f Fault) String() string {
+	if f == None {
+		return "none"
+	}
+	return string(f)
+}
+
+// Recoverable are the faults the workflow recovers from: an execution
+// meeting only these (a few times) must succeed. The others end it with
+// a named error.
+var Recoverable = []Fault{Lost, Unavailable, Reset, Slow, Cut, Pending}
+
 // ParseFault returns the fault a name denotes ("none" or "" is None).
 func ParseFault(s string) (Fault, error) {
 	if s == "" || s == "none" {
@@ -144,7 +157,7 @@ func (m Mix) String() string {
 	var parts []string
 	for _, f := range Faults {
 		if p := m[f]; p > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%g", f, p))
+			parts = append(parts, f.String()+"="+strconv.FormatFloat(p, 'g', 4, 64))
 		}
 	}
 	return strings.Join(parts, ",")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -68,7 +69,14 @@ type LoadReport struct {
 	// Resubmits counts the workflow's recoveries by reason: "lost"
 	// (ForgetLostTask) and "unavailable" (ResetWorker).
 	Resubmits map[string]int
-	Duration  time.Duration
+	// Unrecovered counts executions that failed although every fault they
+	// met is one the workflow recovers from (Recoverable), or none at all.
+	// It must be 0.
+	Unrecovered int
+	// Met counts, per fault, the executions that met it at least once,
+	// and MetSucceeded those of them that still succeeded.
+	Met, MetSucceeded map[Fault]int
+	Duration          time.Duration
 	// Problems describes the first lost or stuck executions.
 	Problems []string
 }
@@ -98,8 +106,18 @@ func (r *LoadReport) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-28s %6d\n", "lost", r.Lost)
 	fmt.Fprintf(w, "  %-28s %6d\n", "stuck", r.Stuck)
+	fmt.Fprintf(w, "  %-28s %6d\n", "failed after recoverable", r.Unrecovered)
+	injected := 0
+	for _, n := range r.Injected {
+		injected += n
+	}
 	fmt.Fprintf(w, "  %-28s %6d\n", "symbolicator requests", r.Requests)
-	fmt.Fprintf(w, "  %-16s %11s %11s\n", "fault", "injected", "resubmits")
+	pct := 0.0
+	if r.Requests > 0 {
+		pct = 100 * float64(injected) / float64(r.Requests)
+	}
+	fmt.Fprintf(w, "  %-28s %6d (%.1f %%)\n", "faults injected", injected, pct)
+	fmt.Fprintf(w, "  %-16s %9s %10s %10s %10s\n", "fault", "injected", "resubmits", "execs met", "succeeded")
 	for _, f := range Faults {
 		resub := "-"
 		switch f {
@@ -111,7 +129,7 @@ func (r *LoadReport) WriteTable(w io.Writer) {
 		if r.Injected[f] == 0 && resub == "-" {
 			continue
 		}
-		fmt.Fprintf(w, "  %-16s %11d %11s\n", f, r.Injected[f], resub)
+		fmt.Fprintf(w, "  %-16s %9d %10s %10d %10d\n", f, r.Injected[f], resub, r.Met[f], r.MetSucceeded[f])
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
@@ -155,7 +173,10 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	baseTotal, baseCounts := env.Proxy.Total(), env.Proxy.Counts()
 	env.Proxy.SetMix(cfg.Mix) //nolint:errcheck // validated by StartEnv
 
-	rep := &LoadReport{Mix: cfg.Mix, Failed: map[string]int{}, Resubmits: map[string]int{}}
+	rep := &LoadReport{Mix: cfg.Mix, Failed: map[string]int{}, Resubmits: map[string]int{},
+		Met: map[Fault]int{}, MetSucceeded: map[Fault]int{}}
+	succeeded := map[string]bool{}      // event id → the execution succeeded
+	failedEvents := map[string]string{} // event id → execution name, for those that failed
 	var mu sync.Mutex
 	problem := func(format string, a ...any) {
 		if len(rep.Problems) < 10 {
@@ -199,8 +220,16 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 					return
 				}
 				rep.Succeeded++
+				var in task.State
+				if json.Unmarshal(o.Exec.Input, &in) == nil {
+					succeeded[in.EventID] = true
+				}
 			default:
 				rep.Failed[o.Exec.Error]++
+				var in task.State
+				if json.Unmarshal(o.Exec.Input, &in) == nil {
+					failedEvents[in.EventID] = name + " (" + o.Exec.Error + ")"
+				}
 			}
 		}()
 	}
@@ -224,6 +253,34 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		if name := fmt.Sprintf("load-%05d", i); !seen[name] {
 			rep.Lost++
 			problem("%s: no saved record", name)
+		}
+	}
+	met := map[Fault]map[string]bool{}
+	unrecoverable := map[string][]Fault{} // event id → the unrecoverable faults it met
+	for _, r := range env.Proxy.Requests() {
+		if r.Fault != None && !slices.Contains(Recoverable, r.Fault) {
+			unrecoverable[r.EventID] = append(unrecoverable[r.EventID], r.Fault)
+		}
+		if r.Fault == None || r.EventID == "" {
+			continue
+		}
+		if met[r.Fault] == nil {
+			met[r.Fault] = map[string]bool{}
+		}
+		met[r.Fault][r.EventID] = true
+	}
+	for f, events := range met {
+		rep.Met[f] = len(events)
+		for ev := range events {
+			if succeeded[ev] {
+				rep.MetSucceeded[f]++
+			}
+		}
+	}
+	for ev, name := range failedEvents {
+		if len(unrecoverable[ev]) == 0 {
+			rep.Unrecovered++
+			problem("%s failed after recoverable faults only", name)
 		}
 	}
 	rep.Requests = env.Proxy.Total() - baseTotal

@@ -49,8 +49,8 @@ func TestLoadWithFaults(t *testing.T) {
 
 func checkReport(t testing.TB, rep *chaos.LoadReport) {
 	t.Helper()
-	if rep.Lost != 0 || rep.Stuck != 0 {
-		t.Errorf("%d lost, %d stuck: %v", rep.Lost, rep.Stuck, rep.Problems)
+	if rep.Lost != 0 || rep.Stuck != 0 || rep.Unrecovered != 0 {
+		t.Errorf("%d lost, %d stuck, %d failed after recoverable faults: %v", rep.Lost, rep.Stuck, rep.Unrecovered, rep.Problems)
 	}
 	if got := rep.Succeeded + rep.FailedTotal() + rep.Lost + rep.Stuck; got != rep.Started {
 		t.Errorf("outcomes add up to %d, %d started", got, rep.Started)
