@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/symflow/symflow/local/stack"
-	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/task"
 )
 
@@ -60,8 +59,8 @@ func repoRoot() (string, error) {
 
 // stackFlags are the flags every command that starts a local stack takes.
 type stackFlags struct {
-	root, stateDir, symbolicatorURL, projectConfig, logFile string
-	debugFiles                                              stringList
+	root, stateDir, symbolicatorURL, projectConfig, logFile, lambdaMode string
+	debugFiles                                                          stringList
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
@@ -70,6 +69,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.symbolicatorURL, "symbolicator-url", "", "a running Symbolicator to use instead of the embedded one")
 	fs.StringVar(&f.projectConfig, "project-config", "", "project configuration JSON to store before running")
 	fs.Var(&f.debugFiles, "debug-file", "debug file to upload for the project before running (repeatable)")
+	fs.StringVar(&f.lambdaMode, "lambda-mode", stack.ModeInProcess, "inprocess: handlers in this process; process: the built bootstrap binaries under a Lambda Runtime API emulator")
 	fs.StringVar(&f.logFile, "log", "", "file for the functions' JSON logs (default STATE_DIR/logs/LAST.log)")
 }
 
@@ -95,7 +95,7 @@ func (f *stackFlags) start(ctx context.Context, opts stack.Options) (*stack.Stac
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.Root, opts.StateDir, opts.SymbolicatorURL, opts.Log = f.root, f.stateDir, f.symbolicatorURL, logOut
+	opts.Root, opts.StateDir, opts.SymbolicatorURL, opts.Log, opts.LambdaMode = f.root, f.stateDir, f.symbolicatorURL, logOut, f.lambdaMode
 	st, err := stack.Start(ctx, opts)
 	if err != nil {
 		logOut.Close()
@@ -103,7 +103,7 @@ func (f *stackFlags) start(ctx context.Context, opts stack.Options) (*stack.Stac
 	}
 	cleanup := func() { st.Close(); logOut.Close() }
 	if f.projectConfig != "" {
-		p, err := readProject(f.projectConfig)
+		p, err := stack.ReadProject(f.projectConfig)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
@@ -123,23 +123,6 @@ func (f *stackFlags) start(ctx context.Context, opts stack.Options) (*stack.Stac
 		return nil, nil, &exitError{2, errors.New("--debug-file needs --project-config: debug files belong to a project")}
 	}
 	return st, cleanup, nil
-}
-
-func readProject(path string) (project.Project, error) {
-	var p project.Project
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return p, fmt.Errorf("project config: %w", err)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("project config %s: %w", path, err)
-	}
-	if p.ID == "" {
-		return p, fmt.Errorf("project config %s: id is required", path)
-	}
-	return p, nil
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -28,6 +28,7 @@ import (
 	"github.com/symflow/symflow/local/asl"
 	localddb "github.com/symflow/symflow/local/dynamodb"
 	"github.com/symflow/symflow/local/invoke"
+	"github.com/symflow/symflow/local/runtimeapi"
 	locals3 "github.com/symflow/symflow/local/s3"
 	"github.com/symflow/symflow/local/samtemplate"
 	localsym "github.com/symflow/symflow/local/symbolicator"
@@ -47,6 +48,18 @@ const (
 	DebugFilesBucket = "symflow-debug-files"
 )
 
+// Table names local mode uses.
+const (
+	projectsTable = "symflow-projects"
+	tasksTable    = "symflow-tasks"
+)
+
+// Lambda modes.
+const (
+	ModeInProcess = "inprocess"
+	ModeProcess   = "process"
+)
+
 // Options configure a local stack.
 type Options struct {
 	// Root is the repository root: template.yaml and statemachine/ live there.
@@ -64,9 +77,11 @@ type Options struct {
 	// Config overrides workflow parameters; zero fields keep the template's
 	// defaults.
 	Config task.Config
-	// Invoker replaces the in-process handlers (the process mode); nil
-	// runs them in-process.
-	Invoker func(handlers invoke.InProcess) asl.Invoker
+	// LambdaMode is how the functions run: "" or ModeInProcess calls the
+	// handlers in this process; ModeProcess builds each function's
+	// bootstrap for this machine and runs it under the Lambda Runtime API
+	// emulator, proving the mains and their wiring.
+	LambdaMode string
 }
 
 // Stack is a running local environment.
@@ -102,9 +117,10 @@ func Functions(steps *task.Steps) map[string]lambda.Handler {
 // Start brings the stack up. Close it when done.
 func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	st = &Stack{clock: opts.Clock}
+	started := st // the returns below set st to nil
 	defer func() {
 		if err != nil {
-			st.Close()
+			started.Close()
 		}
 	}()
 	if st.clock == nil {
@@ -158,7 +174,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, fmt.Errorf("start local DynamoDB: %w", err)
 	}
 	st.closers = append(st.closers, func() { stopDDB() })
-	st.Store, err = dynamo.New(localddb.NewClient(ddbURL), dynamo.Config{ProjectsTable: "symflow-projects", TasksTable: "symflow-tasks"})
+	st.Store, err = dynamo.New(localddb.NewClient(ddbURL), dynamo.Config{ProjectsTable: projectsTable, TasksTable: tasksTable})
 	if err != nil {
 		return nil, err
 	}
@@ -220,10 +236,49 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		st.Handlers[fn.LogicalID] = h
 	}
 	st.invoker = st.Handlers
-	if opts.Invoker != nil {
-		st.invoker = opts.Invoker(st.Handlers)
+	switch opts.LambdaMode {
+	case "", ModeInProcess:
+	case ModeProcess:
+		inv, err := st.startProcesses(ctx, opts.Root, opts.Log, runtimeapi.Local{
+			DynamoDB: ddbURL, S3: s3url, SymbolicatorURL: st.SymbolicatorURL,
+			ProjectsTable: projectsTable, TasksTable: tasksTable,
+			ResultsBucket: ResultsBucket, DebugFilesBucket: DebugFilesBucket,
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.invoker = inv
+	default:
+		return nil, fmt.Errorf("lambda mode %q: want %s or %s", opts.LambdaMode, ModeInProcess, ModeProcess)
 	}
 	return st, nil
+}
+
+// startProcesses builds the functions the state machine calls for this
+// machine and starts them under the Runtime API emulator, pointed at the
+// local endpoints through the same environment variables a deployment sets.
+func (st *Stack) startProcesses(ctx context.Context, root string, logOut io.Writer, endpoints runtimeapi.Local) (asl.Invoker, error) {
+	fns, err := runtimeapi.StateMachineFunctions(st.Template)
+	if err != nil {
+		return nil, err
+	}
+	dirs := make([]string, 0, len(fns))
+	for _, fn := range fns {
+		dirs = append(dirs, fn.Dir)
+	}
+	bins, err := runtimeapi.Build(ctx, root, filepath.Join(st.StateDir, "bin"), dirs)
+	if err != nil {
+		return nil, fmt.Errorf("build functions: %w", err)
+	}
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	inv, err := runtimeapi.TemplateInvoker(fns, bins, runtimeapi.LocalEnv(endpoints), runtimeapi.Config{Output: logOut})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, inv.Stop)
+	return inv, nil
 }
 
 // serve starts h on a free loopback port.
