@@ -12,14 +12,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/invoke"
+	"github.com/symflow/symflow/local/samtemplate"
 	"github.com/symflow/symflow/local/stack"
 	localsym "github.com/symflow/symflow/local/symbolicator"
-	"github.com/symflow/symflow/statemachine"
 )
 
 // cmdInvoke runs one function with an event, like `sam local invoke`.
@@ -165,17 +166,21 @@ func commandInvoker(commands map[string]string) asl.Invoker {
 func cmdExecutions(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("executions", flag.ContinueOnError)
 	stateDir := fs.String("state-dir", "", "where local executions are kept (default ROOT/.symflow)")
+	rootDir := fs.String("root", "", "repository root (default: the folder with template.yaml, from here up)")
 	mermaid := fs.Bool("mermaid", false, "with show: print only the Mermaid diagram of the path taken")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if *stateDir == "" {
+	if *rootDir == "" {
 		root, err := repoRoot()
 		if err != nil {
 			return err
 		}
-		*stateDir = root + "/.symflow"
+		*rootDir = root
+	}
+	if *stateDir == "" {
+		*stateDir = filepath.Join(*rootDir, ".symflow")
 	}
 	switch {
 	case len(pos) == 1 && pos[0] == "list":
@@ -193,7 +198,15 @@ func cmdExecutions(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		sm, err := asl.Parse(statemachine.Definition)
+		tmpl, err := samtemplate.Load(filepath.Join(*rootDir, "template.yaml"))
+		if err != nil {
+			return err
+		}
+		def, err := tmpl.Definition(*rootDir)
+		if err != nil {
+			return err
+		}
+		sm, err := asl.Parse(def)
 		if err != nil {
 			return err
 		}

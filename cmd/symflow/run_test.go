@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const repo = "../.."
+
+// symflow runs the CLI in-process and returns its output and exit code.
+func symflow(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := dispatch(context.Background(), args, &out, &errOut)
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), code
+}
+
+func sampleArgs(stateDir string) []string {
+	return []string{
+		"--root", repo, "--state-dir", stateDir,
+		"--project-config", filepath.Join(repo, "events/project/sample-project.json"),
+		"--debug-file", filepath.Join(repo, "events/debug-files/crashy"),
+	}
+}
+
+// `make run`: the sample crash prints its symbolicated frames and the
+// execution can be shown again afterwards.
+func TestRunSample(t *testing.T) {
+	state := t.TempDir()
+	out, errOut, code := symflow(t, append([]string{"run", filepath.Join(repo, "events/execution/native-crash.json")}, sampleArgs(state)...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"→ LookupSources", "→ SubmitTask", "→ ProcessResponse", "✓ SUCCEEDED",
+		"checked_limit", "/src/crashy/crashy.c:15", "parse_limits", "/src/crashy/crashy.c:22",
+		"load_config", "main", "missing", "libc.so.6", "issue-link", "prepared",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sample-password-shown-nowhere") {
+		t.Error("the output shows a source password")
+	}
+
+	list, _, code := symflow(t, "executions", "list", "--state-dir", state)
+	if code != 0 || !strings.Contains(list, "SUCCEEDED") {
+		t.Fatalf("executions list (exit %d):\n%s", code, list)
+	}
+	name := strings.Fields(strings.Split(list, "\n")[1])[0]
+	show, _, code := symflow(t, "executions", "show", name, "--state-dir", state)
+	if code != 0 || !strings.Contains(show, "path: LookupSources → SubmitTask → IsDone → ProcessResponse → PrepareComponents → Done") || !strings.Contains(show, "flowchart") {
+		t.Errorf("executions show (exit %d):\n%s", code, show)
+	}
+	_, errOut, code = symflow(t, "executions", "show", "no-such-run", "--state-dir", state)
+	if code == 0 || !strings.Contains(errOut, "no such execution") {
+		t.Errorf("unknown execution: exit %d, %q", code, errOut)
+	}
+}
+
+func TestRunFailureExitCode(t *testing.T) {
+	event := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(event, []byte(`{"project_id":"404","event_id":"f0e1d2c3b4a5968778695a4b3c2d1e0f","kind":"payload","payload":{"stacktraces":[]}}`), 0o644)
+	out, errOut, code := symflow(t, append([]string{"run", event}, sampleArgs(t.TempDir())...)...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(out, "ProjectNotFound") || !strings.Contains(errOut, "ProjectNotFound") {
+		t.Errorf("the failure does not name the error:\n%s\n%s", out, errOut)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Usage"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run"}, 2, "usage: symflow run"},
+		{[]string{"run", "/nonexistent/event.json"}, 1, "no such file"},
+		{[]string{"invoke", "submit-task"}, 2, "usage: symflow invoke"},
+		{[]string{"run", "x.json", "--debug-file", "crashy", "--root", repo}, 1, "x.json"},
+		{[]string{"executions"}, 2, "usage: symflow executions"},
+		{[]string{"symbolicator", "serve", "--listen", "0.0.0.0:3021"}, 2, "loopback"},
+		{[]string{"asl"}, 2, "usage: symflow asl run"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, code := symflow(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestInvoke(t *testing.T) {
+	args := append([]string{"invoke", "lookup-sources", "-e", filepath.Join(repo, "events/lookup-sources/payload.json")}, sampleArgs(t.TempDir())...)
+	out, errOut, code := symflow(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `"sentry:project"`) || !strings.Contains(out, `"hidden-secret": true`) {
+		t.Errorf("lookup-sources output:\n%s", out)
+	}
+	_, errOut, code = symflow(t, append([]string{"invoke", "no-such-function", "-e", filepath.Join(repo, "events/lookup-sources/payload.json")}, sampleArgs(t.TempDir())...)...)
+	if code != 2 || !strings.Contains(errOut, "no-such-function") {
+		t.Errorf("unknown function: exit %d, %q", code, errOut)
+	}
+}
+
+func TestASLRun(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	def := write("def.json", `{"StartAt":"Double","States":{"Double":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:double",
+		"Catch":[{"ErrorEquals":["Odd"],"ResultPath":"$.error","Next":"Failed"}],"End":true},
+		"Failed":{"Type":"Fail","ErrorPath":"$.error.Error","CausePath":"$.error.Cause"}}}`)
+	double := `double=python3 -c "import json,sys; d=json.load(sys.stdin); (d['a']%2 and (sys.stderr.write(json.dumps({'error':'Odd','cause':'a is odd'})), sys.exit(1))); print(json.dumps({'b': d['a']*2}))"`
+	tests := []struct {
+		name, input, task string
+		code              int
+		out               string
+	}{
+		{"succeeds", `{"a":2}`, double, 0, `{"b":4}`},
+		{"named failure", `{"a":3}`, double, 2, `"error":"Odd"`},
+		{"no command for the task", `{"a":2}`, "other=cat", 2, "States.TaskFailed"},
+		{"command prints no JSON", `{"a":2}`, "double=echo not-json", 2, "printed no JSON"},
+		{"input not JSON", `{`, double, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := symflow(t, "asl", "run", def, "--input", write("in.json", tt.input), "--task", tt.task)
+			if code != tt.code || !strings.Contains(out+errOut, tt.out) {
+				t.Errorf("exit %d, output %q %q; want exit %d with %q", code, out, errOut, tt.code, tt.out)
+			}
+		})
+	}
+	_, errOut, code := symflow(t, "asl", "run", write("bad.json", `{"StartAt":"Nowhere","States":{"A":{"Type":"Succeed"}}}`))
+	if code != 1 || !strings.Contains(errOut, "Nowhere") {
+		t.Errorf("invalid definition: exit %d, %q", code, errOut)
+	}
+}
