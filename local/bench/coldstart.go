@@ -31,19 +31,26 @@ type ColdStart struct {
 }
 
 // buildArm64 cross-compiles every function with make build's flags into
-// dir and returns function dir → path.
+// dir and returns function dir → path. One go build links them all, in
+// parallel.
 func buildArm64(ctx context.Context, root, dir string, fns []string) (map[string]string, error) {
+	outDir := filepath.Join(dir, "arm64")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", outDir + string(filepath.Separator)}
+	for _, f := range fns {
+		args = append(args, "./functions/"+f)
+	}
+	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build the functions for linux/arm64: %w\n%s", err, b)
+	}
 	out := map[string]string{}
 	for _, f := range fns {
-		p := filepath.Join(dir, "arm64", f, "bootstrap")
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-tags", "lambda.norpc", "-trimpath",
-			"-ldflags=-s -w", "-o", p, "./functions/"+f)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build functions/%s for linux/arm64: %w\n%s", f, err, b)
-		}
-		out[f] = p
+		out[f] = filepath.Join(outDir, f) // go build names each binary after its folder
 	}
 	return out, nil
 }

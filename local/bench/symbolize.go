@@ -120,6 +120,7 @@ func sampleAddrs(path string, n int) ([]uint64, error) {
 func symbolizeObjfile(data []byte, addrs []uint64) (time.Duration, int64, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
+	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	f, err := objfile.Open(data)
@@ -236,6 +237,7 @@ func measureSymbolication(ctx context.Context, cfg Config, tmp string) (*Symboli
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
+	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	f, err := objfile.Open(data)
@@ -247,8 +249,12 @@ func measureSymbolication(ctx context.Context, cfg Config, tmp string) (*Symboli
 		f.Lookup(a)
 	}
 	runtime.GC()
+	runtime.GC()
 	runtime.ReadMemStats(&after)
-	rep.IndexHeapBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	rep.IndexHeapBytes = max(int64(after.HeapAlloc)-int64(before.HeapAlloc), 0)
+	// data was live before Open; keep it so, or its release would be
+	// subtracted from the index.
+	runtime.KeepAlive(data)
 	var best time.Duration
 	for i := 0; i < cfg.Repeats; i++ {
 		start := time.Now()
