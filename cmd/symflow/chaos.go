@@ -82,7 +82,7 @@ func cmdChaosLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	rep, err := chaos.RunLoad(ctx, chaos.LoadConfig{
 		Root: root, Executions: *n, Concurrency: *conc, Mix: mix, Seed: *seed,
-		Config: task.Config{PollTimeout: 100 * time.Millisecond,
+		Config: task.Config{PollTimeout: time.Second,
 			NetworkRetryWaits: []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}},
 	})
 	if err != nil {

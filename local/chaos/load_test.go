@@ -16,9 +16,11 @@ const root = "../.."
 
 var loadExecutions = flag.Int("load.executions", 1000, "executions BenchmarkLoad starts")
 
-// loadConfig is the workflow tuned for load runs: short poll timeout (a
-// Slow fault costs the client's idle timeout, poll timeout + 1 s) and
-// short network retry waits.
+// loadConfig is the workflow tuned for load runs: a poll timeout of one
+// second (a Slow fault costs the client's idle timeout, poll timeout + 1 s;
+// Symbolicator holds a request for the poll timeout in whole seconds, so
+// less would leave the client under a second of margin on a loaded
+// machine) and short network retry waits.
 func loadConfig(n int) chaos.LoadConfig {
 	return chaos.LoadConfig{
 		Root:        root,
@@ -26,7 +28,7 @@ func loadConfig(n int) chaos.LoadConfig {
 		Concurrency: 100,
 		Mix:         chaos.UniformMix(0.10, chaos.Faults...),
 		Seed:        1,
-		Config:      task.Config{PollTimeout: 100 * time.Millisecond, NetworkRetryWaits: []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}},
+		Config:      task.Config{PollTimeout: time.Second, NetworkRetryWaits: []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}},
 	}
 }
 

@@ -19,11 +19,13 @@ import (
 
 const root = "../.."
 
-// testConfig is the workflow as the tests run it: a short poll timeout
-// (the client's idle timeout is one second more, so a Slow fault costs
-// little) and tiny waits between network retries.
+// testConfig is the workflow as the tests run it: a poll timeout of one
+// second (the client's idle timeout is one second more, so a Slow fault
+// costs 2 s; the query's timeout is in whole seconds, so a shorter poll
+// timeout would leave the client less than a second of margin over
+// Symbolicator's own hold) and tiny waits between network retries.
 var testConfig = task.Config{
-	PollTimeout:       100 * time.Millisecond,
+	PollTimeout:       time.Second,
 	NetworkRetryWaits: []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond},
 }
 
