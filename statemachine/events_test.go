@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/symflow/symflow/shared/crashupload"
 	"github.com/symflow/symflow/shared/scraping"
 	"github.com/symflow/symflow/shared/sources"
 	"github.com/symflow/symflow/shared/task"
@@ -80,10 +83,6 @@ func TestEvents(t *testing.T) {
 			continue
 		}
 		dir := e.Name()
-		if notYetDeployed[dir] {
-			// API Gateway and S3 notification events, not task.Input.
-			continue
-		}
 		if _, ok := tpl.FunctionByDir(dir); !ok {
 			t.Errorf("events/%s/ is named after no function of template.yaml", dir)
 			continue
@@ -94,12 +93,41 @@ func TestEvents(t *testing.T) {
 		}
 		for _, file := range files {
 			haveEvents[dir] = true
+			if entryPoints[dir] {
+				t.Run(dir+"/"+filepath.Base(file), func(t *testing.T) { checkEntryEvent(t, dir, file) })
+				continue
+			}
 			t.Run(dir+"/"+filepath.Base(file), func(t *testing.T) { checkEvent(t, dir, file) })
 		}
 	}
 	for _, f := range tpl.Functions() {
 		if !haveEvents[f.Dir] {
 			t.Errorf("function %s has no sample event under events/%s/", f.LogicalID, f.Dir)
+		}
+	}
+}
+
+// checkEntryEvent checks an entry point's event: an API Gateway HTTP API
+// request, or an S3 object-created event the crash-upload handler reads.
+func checkEntryEvent(t *testing.T, dir, file string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch dir {
+	case "api":
+		var ev events.APIGatewayV2HTTPRequest
+		strictDecode(t, data, &ev)
+		if ev.RequestContext.HTTP.Method == "" || !strings.HasPrefix(ev.RawPath, "/v1/") {
+			t.Errorf("not an HTTP API request under /v1/: method %q, path %q", ev.RequestContext.HTTP.Method, ev.RawPath)
+		}
+	case "crash-upload":
+		objs, err := crashupload.Objects(data)
+		if err != nil {
+			t.Fatalf("not an S3 object-created event: %v", err)
+		}
+		if len(objs) == 0 {
+			t.Error("the event names no object")
 		}
 	}
 }

@@ -531,7 +531,7 @@ func TestSymflowTemplate(t *testing.T) {
 			t.Errorf("%s ARN = %s, want %s", f.LogicalID, f.ARN, want)
 		}
 	}
-	want := []string{"lookup-sources", "submit-task", "poll-task", "recover-task", "process-response", "prepare-components"}
+	want := []string{"lookup-sources", "submit-task", "poll-task", "recover-task", "process-response", "prepare-components", "api", "crash-upload"}
 	if !slices.Equal(dirs, want) {
 		t.Errorf("function dirs %v, want %v", dirs, want)
 	}
