@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -275,6 +276,33 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Errorf("result of %s: %v", e.Name, err)
 		}
 		places["result of "+e.Name] = string(stored)
+	}
+	// Every object stored (responses, results, components, offloaded
+	// payloads), except the debug files themselves.
+	s3root := filepath.Join(env.Stack.StateDir, "s3")
+	objects := 0
+	err = filepath.WalkDir(s3root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(s3root, path)
+		if strings.HasPrefix(rel, stack.DebugFilesBucket) {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		objects++
+		places["object "+rel] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("scanned %d places, %d stored objects, %d API responses", len(places), objects, len(responses))
+	if objects < 3 {
+		t.Errorf("only %d stored objects under %s: the scan missed them", objects, s3root)
 	}
 	for where, text := range places {
 		for _, s := range seededSecrets {
