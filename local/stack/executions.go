@@ -1,11 +1,9 @@
 package stack
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,8 +12,6 @@ import (
 
 	"github.com/symflow/symflow/local/asl"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func executionsDir(stateDir string) string { return filepath.Join(stateDir, "executions") }
 

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/symflow/symflow/local/asl"
@@ -32,9 +31,9 @@ import (
 	locals3 "github.com/symflow/symflow/local/s3"
 	"github.com/symflow/symflow/local/samtemplate"
 	localsym "github.com/symflow/symflow/local/symbolicator"
-	"github.com/symflow/symflow/local/symbolicator/objfile"
 	"github.com/symflow/symflow/shared/blob"
 	"github.com/symflow/symflow/shared/component"
+	"github.com/symflow/symflow/shared/debugfile"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/symbolicator"
@@ -316,35 +315,16 @@ func (st *Stack) LoadProject(ctx context.Context, p project.Project) error {
 
 // UploadDebugFile stores a debug file for a project in the debug-files
 // bucket, in the unified layout the project's internal source reads, and
-// records the upload time.
-func (st *Stack) UploadDebugFile(ctx context.Context, projectID, path string) (objfile.Identity, error) {
+// records the upload time, as the debug-files API does.
+func (st *Stack) UploadDebugFile(ctx context.Context, projectID, path string) (debugfile.Identity, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return objfile.Identity{}, err
+		return debugfile.Identity{}, err
 	}
-	id, err := objfile.Identify(data)
+	files := debugfile.Store{Bucket: DebugFilesBucket, Blobs: st.Blobs, Projects: st.Store, Now: st.clock.Now}
+	id, _, err := files.Upload(ctx, projectID, data)
 	if err != nil {
-		return id, fmt.Errorf("%s is not a debug file: %w", path, err)
-	}
-	key := id.CodeID
-	if key == "" {
-		return id, fmt.Errorf("%s has no build id: the unified layout needs one", path)
-	}
-	kinds := []string{"debuginfo"}
-	if id.FileType == "executable" {
-		kinds = []string{"executable"}
-	} else if id.FileType == "both" {
-		kinds = []string{"executable", "debuginfo"}
-	}
-	for _, kind := range kinds {
-		objKey := fmt.Sprintf("%s/%s/%s/%s", projectID, key[:2], key[2:], kind)
-		_, err := st.S3.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(DebugFilesBucket), Key: aws.String(objKey), Body: bytesReader(data)})
-		if err != nil {
-			return id, fmt.Errorf("upload %s: %w", path, err)
-		}
-	}
-	if err := st.Store.RecordDebugFileUpload(ctx, projectID, st.clock.Now()); err != nil {
-		return id, err
+		return id, fmt.Errorf("upload %s: %w", path, err)
 	}
 	return id, nil
 }

@@ -344,6 +344,15 @@ func TestFaults(t *testing.T) {
 					t.Errorf("request %d after an unavailable answer kept worker id %s", i+1, q.WorkerID)
 				}
 			}
+			// Every execution ends by its deadline, give or take the one
+			// wait that crosses it.
+			deadline := task.Defaults.Deadline
+			if tt.cfg.Deadline != 0 {
+				deadline = tt.cfg.Deadline
+			}
+			if took := r.exec.StopDate.Sub(r.exec.StartDate); took > deadline+task.Defaults.BackoffCap {
+				t.Errorf("execution took %s on the state machine's clock, past the %s deadline", took, deadline)
+			}
 			budget := task.Defaults.ResubmitBudget
 			if tt.cfg.ResubmitBudget != 0 {
 				budget = tt.cfg.ResubmitBudget

@@ -81,21 +81,18 @@ func identifyELF(data []byte) (Identity, error) {
 	if err != nil {
 		return Identity{}, reject("malformed ELF header: %v", err)
 	}
-	id := Identity{Format: "elf", Arch: elfArch(ef.Machine)}
+	id := Identity{Format: "elf", Arch: ELFArch(ef.Machine)}
 	little := ef.ByteOrder == binary.LittleEndian
 	if b := buildID(ef); len(b) > 0 {
-		id.CodeID = hex.EncodeToString(b)
-		id.DebugID = debugID(b, little)
+		id.CodeID = ELFCodeID(b)
+		id.DebugID = ELFDebugID(b, little)
 	} else if text := ef.Section(".text"); text != nil && text.Type != elf.SHT_NOBITS {
 		b, err := io.ReadAll(io.LimitReader(text.Open(), 4096))
 		if err != nil {
 			return Identity{}, reject("unreadable .text: %v", err)
 		}
-		var x [16]byte
-		for i, c := range b {
-			x[i%16] ^= c
-		}
-		id.DebugID = debugID(x[:], little)
+		x := TextHash(b)
+		id.DebugID = ELFDebugID(x[:], little)
 	} else {
 		return Identity{}, reject("ELF has neither a build-id nor code to identify it by")
 	}
@@ -114,7 +111,7 @@ func identifyELF(data []byte) (Identity, error) {
 	if !hasCode && !hasDebug {
 		return Identity{}, reject("ELF has neither code nor DWARF debug information")
 	}
-	id.FileType = fileType(hasCode, hasDebug)
+	id.FileType = FileType(hasCode, hasDebug)
 	return id, nil
 }
 
@@ -133,7 +130,7 @@ func buildID(ef *elf.File) []byte {
 			break
 		}
 		if b, err := io.ReadAll(io.LimitReader(s.Open(), 1<<16)); err == nil {
-			if id := findNote(b, ef.ByteOrder); id != nil {
+			if id := BuildIDNote(b, ef.ByteOrder); id != nil {
 				return id
 			}
 		}
@@ -147,50 +144,12 @@ func buildID(ef *elf.File) []byte {
 			break
 		}
 		if b, err := io.ReadAll(io.LimitReader(p.Open(), 1<<16)); err == nil {
-			if id := findNote(b, ef.ByteOrder); id != nil {
+			if id := BuildIDNote(b, ef.ByteOrder); id != nil {
 				return id
 			}
 		}
 	}
 	return nil
-}
-
-func findNote(b []byte, bo binary.ByteOrder) []byte {
-	for len(b) >= 12 {
-		namesz, descsz, typ := uint64(bo.Uint32(b)), uint64(bo.Uint32(b[4:])), bo.Uint32(b[8:])
-		b = b[12:]
-		nameEnd := (namesz + 3) &^ 3
-		descEnd := nameEnd + (descsz+3)&^3
-		if nameEnd > uint64(len(b)) || nameEnd+descsz > uint64(len(b)) {
-			return nil
-		}
-		if typ == 3 && namesz == 4 && string(b[:4]) == "GNU\x00" && descsz > 0 {
-			return b[nameEnd : nameEnd+descsz]
-		}
-		if descEnd > uint64(len(b)) {
-			return nil
-		}
-		b = b[descEnd:]
-	}
-	return nil
-}
-
-// debugID is the first 16 bytes of id as a UUID, with the first three
-// groups byte-swapped on a little-endian file.
-func debugID(id []byte, littleEndian bool) string {
-	var u [16]byte
-	copy(u[:], id)
-	if littleEndian {
-		u[0], u[1], u[2], u[3] = u[3], u[2], u[1], u[0]
-		u[4], u[5] = u[5], u[4]
-		u[6], u[7] = u[7], u[6]
-	}
-	return formatUUID(u)
-}
-
-func formatUUID(u [16]byte) string {
-	h := hex.EncodeToString(u[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 const (
@@ -200,7 +159,7 @@ const (
 )
 
 func identifyMachO(mf *macho.File) (Identity, error) {
-	id := Identity{Format: "macho", Arch: machoArch(mf.Cpu)}
+	id := Identity{Format: "macho", Arch: MachOArch(mf.Cpu)}
 	for _, l := range mf.Loads {
 		raw := l.Raw()
 		if len(raw) < 8 || mf.ByteOrder.Uint32(raw) != lcUUID {
@@ -211,7 +170,7 @@ func identifyMachO(mf *macho.File) (Identity, error) {
 		}
 		var u [16]byte
 		copy(u[:], raw[8:24])
-		id.DebugID = formatUUID(u)
+		id.DebugID = UUID(u)
 		id.CodeID = hex.EncodeToString(u[:])
 		break
 	}
@@ -236,46 +195,8 @@ func identifyMachO(mf *macho.File) (Identity, error) {
 	if !hasCode && !hasDebug {
 		return Identity{}, reject("Mach-O has neither code nor DWARF debug information")
 	}
-	id.FileType = fileType(hasCode, hasDebug)
+	id.FileType = FileType(hasCode, hasDebug)
 	return id, nil
-}
-
-func fileType(hasCode, hasDebug bool) string {
-	switch {
-	case hasCode && hasDebug:
-		return "both"
-	case hasDebug:
-		return "debuginfo"
-	}
-	return "executable"
-}
-
-func elfArch(m elf.Machine) string {
-	switch m {
-	case elf.EM_X86_64:
-		return "x86_64"
-	case elf.EM_AARCH64:
-		return "arm64"
-	case elf.EM_386:
-		return "x86"
-	case elf.EM_ARM:
-		return "arm"
-	}
-	return strings.ToLower(strings.TrimPrefix(m.String(), "EM_"))
-}
-
-func machoArch(c macho.Cpu) string {
-	switch c {
-	case macho.CpuAmd64:
-		return "x86_64"
-	case macho.CpuArm64:
-		return "arm64"
-	case macho.Cpu386:
-		return "x86"
-	case macho.CpuArm:
-		return "arm"
-	}
-	return strings.ToLower(c.String())
 }
 
 // Object is one object to store for a debug file.

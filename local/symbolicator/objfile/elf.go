@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // openELF reads identity, features and (when index is set) the symbol table
@@ -18,7 +20,7 @@ func openELF(data []byte, index bool, alt *supplement) (*File, error) {
 	if err != nil {
 		return nil, &MalformedError{Kind: "elf", What: "header", Err: err}
 	}
-	f := &File{Identity: Identity{Kind: "elf", Arch: elfArch(ef.Machine)}}
+	f := &File{Identity: Identity{Kind: "elf", Arch: debugfile.ELFArch(ef.Machine)}}
 
 	first := true
 	for _, p := range ef.Progs {
@@ -28,18 +30,15 @@ func openELF(data []byte, index bool, alt *supplement) (*File, error) {
 	}
 
 	if id := elfBuildID(ef, data); len(id) > 0 {
-		f.CodeID = hex.EncodeToString(id)
-		f.DebugID = debugIDFromBytes(id, ef.ByteOrder == binary.LittleEndian)
+		f.CodeID = debugfile.ELFCodeID(id)
+		f.DebugID = debugfile.ELFDebugID(id, ef.ByteOrder == binary.LittleEndian)
 	} else if text := ef.Section(".text"); text != nil && text.Type != elf.SHT_NOBITS {
 		b, err := elfSectionData(text, data)
 		if err != nil {
 			return nil, err
 		}
-		var x [16]byte
-		for i, c := range b[:min(len(b), 4096)] {
-			x[i%16] ^= c
-		}
-		f.DebugID = debugIDFromBytes(x[:], ef.ByteOrder == binary.LittleEndian)
+		x := debugfile.TextHash(b)
+		f.DebugID = debugfile.ELFDebugID(x[:], ef.ByteOrder == binary.LittleEndian)
 	}
 
 	hasCode, hasDebug := false, false
@@ -67,7 +66,7 @@ func openELF(data []byte, index bool, alt *supplement) (*File, error) {
 			f.AltLink = &AltLink{Path: string(b[:i]), BuildID: hex.EncodeToString(b[i+1:])}
 		}
 	}
-	f.FileType = fileType(hasCode, hasDebug)
+	f.FileType = debugfile.FileType(hasCode, hasDebug)
 	if !index {
 		return f, nil
 	}
@@ -180,7 +179,7 @@ func elfSectionData(s *elf.Section, data []byte) ([]byte, error) {
 func elfBuildID(ef *elf.File, data []byte) []byte {
 	if s := ef.Section(".note.gnu.build-id"); s != nil {
 		if b, err := elfSectionData(s, data); err == nil {
-			if id := findBuildIDNote(b, ef.ByteOrder); id != nil {
+			if id := debugfile.BuildIDNote(b, ef.ByteOrder); id != nil {
 				return id
 			}
 		}
@@ -188,7 +187,7 @@ func elfBuildID(ef *elf.File, data []byte) []byte {
 	for _, s := range ef.Sections {
 		if s.Type == elf.SHT_NOTE {
 			if b, err := elfSectionData(s, data); err == nil {
-				if id := findBuildIDNote(b, ef.ByteOrder); id != nil {
+				if id := debugfile.BuildIDNote(b, ef.ByteOrder); id != nil {
 					return id
 				}
 			}
@@ -196,71 +195,12 @@ func elfBuildID(ef *elf.File, data []byte) []byte {
 	}
 	for _, p := range ef.Progs {
 		if p.Type == elf.PT_NOTE && p.Off <= uint64(len(data)) && p.Filesz <= uint64(len(data))-p.Off {
-			if id := findBuildIDNote(data[p.Off:p.Off+p.Filesz], ef.ByteOrder); id != nil {
+			if id := debugfile.BuildIDNote(data[p.Off:p.Off+p.Filesz], ef.ByteOrder); id != nil {
 				return id
 			}
 		}
 	}
 	return nil
-}
-
-// findBuildIDNote scans ELF notes for NT_GNU_BUILD_ID.
-func findBuildIDNote(b []byte, bo binary.ByteOrder) []byte {
-	for len(b) >= 12 {
-		namesz, descsz, typ := uint64(bo.Uint32(b)), uint64(bo.Uint32(b[4:])), bo.Uint32(b[8:])
-		b = b[12:]
-		nameEnd := (namesz + 3) &^ 3
-		descEnd := nameEnd + (descsz+3)&^3
-		if nameEnd > uint64(len(b)) || nameEnd+descsz > uint64(len(b)) {
-			return nil
-		}
-		if typ == 3 && namesz == 4 && string(b[:4]) == "GNU\x00" && descsz > 0 {
-			return b[nameEnd : nameEnd+descsz]
-		}
-		if descEnd > uint64(len(b)) {
-			return nil
-		}
-		b = b[descEnd:]
-	}
-	return nil
-}
-
-// debugIDFromBytes turns an ELF build-id (or .text hash) into a debug id: the
-// first 16 bytes, zero-padded, with the GUID fields byte-swapped on
-// little-endian files.
-func debugIDFromBytes(id []byte, littleEndian bool) string {
-	var u [16]byte
-	copy(u[:], id)
-	if littleEndian {
-		u[0], u[1], u[2], u[3] = u[3], u[2], u[1], u[0]
-		u[4], u[5] = u[5], u[4]
-		u[6], u[7] = u[7], u[6]
-	}
-	return formatUUID(u)
-}
-
-func elfArch(m elf.Machine) string {
-	switch m {
-	case elf.EM_X86_64:
-		return "x86_64"
-	case elf.EM_AARCH64:
-		return "arm64"
-	case elf.EM_386:
-		return "x86"
-	case elf.EM_ARM:
-		return "arm"
-	}
-	return strings.ToLower(strings.TrimPrefix(m.String(), "EM_"))
-}
-
-func fileType(hasCode, hasDebug bool) string {
-	switch {
-	case hasCode && hasDebug:
-		return "both"
-	case hasDebug:
-		return "debuginfo"
-	}
-	return "executable"
 }
 
 func symSize(ef *elf.File) int {

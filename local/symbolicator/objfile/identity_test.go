@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 func TestDebugIDFromBuildID(t *testing.T) {
@@ -29,8 +31,8 @@ func TestDebugIDFromBuildID(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := debugIDFromBytes(b, tt.little); got != tt.want {
-				t.Errorf("debugIDFromBytes(%s) = %s, want %s", tt.buildID, got, tt.want)
+			if got := debugfile.ELFDebugID(b, tt.little); got != tt.want {
+				t.Errorf("debugfile.ELFDebugID(%s) = %s, want %s", tt.buildID, got, tt.want)
 			}
 		})
 	}
@@ -79,7 +81,7 @@ func TestELFIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := hexDecode(ids[0])
-	want := Identity{Kind: "elf", Arch: "x86_64", CodeID: ids[0], DebugID: debugIDFromBytes(raw, true), FileType: "both"}
+	want := Identity{Kind: "elf", Arch: "x86_64", CodeID: ids[0], DebugID: debugfile.ELFDebugID(raw, true), FileType: "both"}
 	if id != want {
 		t.Errorf("Identify = %+v, want %+v", id, want)
 	}
@@ -146,7 +148,7 @@ func TestELFNoBuildID(t *testing.T) {
 	if id.CodeID != "" {
 		t.Errorf("CodeID = %q, want empty without a build-id", id.CodeID)
 	}
-	if want := debugIDFromBytes(x[:], true); id.DebugID != want {
+	if want := debugfile.ELFDebugID(x[:], true); id.DebugID != want {
 		t.Errorf("DebugID = %s, want %s", id.DebugID, want)
 	}
 	if id.FileType != "executable" {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 const (
@@ -33,7 +35,7 @@ func openMachO(data []byte, arch string, index bool) (*File, error) {
 		pick := -1
 		var have []string
 		for i, a := range ff.Arches {
-			name := machoArch(a.Cpu)
+			name := debugfile.MachOArch(a.Cpu)
 			have = append(have, name)
 			if pick < 0 && (arch == "" || name == arch) {
 				pick = i
@@ -60,7 +62,7 @@ func machoFile(mf *macho.File, data []byte, index bool) (*File, error) {
 	if len(mf.Loads) > maxLoadCmds {
 		return nil, &MalformedError{Kind: "macho", What: "load commands", Err: fmt.Errorf("%d commands exceed the limit of %d", len(mf.Loads), maxLoadCmds)}
 	}
-	f := &File{Identity: Identity{Kind: "macho", Arch: machoArch(mf.Cpu)}}
+	f := &File{Identity: Identity{Kind: "macho", Arch: debugfile.MachOArch(mf.Cpu)}}
 	for _, l := range mf.Loads {
 		raw := l.Raw()
 		if len(raw) < 8 || mf.ByteOrder.Uint32(raw) != lcUUID {
@@ -71,7 +73,7 @@ func machoFile(mf *macho.File, data []byte, index bool) (*File, error) {
 		}
 		var u [16]byte
 		copy(u[:], raw[8:24])
-		f.DebugID = formatUUID(u)
+		f.DebugID = debugfile.UUID(u)
 		f.CodeID = hex.EncodeToString(u[:])
 		break
 	}
@@ -98,7 +100,7 @@ func machoFile(mf *macho.File, data []byte, index bool) (*File, error) {
 	if mf.Type == mhDSYM {
 		hasCode = false
 	}
-	f.FileType = fileType(hasCode, hasDebug)
+	f.FileType = debugfile.FileType(hasCode, hasDebug)
 	if mf.Symtab != nil {
 		if len(mf.Symtab.Syms) > maxSymbols {
 			return nil, &MalformedError{Kind: "macho", What: "LC_SYMTAB", Err: fmt.Errorf("%d symbols exceed the limit of %d", len(mf.Symtab.Syms), maxSymbols)}
@@ -185,18 +187,4 @@ func machoSymbols(mf *macho.File) []symbol {
 		out[i] = symbol{addr: s.addr, size: size, name: s.name}
 	}
 	return out
-}
-
-func machoArch(c macho.Cpu) string {
-	switch c {
-	case macho.CpuAmd64:
-		return "x86_64"
-	case macho.CpuArm64:
-		return "arm64"
-	case macho.Cpu386:
-		return "x86"
-	case macho.CpuArm:
-		return "arm"
-	}
-	return strings.ToLower(strings.TrimPrefix(c.String(), "Cpu"))
 }

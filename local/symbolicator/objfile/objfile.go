@@ -294,16 +294,3 @@ func kindOf(data []byte) string {
 	}
 	return ""
 }
-
-// formatUUID prints 16 bytes as a lowercase hyphenated UUID.
-func formatUUID(b [16]byte) string {
-	const hx = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hx[c>>4], hx[c&15])
-	}
-	return string(out)
-}
