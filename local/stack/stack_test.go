@@ -350,6 +350,9 @@ func TestFaults(t *testing.T) {
 			if tt.cfg.Deadline != 0 {
 				deadline = tt.cfg.Deadline
 			}
+			if r.exec.StopDate.IsZero() {
+				t.Error("the execution has no stop date")
+			}
 			if took := r.exec.StopDate.Sub(r.exec.StartDate); took > deadline+task.Defaults.BackoffCap {
 				t.Errorf("execution took %s on the state machine's clock, past the %s deadline", took, deadline)
 			}
