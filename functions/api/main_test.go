@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/internal/mototest"
 	"github.com/symflow/symflow/shared/dynamo"
 )
 
@@ -23,7 +24,7 @@ import (
 // answers the sample API Gateway events.
 func TestWiring(t *testing.T) {
 	ctx := context.Background()
-	endpoint := startMoto(t)
+	endpoint := mototest.Start(t)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
 		"AWS_ENDPOINT_URL": endpoint, "S3_USE_PATH_STYLE": "true",

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/internal/mototest"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/project"
 )
@@ -21,7 +22,7 @@ import (
 // (DynamoDB, S3, Step Functions) and feeds it the sample S3 events.
 func TestWiring(t *testing.T) {
 	ctx := context.Background()
-	endpoint := startMoto(t)
+	endpoint := mototest.Start(t)
 	const bucket = "symflow-crashbucket-1a2b3c4d5e6f"
 	const smArn = "arn:aws:states:us-east-1:123456789012:stateMachine:SymbolicateStateMachine"
 	for k, v := range map[string]string{

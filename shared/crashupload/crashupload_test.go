@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/internal/mototest"
 	localddb "github.com/symflow/symflow/local/dynamodb"
 	"github.com/symflow/symflow/shared/blob"
 	"github.com/symflow/symflow/shared/crashupload"
@@ -130,7 +131,7 @@ func (w syncWriter) Write(p []byte) (int, error) {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	endpoint := startMoto(t)
+	endpoint := mototest.Start(t)
 	creds := credentials.NewStaticCredentialsProvider("testing", "testing", "")
 	w := &world{logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
 	w.s3 = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true, Credentials: creds})

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/internal/mototest"
 	"github.com/symflow/symflow/shared/execution"
 	"github.com/symflow/symflow/shared/stepfunctions"
 )
@@ -20,7 +21,7 @@ func newMachine(t *testing.T) (*sfn.Client, string) {
 	t.Helper()
 	client := sfn.New(sfn.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(startMoto(t)),
+		BaseEndpoint: aws.String(mototest.Start(t)),
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	out, err := client.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{

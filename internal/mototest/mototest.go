@@ -1,4 +1,8 @@
-package crashupload_test
+// Package mototest runs moto_server (preinstalled with the machine's Python
+// tools) for tests that need a real S3 or Step Functions API: on a free port
+// of 127.0.0.1, stopped when the test ends. A missing moto_server fails the
+// test, never skips it.
+package mototest
 
 import (
 	"fmt"
@@ -11,9 +15,8 @@ import (
 	"time"
 )
 
-// startMoto runs moto_server (preinstalled) on a free port of 127.0.0.1
-// and returns its endpoint URL.
-func startMoto(t *testing.T) string {
+// Start runs moto_server for the test and returns its endpoint URL.
+func Start(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
