@@ -27,6 +27,7 @@ func run() error {
 	out := flag.String("json", "bench.json", "write the report as JSON to this file (empty: do not write)")
 	flag.StringVar(&cfg.Root, "root", ".", "repository root")
 	quick := flag.Bool("quick", false, "tiny sizes: check that every section runs, not how fast")
+	markdown := flag.Bool("markdown", false, "also print the headline numbers as Markdown tables (for the README)")
 	chaosN := flag.Int("chaos-executions", cfg.ChaosExecutions, "executions of the load-with-faults run (0: skip)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -47,6 +48,10 @@ func run() error {
 		return err
 	}
 	rep.WriteText(os.Stdout)
+	if *markdown {
+		fmt.Println()
+		rep.WriteMarkdown(os.Stdout)
+	}
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {

@@ -93,6 +93,17 @@ func TestRunQuick(t *testing.T) {
 			t.Errorf("text report lacks %q", h)
 		}
 	}
+	var md bytes.Buffer
+	rep.WriteMarkdown(&md)
+	n := 0
+	for _, l := range strings.Split(md.String(), "\n") {
+		if strings.HasPrefix(l, "|--") && strings.Trim(l, "|-:") == "" {
+			n++ // a table's separator row
+		}
+	}
+	if n != 5 {
+		t.Errorf("Markdown report has %d tables, want 5:\n%s", n, md.String())
+	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown prints the report's headline numbers and the goals as
+// Markdown tables, for the README.
+func (r *Report) WriteMarkdown(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "Measured %s on %d CPUs (%s), %.0f GB, %s.\n\n",
+		r.Date.Format("2006-01-02"), m.CPUs, m.CPUModel, float64(m.MemoryMB)/1024, m.GoVersion)
+	if s := r.Symbolication; s != nil {
+		fmt.Fprintln(w, "| symbolication (index build included) | addresses | time | addresses/s | objfile faster | memory |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+		for _, run := range s.Runs {
+			mem := "RSS " + mb(run.MaxRSS)
+			if run.Tool == "objfile" {
+				mem = "allocated " + mb(run.Allocated)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %.1f× | %s |\n", run.Tool, count(run.Addresses), dur(run.Duration), rate(run.PerSecond), run.Ratio, mem)
+		}
+		fmt.Fprintf(w, "\nWarm lookups: %s/s; the open index keeps %s.\n\n", rate(s.WarmLookups), mb(s.IndexHeapBytes))
+	}
+	if e := r.EndToEnd; e != nil {
+		fmt.Fprintln(w, "| local engine, concurrent executions | executions/s | p50 | p99 |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|")
+		for _, l := range e.Levels {
+			fmt.Fprintf(w, "| %d | %.0f | %s | %s |\n", l.Concurrency, l.PerSecond, dur(l.P50), dur(l.P99))
+		}
+		fmt.Fprintf(w, "\nThe engine itself takes %s per state; the handlers take %.0f%% of an execution.\n\n", dur(e.EnginePerState), 100*e.HandlerShare)
+	}
+	if len(r.Scenarios) > 0 {
+		fmt.Fprintf(w, "| path | transitions | Lambda invocations | Standard per 1 M | Express per 1 M |\n")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
+		for i, s := range r.Scenarios {
+			c := r.Costs[i]
+			fmt.Fprintf(w, "| %s | %d | %d | %s | %s |\n", s.Name, s.Transitions, s.Invocations, usd(c.Standard), usd(c.Express))
+		}
+		fmt.Fprintf(w, "\nus-east-1 list prices of %s, Lambda on arm64, handler durations measured locally.\n\n", PricesDate)
+	}
+	if len(r.ColdStarts) > 0 {
+		fmt.Fprintln(w, "| function | bootstrap (arm64) | cold start to first response |")
+		fmt.Fprintln(w, "|---|--:|--:|")
+		for _, c := range r.ColdStarts {
+			fmt.Fprintf(w, "| %s | %s | %s |\n", c.Function, mb(c.Bytes), dur(c.FirstResponse))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "| goal | target | measured | met |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, g := range r.Goals {
+		met := "yes"
+		if !g.Met {
+			met = "no: " + g.Off
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", g.Name, strings.ReplaceAll(g.Target, "|", "/"), g.Measured, met)
+	}
+}
