@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/functions/internal/lambdaenv"
 	"github.com/symflow/symflow/internal/mototest"
 	"github.com/symflow/symflow/shared/dynamo"
 )
@@ -59,7 +60,7 @@ func TestWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv, err := build(ctx)
+	srv, err := lambdaenv.API(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestBuildNamesMissingEnvironment(t *testing.T) {
 	t.Setenv("STATE_MACHINE_ARN", "")
 	t.Setenv("PROJECTS_TABLE", "p")
 	t.Setenv("TASKS_TABLE", "t")
-	if _, err := build(context.Background()); err == nil || !strings.Contains(err.Error(), "is not set") {
+	if _, err := lambdaenv.API(context.Background()); err == nil || !strings.Contains(err.Error(), "is not set") {
 		t.Errorf("build without configuration: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/functions/internal/lambdaenv"
 	"github.com/symflow/symflow/internal/mototest"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/project"
@@ -64,7 +65,7 @@ func TestWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h, err := build(ctx)
+	h, err := lambdaenv.CrashUpload(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package lambdaenv builds the workflow's dependencies from a Lambda's
+// Package lambdaenv builds each function's handler from a Lambda's
 // environment: AWS clients (built once per process), the stores, the
 // Symbolicator HTTP client and the JSON logger. Every functions/* main calls
-// it, so the mains stay wiring only.
+// it, so the mains stay three lines.
 package lambdaenv
 
 import (
@@ -11,15 +11,23 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/symflow/symflow/shared/api"
 	"github.com/symflow/symflow/shared/blob"
 	"github.com/symflow/symflow/shared/component"
+	"github.com/symflow/symflow/shared/crashupload"
+	"github.com/symflow/symflow/shared/debugfile"
 	"github.com/symflow/symflow/shared/dynamo"
+	"github.com/symflow/symflow/shared/execution"
 	"github.com/symflow/symflow/shared/metrics"
+	"github.com/symflow/symflow/shared/stepfunctions"
 	"github.com/symflow/symflow/shared/symbolicator"
 	"github.com/symflow/symflow/shared/task"
 )
@@ -48,18 +56,17 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// Steps builds the workflow steps from the environment.
-func Steps(ctx context.Context) (*task.Steps, error) {
-	log := Logger()
-	cfg, settings, err := task.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("read configuration: %w", err)
-	}
+// clients are what every function builds once: the AWS configuration, the
+// DynamoDB store and an S3 client.
+type clients struct {
+	aws   aws.Config
+	store *dynamo.Store
+	s3    *s3.Client
+}
+
+// newClients reads the table names and S3 addressing from the environment.
+func newClients(ctx context.Context, taskTTL time.Duration) (*clients, error) {
 	pathStyle, err := envBool(EnvS3UsePathStyle)
-	if err != nil {
-		return nil, err
-	}
-	allowLoopback, err := envBool(EnvComponentsAllowLoopback)
 	if err != nil {
 		return nil, err
 	}
@@ -70,24 +77,119 @@ func Steps(ctx context.Context) (*task.Steps, error) {
 	store, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), dynamo.Config{
 		ProjectsTable: os.Getenv(EnvProjectsTable),
 		TasksTable:    os.Getenv(EnvTasksTable),
-		TaskTTL:       cfg.TaskTTL,
+		TaskTTL:       taskTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &clients{
+		aws:   awsCfg,
+		store: store,
+		s3:    s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+	}, nil
+}
+
+// requireEnv fails on the first unset variable, naming it.
+func requireEnv(names ...string) error {
+	for _, name := range names {
+		if os.Getenv(name) == "" {
+			return fmt.Errorf("%s is not set", name)
+		}
+	}
+	return nil
+}
+
+// Steps builds the workflow steps from the environment.
+func Steps(ctx context.Context) (*task.Steps, error) {
+	log := Logger()
+	cfg, settings, err := task.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	allowLoopback, err := envBool(EnvComponentsAllowLoopback)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClients(ctx, cfg.TaskTTL)
+	if err != nil {
+		return nil, err
 	}
 	components := component.SafeClient(component.ClientOptions{Policy: component.AddressPolicy{AllowLoopback: allowLoopback}})
 	m := metrics.NewEMF(os.Stdout, "symflow", metrics.Dim("Function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME")))
 	return &task.Steps{
 		Config:     cfg,
 		Settings:   settings,
-		Projects:   store,
-		Tasks:      store,
-		Blobs:      blob.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })),
+		Projects:   c.store,
+		Tasks:      c.store,
+		Blobs:      blob.New(c.s3),
 		HTTP:       &http.Client{},
 		Workers:    symbolicator.NewWorkerID(cfg.WorkerSampleRate, nil),
 		Components: component.NewPreparer(component.NewSelectRequester(components, log), log),
 		Log:        log,
 		Metrics:    m,
+	}, nil
+}
+
+// API builds the HTTP API's server from the environment.
+func API(ctx context.Context) (*api.Server, error) {
+	if err := requireEnv(EnvProjectsTable, EnvTasksTable, api.EnvStateMachineArn, api.EnvCrashBucket, api.EnvResultsBucket, api.EnvDebugFilesBucket); err != nil {
+		return nil, err
+	}
+	_, settings, err := task.ConfigFromEnv(func(k string) string {
+		if k == task.EnvSymbolicatorURL {
+			return "http://unused/" // the API never calls Symbolicator
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	c, err := newClients(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	runner, err := stepfunctions.New(sfn.NewFromConfig(c.aws), os.Getenv(api.EnvStateMachineArn))
+	if err != nil {
+		return nil, err
+	}
+	blobs := blob.New(c.s3)
+	presign := s3.NewPresignClient(c.s3)
+	return &api.Server{
+		Projects:    c.store,
+		Starter:     &execution.Starter{Runner: runner, Claims: c.store, Blobs: blobs, PayloadBucket: os.Getenv(api.EnvCrashBucket)},
+		Executions:  runner,
+		Results:     blobs,
+		ResultLinks: api.S3ResultLinks{Client: presign},
+		DebugFiles: &debugfile.Store{
+			Bucket:    os.Getenv(api.EnvDebugFilesBucket),
+			Blobs:     blobs,
+			Projects:  c.store,
+			Presigner: debugfile.S3Presigner{Client: presign},
+		},
+		Settings: settings,
+		Log:      Logger(),
+	}, nil
+}
+
+// CrashUpload builds the crash-upload trigger's handler from the environment.
+func CrashUpload(ctx context.Context) (*crashupload.Handler, error) {
+	if err := requireEnv(EnvProjectsTable, EnvTasksTable, api.EnvStateMachineArn); err != nil {
+		return nil, err
+	}
+	c, err := newClients(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	runner, err := stepfunctions.New(sfn.NewFromConfig(c.aws), os.Getenv(api.EnvStateMachineArn))
+	if err != nil {
+		return nil, err
+	}
+	return &crashupload.Handler{
+		// Crash files are referenced, never offloaded: no payload bucket.
+		Starter:    &execution.Starter{Runner: runner, Claims: c.store, Blobs: blob.New(c.s3)},
+		Projects:   c.store,
+		Quarantine: crashupload.S3Quarantine{Client: c.s3},
+		Log:        Logger(),
 	}, nil
 }
 
@@ -106,10 +208,10 @@ func envBool(name string) (bool, error) {
 
 // Must ends the process when wiring failed: a Lambda that cannot start
 // should fail its init, visibly, rather than serve errors.
-func Must(steps *task.Steps, err error) *task.Steps {
+func Must[T any](v T, err error) T {
 	if err != nil {
 		Logger().Error("init failed", "error", err)
 		os.Exit(1)
 	}
-	return steps
+	return v
 }
