@@ -220,14 +220,15 @@ func progress(cfg Config, format string, a ...any) {
 }
 
 // tradeOffs is the poll interval × timeout table for a quick and a slow
-// crash.
+// crash: short and long holds at the template's 1 s interval (5 s is the
+// template's default timeout, 10 s its maximum), and a slower loop.
 func tradeOffs(happy Scenario, submitMB, pollMB int) []TradeOff {
 	var out []TradeOff
 	for _, work := range []time.Duration{2 * time.Second, 20 * time.Second} {
-		for _, interval := range []time.Duration{time.Second, 5 * time.Second} {
-			for _, timeout := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second} {
-				out = append(out, tradeOff(happy, submitMB, pollMB, work, interval, timeout))
-			}
+		for _, it := range [][2]time.Duration{
+			{time.Second, time.Second}, {time.Second, 5 * time.Second}, {time.Second, 10 * time.Second}, {5 * time.Second, 5 * time.Second},
+		} {
+			out = append(out, tradeOff(happy, submitMB, pollMB, work, it[0], it[1]))
 		}
 	}
 	return out

@@ -157,7 +157,7 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t\n", c.Scenario, usd(c.Lambda), usd(c.Standard), usd(c.Express))
 		}
 		end(t)
-		fmt.Fprintln(w, "poll interval × Symbolicator timeout (model on the happy path: a crash that takes `work` to symbolicate)")
+		fmt.Fprintln(w, "poll interval × Symbolicator timeout (template defaults 1 s and 5 s), modelled on the happy path for a crash that takes `work` to symbolicate")
 		t = tw()
 		fmt.Fprintln(t, "work\tinterval\ttimeout\tpolls\ttransitions\tLambda held\tseen late by\tStandard/1M\tExpress/1M\t")
 		for _, o := range r.TradeOffs {
