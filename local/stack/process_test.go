@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/symflow/symflow/local/asl"
@@ -19,7 +18,7 @@ import (
 // in-process handlers must give the same result.
 func TestProcessMode(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncWriter{b: &strings.Builder{}}
+	logs := &syncBuffer{}
 	st, err := stack.Start(ctx, stack.Options{Root: root, LambdaMode: stack.ModeProcess, Log: logs})
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +36,7 @@ func TestProcessMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if exec.Status != asl.StatusSucceeded {
-		t.Fatalf("execution %s: %s %s\nfunction logs:\n%s", exec.Status, exec.Error, exec.Cause, logs.b.String())
+		t.Fatalf("execution %s: %s %s\nfunction logs:\n%s", exec.Status, exec.Error, exec.Cause, logs.String())
 	}
 	if got, want := strings.Join(asl.Path(exec), " "), "LookupSources SubmitTask IsDone ProcessResponse PrepareComponents Done"; got != want {
 		t.Errorf("path %s, want %s", got, want)
@@ -52,12 +51,12 @@ func TestProcessMode(t *testing.T) {
 	}
 	checkFrames(t, run{result: result})
 	// The functions really ran as processes: their JSON logs went to Log.
-	if !strings.Contains(logs.b.String(), `"execution_id"`) {
-		t.Errorf("no function log line reached the stack's log:\n%s", logs.b.String())
+	if !strings.Contains(logs.String(), `"execution_id"`) {
+		t.Errorf("no function log line reached the stack's log:\n%s", logs.String())
 	}
 	raw, _ := json.Marshal(exec)
 	for _, secret := range sampleSecrets {
-		if strings.Contains(string(raw)+logs.b.String(), secret) {
+		if strings.Contains(string(raw)+logs.String(), secret) {
 			t.Errorf("a secret (%s) is in the history or the function logs", secret)
 		}
 	}
@@ -68,16 +67,4 @@ func TestUnknownLambdaMode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"docker"`) {
 		t.Fatalf("err = %v, want one naming the mode", err)
 	}
-}
-
-// syncWriter lets processes and the handler logger write one buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
