@@ -4,7 +4,7 @@ GO ?= go
 FUNCTIONS := $(filter-out internal,$(notdir $(wildcard functions/*)))
 BIN := bin
 
-.PHONY: run test deps lint build bench fuzz clean sample-debug-file
+.PHONY: run test deps lint build bench load fuzz clean sample-debug-file
 
 ## run: symbolicate the sample crash through the local state machine
 run:
@@ -28,9 +28,11 @@ lint:
 	    echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; git --no-pager diff -- go.mod go.sum; \
 	    cp /tmp/symflow-go.mod.bak go.mod; cp /tmp/symflow-go.sum.bak go.sum; exit 1; fi
 
-## test: install test dependencies, lint, and run every test with the race detector
+## test: install test dependencies, lint, build, run every test with the race
+## detector, then every fuzz target briefly (longer: make fuzz)
 test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
+	bash scripts/fuzz.sh 2s
 
 ## build: cross-compile every function to bin/<name>/bootstrap (provided.al2023, arm64)
 build:
@@ -43,6 +45,10 @@ build:
 ## bench: benchmarks against the reference tools
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
+
+## load: 1,000 executions through the local engine with 10 % injected faults
+load:
+	$(GO) run ./cmd/symflow chaos load --executions 1000
 
 ## fuzz: run every fuzz target for FUZZTIME (default 60s each)
 FUZZTIME ?= 60s

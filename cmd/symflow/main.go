@@ -1,14 +1,7 @@
 // Command symflow runs symflow locally: the whole workflow against embedded
 // stand-ins for AWS and Symbolicator, one function at a time, any state
-// machine definition, and the embedded Symbolicator as a server.
-//
-//	symflow run EVENT.json [--project-config CONFIG.json] [--symbolicator-url URL]
-//	symflow invoke FUNCTION -e EVENT.json [--project-config CONFIG.json]
-//	symflow asl run DEFINITION.json --input INPUT.json [--task NAME=COMMAND]...
-//	symflow executions list | show NAME [--mermaid]
-//	symflow symbolicator serve --listen 127.0.0.1:PORT
-//	symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR]
-//	symflow debug-files upload --project ID [--api URL] PATH...
+// machine definition, the API, the embedded Symbolicator as a server, and a
+// fault-injecting proxy. `symflow help` lists the commands.
 package main
 
 import (
@@ -24,13 +17,16 @@ import (
 const usage = `symflow — native crash symbolication, run locally
 
 Usage:
-  symflow run EVENT.json [--project-config CONFIG.json] [--symbolicator-url URL] [--state-dir DIR]
+  symflow run EVENT.json [--project-config CONFIG.json] [--debug-file PATH]... [--symbolicator-url URL]
+              [--lambda-mode inprocess|process] [--state-dir DIR]
   symflow invoke FUNCTION -e EVENT.json [--project-config CONFIG.json]
   symflow asl run DEFINITION.json --input INPUT.json [--task NAME=COMMAND]...
   symflow executions list | show NAME [--mermaid]
   symflow symbolicator serve --listen 127.0.0.1:PORT
   symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--project-config CONFIG.json] [--debug-file PATH]...
   symflow debug-files upload --project ID [--api URL] PATH... | identify PATH...
+  symflow chaos --target URL --listen 127.0.0.1:PORT [--mix lost=0.05,unavailable=0.05,...]
+  symflow chaos load [--executions N]
 `
 
 // exitError carries a process exit code with its message.
