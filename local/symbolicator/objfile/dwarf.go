@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sort"
 )
 
 // dwarfSectionNames are the DWARF sections the index reads, without the
@@ -88,6 +89,16 @@ type indexBuilder struct {
 
 	rangeBuf [][2]uint64
 
+	// unitEnds are the end offsets of the units of .debug_info, in order.
+	// cuEnd is the end of the unit whose root DIE the walk last saw (0:
+	// none), cuBase that root's entry pc, low pc and address base: what
+	// dwarf.Data.Ranges would otherwise re-read from the root for every DIE
+	// with DW_AT_ranges.
+	unitEnds []dwarf.Offset
+	cuEnd    dwarf.Offset
+	cuBase   []dwarf.Field
+	fieldBuf []dwarf.Field
+
 	alt *supplement // nil without a supplementary file
 
 	// zeroIsDiscarded drops code at address 0: in linked ELF files that is
@@ -119,6 +130,7 @@ func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string, alt *s
 
 		zeroIsDiscarded: kind == "elf",
 	}
+	b.unitEnds = unitEnds(secs["info"], bo)
 	if err := b.walk(secs, bo); err != nil {
 		return nil, malformed("section .debug_info", err)
 	}
@@ -212,6 +224,7 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 			stack = stack[:0]
 			unit = int32(len(b.idx.langs))
 			b.idx.langs = append(b.idx.langs, langName(e.Val(dwarf.AttrLanguage)))
+			b.rememberRoot(e)
 			unitFiles, err = b.unitLines(e, secs, bo)
 			if err != nil {
 				return err
@@ -247,7 +260,7 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 					b.rangeBuf = append(b.rangeBuf[:0], rg)
 					ranges = b.rangeBuf
 				} else if e.AttrField(dwarf.AttrRanges) != nil {
-					ranges, err = b.d.Ranges(e)
+					ranges, err = b.ranges(e)
 					if err != nil {
 						return fmt.Errorf("ranges of DIE at %#x: %w", e.Offset, err)
 					}
@@ -309,6 +322,63 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 			}
 		}
 	}
+}
+
+// unitEnds lists where each unit of .debug_info ends, from the unit
+// headers' lengths. It stops at the first header it cannot read; DIEs past
+// that are left to dwarf.Data.Ranges.
+func unitEnds(info []byte, bo binary.ByteOrder) []dwarf.Offset {
+	var ends []dwarf.Offset
+	off := uint64(0)
+	n := uint64(len(info))
+	for off+4 <= n {
+		length, hdr := uint64(bo.Uint32(info[off:])), uint64(4)
+		if length == 0xffffffff {
+			if off+12 > n {
+				break
+			}
+			length, hdr = bo.Uint64(info[off+4:]), 12
+		} else if length >= 0xfffffff0 {
+			break
+		}
+		if length > n-off-hdr {
+			break
+		}
+		off += hdr + length
+		ends = append(ends, dwarf.Offset(off))
+	}
+	return ends
+}
+
+// rememberRoot keeps what Ranges needs of a unit's root DIE.
+func (b *indexBuilder) rememberRoot(e *dwarf.Entry) {
+	b.cuEnd, b.cuBase = 0, b.cuBase[:0]
+	i := sort.Search(len(b.unitEnds), func(i int) bool { return b.unitEnds[i] > e.Offset })
+	if i == len(b.unitEnds) {
+		return
+	}
+	b.cuEnd = b.unitEnds[i]
+	for _, a := range []dwarf.Attr{dwarf.AttrEntrypc, dwarf.AttrLowpc, dwarf.AttrAddrBase} {
+		if f := e.AttrField(a); f != nil {
+			b.cuBase = append(b.cuBase, *f)
+		}
+	}
+}
+
+// ranges is b.d.Ranges(e) for a DIE with DW_AT_ranges. Within the unit
+// whose root was remembered, it hands Ranges a stand-in root entry (the
+// DIE's DW_AT_ranges and the root's base fields): Ranges then takes the
+// base from it instead of parsing the unit's root DIE again, the same
+// values at a fraction of the cost.
+func (b *indexBuilder) ranges(e *dwarf.Entry) ([][2]uint64, error) {
+	rf := e.AttrField(dwarf.AttrRanges)
+	if b.cuEnd == 0 || e.Offset >= b.cuEnd || rf == nil ||
+		e.AttrField(dwarf.AttrLowpc) != nil || e.AttrField(dwarf.AttrHighpc) != nil || e.AttrField(dwarf.AttrEntrypc) != nil {
+		return b.d.Ranges(e)
+	}
+	b.fieldBuf = append(append(b.fieldBuf[:0], *rf), b.cuBase...)
+	root := dwarf.Entry{Offset: e.Offset, Tag: dwarf.TagCompileUnit, Field: b.fieldBuf}
+	return b.d.Ranges(&root)
 }
 
 // lowHigh reads DW_AT_low_pc/DW_AT_high_pc (an address, or an offset from
