@@ -3,19 +3,21 @@ package statemachine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/symflow/symflow/internal/dynamolocal"
-	"github.com/symflow/symflow/local/samtemplate"
+	"github.com/symflow/symflow/local/runtimeapi"
 	"github.com/symflow/symflow/shared/dynamo"
 	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/task"
@@ -73,52 +75,61 @@ func TestDefinitionErrorNames(t *testing.T) {
 
 // TestErrorTypesAtTheLambdaBoundary returns each of shared/task's error
 // values from a handler run by aws-lambda-go's own runtime loop (this test
-// binary, started as a function process against a local Runtime API) and
-// checks that the errorType the runtime reports, which is what Step
-// Functions matches ErrorEquals against, is the name the definition uses.
+// binary, started by local/runtimeapi as a function process) and checks
+// that the errorType the runtime reports, which is what Step Functions
+// matches ErrorEquals against, is the name the definition uses.
 func TestErrorTypesAtTheLambdaBoundary(t *testing.T) {
-	api := newRuntimeAPI(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self, "-test.run=^$")
-	cmd.Env = []string{errorProcessEnv + "=1", "PATH=" + os.Getenv("PATH")}
-	fn := startFunction(t, api, "error-function", cmd)
+	// TestMain turns the binary into the function on errorProcessEnv
+	// before flags are parsed, so it needs no arguments.
+	fn := newFunction(t, runtimeapi.Config{
+		Name:      "ErrorFunction",
+		Bootstrap: self,
+		Env:       map[string]string{errorProcessEnv: "1"},
+	})
 	for _, name := range task.ErrorNames {
 		t.Run(name, func(t *testing.T) {
 			payload, _ := json.Marshal(map[string]string{"name": name})
-			res := fn.invoke(t, payload)
-			if res.ErrorType != name {
-				t.Errorf("errorType = %q, want %q (payload %s)", res.ErrorType, name, res.Payload)
+			fe := invokeForError(t, fn, payload)
+			if fe.Type != name {
+				t.Errorf("errorType = %q, want %q (payload %s)", fe.Type, name, fe.Payload)
 			}
-			if want := errorValues()[name].Error(); res.ErrorMessage != want {
-				t.Errorf("errorMessage = %q, want %q", res.ErrorMessage, want)
+			if want := errorValues()[name].Error(); fe.Message != want {
+				t.Errorf("errorMessage = %q, want %q", fe.Message, want)
 			}
 		})
 	}
 }
 
-// builtFunctions builds functions/<dir> mains for this machine, with the
-// Makefile's tags, into a temporary directory.
-func builtFunctions(t *testing.T, dirs ...string) map[string]string {
+// newFunction runs cfg's function with the bounds the test needs: a
+// minute to start and to answer, however busy the machine, and its
+// processes' output in the test's log. The function stops with the test.
+func newFunction(t *testing.T, cfg runtimeapi.Config) *runtimeapi.Function {
 	t.Helper()
-	goTool := requireTool(t, "go")
-	out := t.TempDir()
-	args := []string{"build", "-tags", "lambda.norpc", "-o", out + string(filepath.Separator)}
-	for _, d := range dirs {
-		args = append(args, "./functions/"+d)
+	cfg.Timeout = max(cfg.Timeout, time.Minute)
+	cfg.InitTimeout = time.Minute
+	cfg.Output = t.Output()
+	fn, err := runtimeapi.NewFunction(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd := exec.Command(goTool, args...)
-	cmd.Dir = root
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %v: %v\n%s", dirs, err, msg)
+	t.Cleanup(fn.Stop)
+	return fn
+}
+
+// invokeForError invokes fn and returns the function error it reports,
+// failing the test when the invocation succeeds or fails otherwise.
+func invokeForError(t *testing.T, fn *runtimeapi.Function, payload []byte) *runtimeapi.FunctionError {
+	t.Helper()
+	out, err := fn.Invoke(t.Context(), payload)
+	var fe *runtimeapi.FunctionError
+	if !errors.As(err, &fe) {
+		t.Fatalf("%s answered %s, error %v: want a function error", fn.Name(), out, err)
 	}
-	bins := map[string]string{}
-	for _, d := range dirs {
-		bins[d] = filepath.Join(out, d)
-	}
-	return bins
+	return fe
 }
 
 // Local names for the template's buckets, as local mode and the sample
@@ -129,42 +140,15 @@ var localBuckets = map[string]string{
 	"DebugFilesBucket": "symflow-debug-files",
 }
 
-// functionEnv is the environment the deployed function would get, with
-// AWS pointed at DynamoDB Local and at nothing else.
-func functionEnv(t *testing.T, tpl *samtemplate.Template, f samtemplate.Function, ddbEndpoint string, override map[string]string) []string {
-	t.Helper()
-	env := f.Env()
-	for k, v := range override {
-		env[k] = v
-	}
-	home := t.TempDir()
-	list := []string{
-		"HOME=" + home,
-		"AWS_REGION=" + samtemplate.Region,
-		"AWS_LAMBDA_FUNCTION_NAME=" + f.LogicalID,
-		// Dummy credentials (letters only, as DynamoDB Local wants); no
-		// profile, no instance metadata, every endpoint on 127.0.0.1.
-		"AWS_ACCESS_KEY_ID=symflowtest",
-		"AWS_SECRET_ACCESS_KEY=symflowtest",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "no-credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL=http://127.0.0.1:9",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbEndpoint,
-	}
-	for k, v := range env {
-		list = append(list, k+"="+v)
-	}
-	return list
-}
-
 // TestFunctionsReportErrorNames runs the real function mains, built from
-// functions/, with the environment template.yaml gives them, under a local
-// Runtime API, DynamoDB Local and Symbolicator stand-ins on 127.0.0.1. Each
-// of the workflow's error names is provoked the way production would meet
-// it, and the errorType the function reports must be that name: this ties
-// the template's environment, the mains' wiring, shared/task's error types
-// and the definition's ErrorEquals together.
+// functions/ by runtimeapi.Build, with the environment template.yaml gives
+// them (runtimeapi.TemplateConfig), under local/runtimeapi, DynamoDB Local
+// and Symbolicator stand-ins on 127.0.0.1. Each of the workflow's error
+// names is provoked the way production would meet it, and the errorType
+// the function reports must be that name: this ties the template's
+// environment, the mains' wiring, shared/task's error types and the
+// definition's ErrorEquals together. How local/runtimeapi relays function
+// errors and runs the binaries is its own tests' business.
 func TestFunctionsReportErrorNames(t *testing.T) {
 	ddb := dynamolocal.Start(t)
 	base := loadTemplate(t)
@@ -213,10 +197,22 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 		t.Fatalf("store the sample project: %v", err)
 	}
 
-	bins := builtFunctions(t, "lookup-sources", "poll-task", "recover-task")
-	api := map[string]*runtimeAPI{}
-	procs := map[string]*function{}
-	start := func(dir, variant string, override map[string]string) *function {
+	bins, err := runtimeapi.Build(t.Context(), root, t.TempDir(), []string{"lookup-sources", "poll-task", "recover-task"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// AWS is DynamoDB Local and nothing else: every other endpoint is a
+	// closed port, and no shared config or credentials file is read.
+	home := t.TempDir()
+	isolated := runtimeapi.LocalEnv(runtimeapi.Local{DynamoDB: ddb.Endpoint()})
+	maps.Copy(isolated, map[string]string{
+		"HOME":                        home,
+		"AWS_CONFIG_FILE":             filepath.Join(home, "no-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "no-credentials"),
+		"AWS_ENDPOINT_URL":            "http://127.0.0.1:9",
+	})
+	procs := map[string]*runtimeapi.Function{}
+	start := func(dir, variant string, override map[string]string) *runtimeapi.Function {
 		key := dir + "/" + variant
 		if f, ok := procs[key]; ok {
 			return f
@@ -225,10 +221,9 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 		if !ok {
 			t.Fatalf("template has no function for functions/%s", dir)
 		}
-		api[key] = newRuntimeAPI(t)
-		cmd := exec.Command(bins[dir])
-		cmd.Env = functionEnv(t, tpl, fn, ddb.Endpoint(), override)
-		procs[key] = startFunction(t, api[key], key, cmd)
+		env := maps.Clone(isolated)
+		maps.Copy(env, override)
+		procs[key] = newFunction(t, runtimeapi.TemplateConfig(fn, bins[dir], env, runtimeapi.Config{}))
 		return procs[key]
 	}
 
@@ -251,41 +246,34 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 		variant  string
 		override map[string]string
 		payload  []byte
-		want     string // errorType; "" for success
-		check    func(t *testing.T, out []byte)
+		want     string // errorType
+		msg      string // what errorMessage must mention; "" for no check
 	}{
 		{"InvalidInput", "lookup-sources", "", nil,
-			event("lookup-sources/payload.json", func(in *task.Input) { in.State.EventID = "not-hex" }), "InvalidInput", nil},
+			event("lookup-sources/payload.json", func(in *task.Input) { in.State.EventID = "not-hex" }), "InvalidInput", "event_id"},
 		{"ProjectNotFound", "lookup-sources", "", nil,
-			event("lookup-sources/payload.json", func(in *task.Input) { in.State.ProjectID = "7" }), "ProjectNotFound", nil},
+			event("lookup-sources/payload.json", func(in *task.Input) { in.State.ProjectID = "7" }), "ProjectNotFound", `project "7"`},
 		{"InternalError", "lookup-sources", "no-table", map[string]string{"PROJECTS_TABLE": "NoSuchTable"},
-			event("lookup-sources/payload.json", nil), "InternalError", nil},
+			event("lookup-sources/payload.json", nil), "InternalError", ""},
 		{"TaskIdNotFound", "poll-task", "lost", nil,
-			event("poll-task/pending.json", nil), "TaskIdNotFound", nil},
+			event("poll-task/pending.json", nil), "TaskIdNotFound", ""},
 		{"DeadlineExceeded", "poll-task", "lost", nil,
-			event("poll-task/deadline-exceeded.json", nil), "DeadlineExceeded", nil},
+			event("poll-task/deadline-exceeded.json", nil), "DeadlineExceeded", ""},
 		{"ServiceUnavailable", "poll-task", "unavailable", map[string]string{"SYMBOLICATOR_URL": unavailable.URL + "/"},
-			event("poll-task/pending.json", nil), "ServiceUnavailable", nil},
+			event("poll-task/pending.json", nil), "ServiceUnavailable", ""},
 		{"SymbolicatorUnreachable", "poll-task", "closed", map[string]string{"SYMBOLICATOR_URL": closedURL},
-			event("poll-task/pending.json", nil), "SymbolicatorUnreachable", nil},
+			event("poll-task/pending.json", nil), "SymbolicatorUnreachable", ""},
 		{"MalformedResponse", "poll-task", "malformed", map[string]string{"SYMBOLICATOR_URL": malformed.URL + "/"},
-			event("poll-task/pending.json", nil), "MalformedResponse", nil},
+			event("poll-task/pending.json", nil), "MalformedResponse", ""},
 		{"ResubmitBudgetExhausted", "recover-task", "", nil,
-			event("recover-task/budget-exhausted.json", nil), "ResubmitBudgetExhausted", nil},
-		{"recover lost task", "recover-task", "", nil,
-			event("recover-task/lost.json", nil), "", func(t *testing.T, out []byte) {
-				var p task.Progress
-				if err := json.Unmarshal(out, &p); err != nil {
-					t.Fatalf("RecoverTask output %s: %v", out, err)
-				}
-				if p.Status != "resubmit" || p.LostTasks != 1 || p.RequestID != "" {
-					t.Errorf("RecoverTask output = %s, want status resubmit, lost_tasks 1, no request_id", out)
-				}
-			}},
+			event("recover-task/budget-exhausted.json", nil), "ResubmitBudgetExhausted", ""},
 	}
 	provoked := map[string]bool{}
 	for _, tc := range cases {
 		provoked[tc.want] = true
+		if !slices.Contains(task.ErrorNames, tc.want) {
+			t.Errorf("case %s expects %s, which is not in task.ErrorNames", tc.name, tc.want)
+		}
 	}
 	for _, n := range task.ErrorNames {
 		if !provoked[n] {
@@ -294,15 +282,12 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := start(tc.dir, tc.variant, tc.override).invoke(t, tc.payload)
-			if res.ErrorType != tc.want {
-				t.Fatalf("functions/%s answered errorType %q (%s), want %q", tc.dir, res.ErrorType, res.ErrorMessage, tc.want)
+			fe := invokeForError(t, start(tc.dir, tc.variant, tc.override), tc.payload)
+			if fe.Type != tc.want {
+				t.Fatalf("functions/%s answered errorType %q (%s), want %q", tc.dir, fe.Type, fe.Message, tc.want)
 			}
-			if tc.want != "" && !slices.Contains(task.ErrorNames, tc.want) {
-				t.Errorf("%s is not in task.ErrorNames", tc.want)
-			}
-			if tc.check != nil {
-				tc.check(t, res.Payload)
+			if !strings.Contains(fe.Message, tc.msg) {
+				t.Errorf("functions/%s: errorMessage %q, want it to mention %q", tc.dir, fe.Message, tc.msg)
 			}
 		})
 	}
@@ -310,16 +295,16 @@ func TestFunctionsReportErrorNames(t *testing.T) {
 	// The same LookupSources answers the sample project with exactly the
 	// lookup the SubmitTask sample event carries.
 	t.Run("lookup matches the submit-task event", func(t *testing.T) {
-		res := start("lookup-sources", "", nil).invoke(t, event("lookup-sources/payload.json", nil))
-		if res.ErrorType != "" {
-			t.Fatalf("LookupSources failed: %s: %s", res.ErrorType, res.ErrorMessage)
+		out, err := start("lookup-sources", "", nil).Invoke(t.Context(), event("lookup-sources/payload.json", nil))
+		if err != nil {
+			t.Fatalf("LookupSources failed: %v", err)
 		}
 		var submit task.Input
 		readJSON(t, filepath.Join(root, "events", "submit-task", "pending.json"), &submit)
 		want, _ := json.Marshal(submit.State.Lookup)
 		var got task.Lookup
-		if err := json.Unmarshal(res.Payload, &got); err != nil {
-			t.Fatalf("LookupSources output %s: %v", res.Payload, err)
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("LookupSources output %s: %v", out, err)
 		}
 		gotJSON, _ := json.Marshal(got)
 		if !jsonEqual(t, gotJSON, want) {

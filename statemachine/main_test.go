@@ -20,7 +20,8 @@ import (
 const root = ".."
 
 // errorProcessEnv makes the test binary a Lambda function process whose
-// handler returns the error value named in its input (see TestMain).
+// handler returns the error value named in its input (see TestMain). It
+// is read before m.Run parses flags, so that process needs no arguments.
 const errorProcessEnv = "SYMFLOW_TEST_ERROR_FUNCTION"
 
 func TestMain(m *testing.M) {
