@@ -101,8 +101,8 @@ func TestRunQuick(t *testing.T) {
 			n++ // a table's separator row
 		}
 	}
-	if n != 5 {
-		t.Errorf("Markdown report has %d tables, want 5:\n%s", n, md.String())
+	if n != 6 {
+		t.Errorf("Markdown report has %d tables, want 6:\n%s", n, md.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)

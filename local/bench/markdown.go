@@ -10,8 +10,8 @@ import (
 // Markdown tables, for the README.
 func (r *Report) WriteMarkdown(w io.Writer) {
 	m := r.Machine
-	fmt.Fprintf(w, "Measured %s on %d CPUs (%s), %.0f GB, %s.\n\n",
-		r.Date.Format("2006-01-02"), m.CPUs, m.CPUModel, float64(m.MemoryMB)/1024, m.GoVersion)
+	fmt.Fprintf(w, "Measured %s on %d CPUs (%s), %.1f GiB, %s, %s.\n\n",
+		r.Date.Format("2006-01-02"), m.CPUs, m.CPUModel, float64(m.MemoryMB)/1024, m.GoVersion, m.OS)
 	if s := r.Symbolication; s != nil {
 		fmt.Fprintln(w, "| symbolication (index build included) | addresses | time | addresses/s | objfile faster | memory |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
@@ -40,6 +40,16 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %d | %d | %s | %s |\n", s.Name, s.Transitions, s.Invocations, usd(c.Standard), usd(c.Express))
 		}
 		fmt.Fprintf(w, "\nus-east-1 list prices of %s, Lambda on arm64, handler durations measured locally.\n\n", PricesDate)
+	}
+	if len(r.TradeOffs) > 0 {
+		fmt.Fprintln(w, "| crash takes | poll interval | timeout | polls | transitions | Lambda waiting | seen late by | Standard per 1 M | Express per 1 M |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		for _, o := range r.TradeOffs {
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", dur(o.Work), dur(o.PollInterval), dur(o.Timeout),
+				o.Polls, o.Transitions, dur(o.Held), dur(o.Late), usd(o.Standard), usd(o.Express))
+		}
+		fmt.Fprintln(w, "\nThe poll loop modelled on the measured happy path; 1 s and 5 s are the template's defaults.")
+		fmt.Fprintln(w)
 	}
 	if len(r.ColdStarts) > 0 {
 		fmt.Fprintln(w, "| function | bootstrap (arm64) | cold start to first response |")
