@@ -92,6 +92,10 @@ func rate(x float64) string {
 
 func dur(d time.Duration) string {
 	switch {
+	case d == 0:
+		return "0"
+	case d%time.Second == 0:
+		return fmt.Sprintf("%d s", d/time.Second)
 	case d >= time.Second:
 		return fmt.Sprintf("%.2f s", d.Seconds())
 	case d >= time.Millisecond:
