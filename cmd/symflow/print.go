@@ -12,6 +12,7 @@ import (
 
 	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/stack"
+	"github.com/symflow/symflow/shared/component"
 	"github.com/symflow/symflow/shared/task"
 )
 
@@ -207,13 +208,69 @@ func printResult(ctx context.Context, w io.Writer, st *stack.Stack, exec *asl.Ex
 	var comps task.Components
 	if json.Unmarshal(out.Components, &comps) == nil && len(comps.Items) > 0 {
 		fmt.Fprintln(w, "components:")
-		for _, c := range comps.Items {
+		var prepared []component.Result
+		if comps.Schemas != nil {
+			if err := st.Blobs.GetJSON(ctx, *comps.Schemas, &prepared); err != nil {
+				return fmt.Errorf("read prepared components: %w", err)
+			}
+		}
+		for i, c := range comps.Items {
 			status := "prepared"
 			if c.Error != "" {
 				status = "error: " + c.Error
 			}
 			fmt.Fprintf(w, "  %-16s %-18s %s\n", c.AppSlug, c.Type, status)
+			if i < len(prepared) {
+				printSchema(w, prepared[i].Schema)
+			}
 		}
 	}
 	return nil
+}
+
+// printSchema shows what a prepared component offers a UI: a
+// stacktrace-link's URL, and each form field with its choices.
+func printSchema(w io.Writer, schema json.RawMessage) {
+	var s struct {
+		URL      string `json:"url"`
+		Link     form   `json:"link"`
+		Create   form   `json:"create"`
+		Settings form   `json:"settings"`
+	}
+	if json.Unmarshal(schema, &s) != nil {
+		return
+	}
+	if s.URL != "" {
+		fmt.Fprintf(w, "      url %s\n", s.URL)
+	}
+	for _, f := range []struct {
+		name string
+		form form
+	}{{"link", s.Link}, {"create", s.Create}, {"settings", s.Settings}} {
+		for _, field := range append(f.form.Required, f.form.Optional...) {
+			line := fmt.Sprintf("      %s.%s (%s)", f.name, field.Name, field.Type)
+			if len(field.Choices) > 0 {
+				var labels []string
+				for _, c := range field.Choices {
+					if len(c) == 2 {
+						labels = append(labels, fmt.Sprintf("%v=%v", c[0], c[1]))
+					}
+				}
+				line += ": " + strings.Join(labels, ", ")
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// form is the part of a component schema that lists fields.
+type form struct {
+	Required []formField `json:"required_fields"`
+	Optional []formField `json:"optional_fields"`
+}
+
+type formField struct {
+	Name    string  `json:"name"`
+	Type    string  `json:"type"`
+	Choices [][]any `json:"choices"`
 }

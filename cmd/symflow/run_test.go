@@ -48,6 +48,7 @@ func TestRunSample(t *testing.T) {
 		"→ LookupSources", "→ SubmitTask", "→ ProcessResponse", "✓ SUCCEEDED",
 		"checked_limit", "/src/crashy/crashy.c:15", "parse_limits", "/src/crashy/crashy.c:22",
 		"load_config", "main", "missing", "libc.so.6", "issue-link", "prepared",
+		"link.board (select): crash=Crash triage, backlog=Backlog", "open-in-editor?installationId=",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
