@@ -42,9 +42,9 @@ build:
 	    -o $(BIN)/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
-## bench: benchmarks against the reference tools
+## bench: measure against the reference tools and the goals (report printed, bench.json written)
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
+	CGO_ENABLED=0 $(GO) run ./cmd/symflow-bench -json bench.json
 
 ## load: 1,000 executions through the local engine with 10 % injected faults
 load:
