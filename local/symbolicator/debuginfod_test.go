@@ -3,192 +3,51 @@
 package symbolicator
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/symflow/symflow/internal/netns"
 )
 
 // debuginfod (elfutils 0.188) has no option to choose its listening
-// address: it binds every interface. The test therefore runs it in a fresh
-// network namespace (unshare -n, or -rn when not root) whose only
-// interface is its own loopback, and reaches it through a unix socket: the
-// test binary re-executes itself inside the namespace as a relay (see
-// debuginfodRelayMain) that starts debuginfod there and forwards each
-// connection accepted on the socket to 127.0.0.1:<port> inside the
-// namespace. Nothing listens on the host's interfaces.
-const (
-	relayEnv       = "SYMFLOW_DEBUGINFOD_RELAY"
-	relaySocketEnv = "SYMFLOW_DEBUGINFOD_SOCKET"
-	relayScanEnv   = "SYMFLOW_DEBUGINFOD_SCAN"
-	relayDBEnv     = "SYMFLOW_DEBUGINFOD_DB"
-)
+// address: it binds every interface. The test therefore runs it in a
+// private network namespace (internal/netns) whose only interface is its
+// own loopback, and reaches it through the namespace relay's unix socket:
+// nothing listens on the host's interfaces.
 
 func TestMain(m *testing.M) {
-	if os.Getenv(relayEnv) == "1" {
-		os.Exit(debuginfodRelayMain())
-	}
+	// The test binary, re-executed, is the namespace relay.
+	netns.RelayMain()
 	os.Exit(m.Run())
-}
-
-// loopbackUp brings the namespace's lo interface up (it starts down).
-func loopbackUp() error {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
-	if err != nil {
-		return err
-	}
-	defer syscall.Close(fd)
-	var ifr [40]byte
-	copy(ifr[:], "lo")
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))); errno != 0 {
-		return fmt.Errorf("get lo flags: %w", errno)
-	}
-	flags := *(*uint16)(unsafe.Pointer(&ifr[16]))
-	flags |= syscall.IFF_UP | syscall.IFF_RUNNING
-	*(*uint16)(unsafe.Pointer(&ifr[16])) = flags
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))); errno != 0 {
-		return fmt.Errorf("set lo up: %w", errno)
-	}
-	return nil
-}
-
-// debuginfodRelayMain runs inside the network namespace. It prints
-// "ready" once the socket accepts connections and stops (with debuginfod)
-// when its standard input closes.
-func debuginfodRelayMain() int {
-	fail := func(err error) int {
-		fmt.Fprintln(os.Stderr, "relay:", err)
-		return 1
-	}
-	if err := loopbackUp(); err != nil {
-		return fail(err)
-	}
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail(err)
-	}
-	port := probe.Addr().(*net.TCPAddr).Port
-	probe.Close()
-
-	cmd := exec.Command("debuginfod", "-F", "-p", fmt.Sprint(port), "-d", os.Getenv(relayDBEnv), "-t", "0", "-g", "0", "-c", "1", os.Getenv(relayScanEnv))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return fail(fmt.Errorf("start debuginfod: %w", err))
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-
-	ln, err := net.Listen("unix", os.Getenv(relaySocketEnv))
-	if err != nil {
-		return fail(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				up, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				go io.Copy(up, c)
-				io.Copy(c, up)
-			}()
-		}
-	}()
-	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
-	return 0
 }
 
 // startDebuginfod runs debuginfod over scanDir in its own network
 // namespace and returns an HTTP client whose connections reach it.
 func startDebuginfod(t *testing.T, scanDir string) *http.Client {
 	t.Helper()
-	requireTool(t, "debuginfod")
-	requireTool(t, "unshare")
-	tmp := t.TempDir()
-	sock := filepath.Join(tmp, "debuginfod.sock")
-	// Root needs no user namespace for a network namespace; anyone else
-	// maps themselves to root in a new user namespace first.
-	nsFlag := "-rn"
-	if os.Geteuid() == 0 {
-		nsFlag = "-n"
-	}
-	cmd := exec.Command("unshare", nsFlag, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), relayEnv+"=1", relaySocketEnv+"="+sock, relayScanEnv+"="+scanDir, relayDBEnv+"="+filepath.Join(tmp, "debuginfod.sqlite"))
-	stdin, err := cmd.StdinPipe()
+	debuginfod := requireTool(t, "debuginfod")
+	s, err := netns.Start(context.Background(), netns.Command{
+		Path: debuginfod,
+		Args: []string{"-F", "-p", netns.PortPlaceholder, "-d", filepath.Join(t.TempDir(), "debuginfod.sqlite"),
+			"-t", "0", "-g", "0", "-c", "1", scanDir},
+		Probe:   netns.Probe{HTTPPath: "/metrics", Status: http.StatusOK},
+		Timeout: 30 * time.Second,
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("start debuginfod: %v", err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(tmp, "debuginfod.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start debuginfod in a network namespace (unshare %s): %v", nsFlag, err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			stdin.Close()
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-			logFile.Close()
-		})
-	}
-	t.Cleanup(stop)
-	ready := make(chan bool, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- strings.TrimSpace(line) == "ready"
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			stop()
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("debuginfod relay did not start:\n%s", log)
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop debuginfod: %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("debuginfod relay did not start in 30s")
-	}
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-	}}
+	})
+	return s.HTTPClient()
 }
 
 func TestDebuginfodSource(t *testing.T) {
