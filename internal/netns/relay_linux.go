@@ -136,10 +136,14 @@ func runRelay(stdin io.Reader, stdout io.Writer, stderr *os.File) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
+	var lastErr error // the last probe failure not caused by the deadline
 	for {
 		err := probe(ctx, port, cfg.HTTPPath, cfg.Status)
 		if err == nil {
 			break
+		}
+		if ctx.Err() == nil || lastErr == nil {
+			lastErr = err
 		}
 		select {
 		case <-exited:
@@ -156,7 +160,7 @@ func runRelay(stdin io.Reader, stdout io.Writer, stderr *os.File) int {
 			return 1
 		case <-ctx.Done():
 			stop()
-			logf("%s not ready on port %d within %v: %v", cfg.Path, port, cfg.Timeout, err)
+			logf("%s not ready on port %d within %v: %v", cfg.Path, port, cfg.Timeout, lastErr)
 			return 1
 		case <-time.After(100 * time.Millisecond):
 		}
