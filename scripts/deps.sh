@@ -16,6 +16,7 @@ command -v debuginfod >/dev/null 2>&1 || need+=(debuginfod)
 command -v eu-readelf >/dev/null 2>&1 || need+=(elfutils)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing Debian packages: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
