@@ -32,7 +32,7 @@ lint:
 ## detector, then every fuzz target briefly (longer: make fuzz)
 test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
-	bash scripts/fuzz.sh 2s
+	bash scripts/fuzz.sh 5000x
 
 ## build: cross-compile every function to bin/<name>/bootstrap (provided.al2023, arm64)
 build:
