@@ -29,7 +29,7 @@ lint:
 	    cp /tmp/symflow-go.mod.bak go.mod; cp /tmp/symflow-go.sum.bak go.sum; exit 1; fi
 
 ## test: install test dependencies, lint, build, run every test with the race
-## detector, then every fuzz target briefly (longer: make fuzz)
+## detector, then 5,000 inputs of every fuzz target (longer: make fuzz)
 test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	bash scripts/fuzz.sh 5000x
