@@ -688,26 +688,9 @@ func (r *run) task(ctx context.Context, st *state, input any, th *thread) (any, 
 			payload = newObject(0)
 		}
 		ids := EventDetails{ResourceType: "lambda", Resource: "invoke"}
-		sched := ids
-		sched.Region, sched.Parameters, sched.TimeoutInSeconds = r.region, mustJSON(input), timeout
-		r.emit(th, "TaskScheduled", sched)
-		startedID := r.emit(th, "TaskStarted", ids)
-		out, raw, f := r.invoke(ctx, fn, payload, timeout)
-		if f != nil {
-			d := ids
-			d.Error, d.Cause = f.name, f.cause
-			if f.name == ErrTimeout {
-				r.emit(th, "TaskTimedOut", d)
-			} else if !f.abort {
-				r.emit(th, "TaskFailed", d)
-			}
-			return nil, f
-		}
-		wrapped := r.lambdaResponse(out, raw, startedID)
-		d := ids
-		d.Output = mustJSON(wrapped)
-		r.emit(th, "TaskSucceeded", d)
-		return wrapped, nil
+		return r.serviceTask(ctx, th, ids, fn, input, payload, timeout, func(out any, raw json.RawMessage, startedID int64) any {
+			return r.lambdaResponse(out, raw, startedID)
+		})
 	case strings.HasPrefix(res, "arn:aws:lambda:"):
 		r.emit(th, "LambdaFunctionScheduled", EventDetails{Resource: res, Input: mustJSON(input), TimeoutInSeconds: timeout})
 		r.emit(th, "LambdaFunctionStarted", EventDetails{})
@@ -729,26 +712,39 @@ func (r *run) task(ctx context.Context, st *state, input any, th *thread) (any, 
 			svc, action, _ := strings.Cut(rest, ":")
 			ids = EventDetails{ResourceType: svc, Resource: action}
 		}
-		sched := ids
-		sched.Region, sched.Parameters, sched.TimeoutInSeconds = r.region, mustJSON(input), timeout
-		r.emit(th, "TaskScheduled", sched)
-		r.emit(th, "TaskStarted", ids)
-		out, _, f := r.invoke(ctx, res, input, timeout)
-		if f != nil {
-			d := ids
-			d.Error, d.Cause = f.name, f.cause
-			if f.name == ErrTimeout {
-				r.emit(th, "TaskTimedOut", d)
-			} else if !f.abort {
-				r.emit(th, "TaskFailed", d)
-			}
-			return nil, f
-		}
-		d := ids
-		d.Output = mustJSON(out)
-		r.emit(th, "TaskSucceeded", d)
-		return out, nil
+		return r.serviceTask(ctx, th, ids, res, input, input, timeout, nil)
 	}
+}
+
+// serviceTask invokes a service integration (lambda:invoke, another
+// arn:aws:states::: resource, an activity) with the history AWS records for
+// it: TaskScheduled with the parameters, TaskStarted, then TaskSucceeded,
+// TaskFailed or TaskTimedOut. wrap, when set, shapes the result from the
+// invocation's output, raw answer and the TaskStarted event id.
+func (r *run) serviceTask(ctx context.Context, th *thread, ids EventDetails, resource string, params, input any, timeout int64,
+	wrap func(out any, raw json.RawMessage, startedID int64) any) (any, *failure) {
+	sched := ids
+	sched.Region, sched.Parameters, sched.TimeoutInSeconds = r.region, mustJSON(params), timeout
+	r.emit(th, "TaskScheduled", sched)
+	startedID := r.emit(th, "TaskStarted", ids)
+	out, raw, f := r.invoke(ctx, resource, input, timeout)
+	if f != nil {
+		d := ids
+		d.Error, d.Cause = f.name, f.cause
+		if f.name == ErrTimeout {
+			r.emit(th, "TaskTimedOut", d)
+		} else if !f.abort {
+			r.emit(th, "TaskFailed", d)
+		}
+		return nil, f
+	}
+	if wrap != nil {
+		out = wrap(out, raw, startedID)
+	}
+	d := ids
+	d.Output = mustJSON(out)
+	r.emit(th, "TaskSucceeded", d)
+	return out, nil
 }
 
 // invoke calls the Invoker with a timeout measured on the engine's clock.
