@@ -185,6 +185,29 @@ func (in *writeInput) check() *apiError {
 	return validation("ReturnValuesOnConditionCheckFailure %q must be NONE or ALL_OLD", in.ReturnValuesOnConditionCheckFailure)
 }
 
+// writeTarget checks what every write shares, in DynamoDB's order (the
+// table, the legacy parameters, ReturnValues against the values the
+// operation allows, the expression attribute maps), and returns the table
+// and an expression parser; needExpr says whether the write has an
+// expression at all.
+func (s *Server) writeTarget(in *writeInput, needExpr bool, returnValues ...string) (*table, *exprs, *apiError) {
+	t, err := s.table(in.TableName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, nil, err
+	}
+	if err := checkReturnValues(in.ReturnValues, returnValues...); err != nil {
+		return nil, nil, err
+	}
+	p, err := in.parser(needExpr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, &exprs{p: p}, nil
+}
+
 // failCondition is the ConditionalCheckFailedException for old, with the
 // old item when the request asked for it.
 func (in *writeInput) failCondition(old item, exists bool) *apiError {
@@ -202,21 +225,10 @@ func (s *Server) putItem(body []byte) (any, *apiError) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	t, err := s.table(in.TableName)
+	t, e, err := s.writeTarget(&in.writeInput, in.ConditionExpression != "", "NONE", "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
-	if err := in.check(); err != nil {
-		return nil, err
-	}
-	if err := checkReturnValues(in.ReturnValues, "NONE", "ALL_OLD"); err != nil {
-		return nil, err
-	}
-	p, err := in.parser(in.ConditionExpression != "")
-	if err != nil {
-		return nil, err
-	}
-	e := exprs{p: p}
 	c := e.condition("ConditionExpression", in.ConditionExpression)
 	if err := e.done(); err != nil {
 		return nil, err
@@ -260,21 +272,11 @@ func (s *Server) updateItem(body []byte) (any, *apiError) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	t, err := s.table(in.TableName)
+	t, e, err := s.writeTarget(&in.writeInput, in.ConditionExpression != "" || in.UpdateExpression != "",
+		"NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
 	if err != nil {
 		return nil, err
 	}
-	if err := in.check(); err != nil {
-		return nil, err
-	}
-	if err := checkReturnValues(in.ReturnValues, "NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"); err != nil {
-		return nil, err
-	}
-	p, err := in.parser(in.ConditionExpression != "" || in.UpdateExpression != "")
-	if err != nil {
-		return nil, err
-	}
-	e := exprs{p: p}
 	u := e.update(in.UpdateExpression)
 	c := e.condition("ConditionExpression", in.ConditionExpression)
 	if err := e.done(); err != nil {
@@ -354,21 +356,10 @@ func (s *Server) deleteItem(body []byte) (any, *apiError) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	t, err := s.table(in.TableName)
+	t, e, err := s.writeTarget(&in.writeInput, in.ConditionExpression != "", "NONE", "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
-	if err := in.check(); err != nil {
-		return nil, err
-	}
-	if err := checkReturnValues(in.ReturnValues, "NONE", "ALL_OLD"); err != nil {
-		return nil, err
-	}
-	p, err := in.parser(in.ConditionExpression != "")
-	if err != nil {
-		return nil, err
-	}
-	e := exprs{p: p}
 	c := e.condition("ConditionExpression", in.ConditionExpression)
 	if err := e.done(); err != nil {
 		return nil, err
