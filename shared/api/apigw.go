@@ -10,12 +10,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// Environment variables functions/api reads besides the tables'.
+// Environment variables the entry points read besides the tables' and the
+// buckets the workflow shares (shared/task's EnvResultsBucket and
+// EnvDebugFilesBucket).
 const (
-	EnvStateMachineArn  = "STATE_MACHINE_ARN"
-	EnvCrashBucket      = "CRASH_BUCKET" // offloaded payloads
-	EnvResultsBucket    = "RESULTS_BUCKET"
-	EnvDebugFilesBucket = "DEBUG_FILES_BUCKET"
+	EnvStateMachineArn = "STATE_MACHINE_ARN"
+	EnvCrashBucket     = "CRASH_BUCKET" // offloaded payloads
 )
 
 // HandleHTTPAPI adapts an API Gateway HTTP API (payload format 2.0)

@@ -132,7 +132,7 @@ func Steps(ctx context.Context) (*task.Steps, error) {
 
 // API builds the HTTP API's server from the environment.
 func API(ctx context.Context) (*api.Server, error) {
-	if err := requireEnv(EnvProjectsTable, EnvTasksTable, api.EnvStateMachineArn, api.EnvCrashBucket, api.EnvResultsBucket, api.EnvDebugFilesBucket); err != nil {
+	if err := requireEnv(EnvProjectsTable, EnvTasksTable, api.EnvStateMachineArn, api.EnvCrashBucket, task.EnvResultsBucket, task.EnvDebugFilesBucket); err != nil {
 		return nil, err
 	}
 	_, settings, err := task.ConfigFromEnv(func(k string) string {
@@ -161,7 +161,7 @@ func API(ctx context.Context) (*api.Server, error) {
 		Results:     blobs,
 		ResultLinks: api.S3ResultLinks{Client: presign},
 		DebugFiles: &debugfile.Store{
-			Bucket:    os.Getenv(api.EnvDebugFilesBucket),
+			Bucket:    os.Getenv(task.EnvDebugFilesBucket),
 			Blobs:     blobs,
 			Projects:  c.store,
 			Presigner: debugfile.S3Presigner{Client: presign},
