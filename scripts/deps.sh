@@ -17,6 +17,14 @@ command -v eu-readelf >/dev/null 2>&1 || need+=(elfutils)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Crash dumps of real crashes: arm64 programs cross-compiled and run under
+# qemu-user, gdb-multiarch for their reference backtraces; lld links PE files.
+command -v gdb >/dev/null 2>&1 || need+=(gdb)
+command -v gdb-multiarch >/dev/null 2>&1 || need+=(gdb-multiarch)
+command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v ld.lld >/dev/null 2>&1 || need+=(lld)
+command -v stress-ng >/dev/null 2>&1 || need+=(stress-ng)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing Debian packages: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
