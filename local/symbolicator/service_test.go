@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -302,6 +304,10 @@ __attribute__((noinline)) int compute(int x) { int r = inner(x); return r + 7; }
 		t.Fatalf("module = %v", m)
 	}
 	frames := arr(t, obj(t, arr(t, resp.JSON["stacktraces"], "st")[0], "st")["frames"], "frames")
+	// The real function takes the name of the first symbol at its address
+	// in symbol-table order, as symbolic's symbol map keeps it; in a clang
+	// object that is the section's temporary label.
+	chain[len(chain)-1].Function = firstSymbolAt(t, objPath, 0)
 	for i, w := range chain {
 		f := obj(t, frames[i], "frame")
 		if f["function"] != w.Function || f["lineno"] != float64(w.Line) || f["instruction_addr"] != hexAddr(image+addr) {
@@ -312,4 +318,25 @@ __attribute__((noinline)) int compute(int x) { int r = inner(x); return r + 7; }
 	if last["instruction_addr"] != hexAddr(image+addr) || last["original_index"] != float64(1) {
 		t.Errorf("caller frame = %v, want it looked up at %s", last, hexAddr(image+addr))
 	}
+}
+
+// firstSymbolAt returns the first code symbol at addr in the file's symbol
+// table order (llvm-nm -p), without Mach-O's leading underscore.
+func firstSymbolAt(t *testing.T, path string, addr uint64) string {
+	t.Helper()
+	out, err := exec.Command("llvm-nm", "-p", "--defined-only", path).Output()
+	if err != nil {
+		t.Fatalf("llvm-nm %s: %v", path, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || (f[1] != "t" && f[1] != "T") {
+			continue
+		}
+		if a, err := strconv.ParseUint(f[0], 16, 64); err == nil && a == addr {
+			return strings.TrimPrefix(f[2], "_")
+		}
+	}
+	t.Fatalf("no code symbol at %#x in %s", addr, path)
+	return ""
 }

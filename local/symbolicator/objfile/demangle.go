@@ -39,17 +39,3 @@ func demangleName(sym string) string {
 	}
 	return demangle.ASTToString(ast)
 }
-
-// rustLegacyHash matches the hash element that ends legacy Rust manglings.
-var rustLegacyHash = regexp.MustCompile(`17h[0-9a-f]{16}E$`)
-
-// guessLang guesses a symbol's language from its mangling.
-func guessLang(sym string) string {
-	switch {
-	case strings.HasPrefix(sym, "_R"), strings.HasPrefix(sym, "_ZN") && rustLegacyHash.MatchString(sym):
-		return "rust"
-	case strings.HasPrefix(sym, "_Z"):
-		return "cpp"
-	}
-	return ""
-}

@@ -21,6 +21,9 @@ type dwarfIndex struct {
 	nodes []node
 	names []funcName
 	langs []string // per unit
+	// dart marks units produced by the Dart VM: their functions keep the
+	// DWARF names, since Dart's symbol-table mangling is lossy (symbolic).
+	dart []bool
 }
 
 type lineEntry struct {
@@ -45,6 +48,9 @@ type node struct {
 	callLine uint32 // DW_AT_call_line
 	unit     int32
 	entry    uint64 // roots: the function's entry address
+	// nameAddr is, for roots, the lowest address of the function's ranges:
+	// where symbolic looks for a symbol to name the function.
+	nameAddr uint64
 }
 
 type funcName struct {
@@ -224,6 +230,8 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 			stack = stack[:0]
 			unit = int32(len(b.idx.langs))
 			b.idx.langs = append(b.idx.langs, langName(e.Val(dwarf.AttrLanguage)))
+			producer, _ := e.Val(dwarf.AttrProducer).(string)
+			b.idx.dart = append(b.idx.dart, producer == "Dart VM")
 			b.rememberRoot(e)
 			unitFiles, err = b.unitLines(e, secs, bo)
 			if err != nil {
@@ -296,6 +304,10 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 				n.entry = ranges[0][0]
 				if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && lo != 0 {
 					n.entry = lo
+				}
+				n.nameAddr = ranges[0][0]
+				for _, rg := range ranges {
+					n.nameAddr = min(n.nameAddr, rg[0])
 				}
 			}
 			b.idx.nodes = append(b.idx.nodes, n)
@@ -664,16 +676,19 @@ func (b *indexBuilder) buildSegments() {
 	b.idx.segs = segs
 }
 
-// langName maps DW_AT_language to Symbolicator's language names.
+// langName maps DW_AT_language to Symbolicator's language names. It knows
+// exactly the languages symbolic knows: the later codes (C17 0x2c, C++17
+// 0x2a, C++20 0x2b, assembler) are "unknown" there, so frames of such units
+// carry no lang, as in Symbolicator's answers.
 func langName(v any) string {
 	l, ok := v.(int64)
 	if !ok {
 		return ""
 	}
 	switch l {
-	case 0x01, 0x02, 0x0c, 0x1d, 0x2c: // C89, C, C99, C11, C17
+	case 0x01, 0x02, 0x0c, 0x1d: // C89, C, C99, C11
 		return "c"
-	case 0x04, 0x19, 0x1a, 0x21, 0x2a, 0x2b: // C++, C++03, C++11, C++14, C++17, C++20
+	case 0x04, 0x19, 0x1a, 0x21: // C++, C++03, C++11, C++14
 		return "cpp"
 	case 0x10:
 		return "objc"
@@ -687,8 +702,6 @@ func langName(v any) string {
 		return "swift"
 	case 0x13:
 		return "d"
-	case 0x8001:
-		return "asm"
 	}
 	return ""
 }

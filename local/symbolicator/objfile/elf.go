@@ -76,9 +76,6 @@ func openELF(data []byte, index bool, alt *supplement) (*File, error) {
 		return nil, err
 	}
 	f.symtab = newSymtab(syms)
-	if ef.Section(".gopclntab") != nil || ef.Section(".go.buildinfo") != nil {
-		f.symtab.lang = "go"
-	}
 
 	if hasDebug {
 		// Relocatable objects need relocations applied to their DWARF;
@@ -242,7 +239,7 @@ func elfSymbols(ef *elf.File) ([]symbol, error) {
 		if arm && typ == elf.STT_NOTYPE && strings.HasPrefix(s.Name, "$") {
 			continue
 		}
-		out = append(out, symbol{addr: s.Value, size: s.Size, name: s.Name})
+		out = append(out, symbol{addr: s.Value, size: s.Size, name: s.Name, fn: typ == elf.STT_FUNC})
 	}
 	return out, nil
 }

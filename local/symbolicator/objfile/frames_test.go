@@ -21,9 +21,12 @@ func TestFrameFields(t *testing.T) {
 	}{
 		{cBin, "sum_table", "sum_table", "sum_table", "c", "c/table.c"},
 		{cBin, "main", "main", "main", "c", "c/main.c"},
-		{cppBin, "_ZN3app3runEi", "app::run(int)", "_ZN3app3runEi", "cpp", "cpp/main.cpp"},
+		// GCC splits these into a hot part and a .cold part placed below
+		// it; symbolic names a function after the symbol at its lowest
+		// address, so the raw symbol is the .cold one's.
+		{cppBin, "_ZN3app3runEi", "app::run(int)", "_ZN3app3runEi.cold", "cpp", "cpp/main.cpp"},
 		{cppBin, "_ZN3geo10total_areaERKSt6vectorIPNS_5ShapeESaIS2_EE", "geo::total_area(std::vector<geo::Shape*, std::allocator<geo::Shape*> > const&)",
-			"_ZN3geo10total_areaERKSt6vectorIPNS_5ShapeESaIS2_EE", "cpp", "cpp/shapes.cpp"},
+			"_ZN3geo10total_areaERKSt6vectorIPNS_5ShapeESaIS2_EE.cold", "cpp", "cpp/shapes.cpp"},
 		{goBin, "main.top", "main.top", "main.top", "go", "goprog/main.go"},
 	}
 	for _, tt := range tests {

@@ -303,8 +303,10 @@ func TestMachOFixture(t *testing.T) {
 	}{
 		{0x100000800, true, "main", "main", 0x100000800, ""},
 		{0x10000081f, true, "main", "main", 0x100000800, ""},
-		{0x100000825, true, "ns::foo(int)", "_ZN2ns3fooEi", 0x100000820, "cpp"},
-		{0x10000083f, true, "ns::foo(int)", "_ZN2ns3fooEi", 0x100000820, "cpp"},
+		// Symbol-table functions have no language, as in symbolic
+		// (no guessing from the mangling).
+		{0x100000825, true, "ns::foo(int)", "_ZN2ns3fooEi", 0x100000820, ""},
+		{0x10000083f, true, "ns::foo(int)", "_ZN2ns3fooEi", 0x100000820, ""},
 		{0x100000840, false, "", "", 0, ""}, // past the end of __text
 		{0x1000007ff, false, "", "", 0, ""},
 	}

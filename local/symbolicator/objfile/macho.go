@@ -184,7 +184,7 @@ func machoSymbols(mf *macho.File) []symbol {
 		if next > s.addr {
 			size = next - s.addr
 		}
-		out[i] = symbol{addr: s.addr, size: size, name: s.name}
+		out[i] = symbol{addr: s.addr, size: size, name: s.name, fn: true}
 	}
 	return out
 }

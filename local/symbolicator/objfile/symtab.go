@@ -1,6 +1,7 @@
 package objfile
 
 import (
+	"cmp"
 	"slices"
 	"sync/atomic"
 )
@@ -8,14 +9,20 @@ import (
 type symbol struct {
 	addr, size uint64
 	name       string
+	// fn marks a function symbol (ELF STT_FUNC; every Mach-O section
+	// symbol): only these name functions in Symbolicator's symbol map.
+	fn bool
 }
 
 // symtab answers "which symbol covers addr" the way llvm-symbolizer does:
-// among symbols at one address the largest (then the last) wins, and a
-// symbol of size 0 extends to the next symbol.
+// among symbols at one address the largest (then the last) covers, and a
+// symbol of size 0 extends to the next symbol. The name it reports for an
+// address is Symbolicator's (symbolic's symbol map): the first function
+// symbol at that address in file order, so that of two aliases (a C++
+// complete-object destructor D1Ev and the base-object one D2Ev sharing
+// code) the one the symbol table lists first wins.
 type symtab struct {
 	syms []symbol
-	lang string // language of the whole file when known ("go"), else ""
 
 	// display holds each symbol's demangled name once computed; demangling
 	// every symbol up front would make Open slow for large C++ binaries.
@@ -33,31 +40,43 @@ func (s *symtab) function(i int) string {
 }
 
 func newSymtab(in []symbol) *symtab {
-	slices.SortStableFunc(in, func(a, b symbol) int {
-		switch {
-		case a.addr != b.addr:
-			if a.addr < b.addr {
-				return -1
-			}
-			return 1
-		case a.size != b.size:
-			if a.size < b.size {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
+	// Stable by address only: within one address the file order remains.
+	slices.SortStableFunc(in, func(a, b symbol) int { return cmp.Compare(a.addr, b.addr) })
 	out := in[:0]
 	for i := 0; i < len(in); {
 		j := i + 1
 		for j < len(in) && in[j].addr == in[i].addr {
 			j++
 		}
-		out = append(out, in[j-1])
+		// The largest symbol, the last of equal ones, covers (llvm); the
+		// first function symbol names (symbolic).
+		cover, name := i, ""
+		for k := i; k < j; k++ {
+			if in[k].size >= in[cover].size {
+				cover = k
+			}
+			if name == "" && in[k].fn {
+				name = in[k].name
+			}
+		}
+		sym := in[cover]
+		if name != "" {
+			sym.name = name
+		}
+		sym.fn = name != ""
+		out = append(out, sym)
 		i = j
 	}
 	return &symtab{syms: slices.Clip(out), display: make([]atomic.Pointer[string], len(out))}
+}
+
+// exact returns the index of the function symbol at exactly addr, or -1.
+func (s *symtab) exact(addr uint64) int {
+	i := s.find(addr)
+	if i < 0 || s.syms[i].addr != addr || !s.syms[i].fn {
+		return -1
+	}
+	return i
 }
 
 func (s *symtab) len() int {
