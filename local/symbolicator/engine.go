@@ -453,14 +453,19 @@ const (
 	adjustNo
 )
 
-// synchronousSignals are faults raised by the crashing instruction itself:
-// the crashing frame's address is that instruction, not a return address.
-var synchronousSignals = map[uint32]bool{4: true, 7: true, 8: true, 11: true}
+// crashSignals are the faults after which a crash reporter (KSCrash, for
+// one) may have removed the signal handler's frame, leaving a return
+// address in frame 0. symbolic lists SIGILL 4, SIGBUS 10 (Darwin's number)
+// and SIGSEGV 11; SIGBUS is 7 on Linux, which SEMANTICS §4 names, so both
+// are accepted (7 is SIGEMT on Darwin and 10 SIGUSR1 on Linux: neither is a
+// crash either platform reports with a removed handler frame).
+var crashSignals = map[uint32]bool{4: true, 7: true, 10: true, 11: true}
 
 // shouldAdjust decides whether addr is a return address whose call
 // instruction precedes it (SEMANTICS §4): every frame but the crashing one
-// (index 0) is; the crashing one is not when the signal is a synchronous
-// fault or the thread's ip register holds the address.
+// (index 0) is. The crashing frame holds the faulting instruction itself,
+// unless the thread's ip register is present, differs from addr and the
+// signal is a crash signal: then a handler frame was removed above it.
 func shouldAdjust(mode adjustment, frameIndex int, signal *uint32, ip *uint64, addr uint64) bool {
 	switch mode {
 	case adjustYes:
@@ -471,24 +476,24 @@ func shouldAdjust(mode adjustment, frameIndex int, signal *uint32, ip *uint64, a
 	if frameIndex != 0 {
 		return true
 	}
-	if signal != nil && synchronousSignals[*signal] {
-		return false
-	}
-	if ip != nil && *ip == addr {
-		return false
-	}
-	return true
+	return ip != nil && *ip != addr && signal != nil && crashSignals[*signal]
 }
 
-// instructionAlignment returns the alignment and minimal size of
-// instructions on arch.
+// instructionAlignment returns the alignment of instructions on arch and
+// how far before a return address its call instruction starts, as symbolic
+// has them: one instruction, two on MIPS (the call's delay slot), and
+// byte-granular (1) for x86 and architectures symbolic does not know.
 func instructionAlignment(arch string) (align, size uint64) {
 	switch {
 	case strings.HasPrefix(arch, "arm64"), strings.HasPrefix(arch, "aarch64"):
 		return 4, 4
 	case strings.HasPrefix(arch, "arm"):
 		return 2, 2
-	case strings.HasPrefix(arch, "ppc"), strings.HasPrefix(arch, "mips"), strings.HasPrefix(arch, "riscv"):
+	case strings.HasPrefix(arch, "mips"):
+		return 4, 8
+	case strings.HasPrefix(arch, "ppc64"):
+		return 8, 8
+	case strings.HasPrefix(arch, "ppc"):
 		return 4, 4
 	}
 	return 1, 1
@@ -713,10 +718,10 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		}
 		o["symbol"] = symbol
 		o["function"] = function
-		if fr.AbsPath != "" {
-			o["abs_path"] = fr.AbsPath
-			if b := basename(fr.AbsPath); b != "" {
-				o["filename"] = b
+		if abs := cleanPath(fr.AbsPath); abs != "" {
+			o["abs_path"] = abs
+			if name := splitName(abs); name != "" {
+				o["filename"] = name
 			}
 		} else {
 			for _, k := range []string{"abs_path", "filename"} {
