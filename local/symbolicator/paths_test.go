@@ -12,9 +12,9 @@ func TestCleanPath(t *testing.T) {
 		{"/work/linux/../linux/main.cpp", "/work/linux/main.cpp"},
 		{"/a/./b", "/a/b"},
 		{"/a/b/../c", "/a/c"},
-		{"/foo/../../b", "../b"}, // symbolic's quirk: climbing past the top leaves a relative path
+		{"/foo/../../b", "../b"},                   // symbolic's quirk: climbing past the top leaves a relative path
 		{"../aaa/bbb/../ccc", "../aaa/bbb/../ccc"}, // and once past the top, ".." no longer folds
-		{"a//b", "a//b"}, // repeated separators stay
+		{"a//b", "a//b"},                           // repeated separators stay
 		{"/src/x.c", "/src/x.c"},
 		{"/src/dir/", "/src/dir"},
 		{`C:\a\..\b\c.cpp`, `C:\b\c.cpp`},
