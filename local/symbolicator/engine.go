@@ -65,6 +65,7 @@ type moduleEntry struct {
 	arch       string
 	file       *objfile.File
 	candidates []candidate
+	bundles    [][]byte // source bundles found for the module
 }
 
 // indexedFile is a parsed debug file in the index cache.
@@ -197,10 +198,6 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 		}
 	}()
 	types := fileTypesFor(m.raw.Type)
-	if types == nil {
-		m.status = statusUnsupported
-		return
-	}
 	id := objectID{
 		Type: m.raw.Type, CodeID: m.raw.CodeID, DebugID: m.raw.DebugID,
 		CodeFile: m.raw.CodeFile, DebugFile: m.raw.DebugFile, Checksum: m.raw.DebugChecksum,
@@ -234,19 +231,26 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 
 	// Pick the best file: debug info over symbols only, earlier sources
 	// and layouts winning ties; files with neither are skipped. Without a
-	// usable file the first failure decides the status (as Symbolicator).
-	best, bestQ := -1, 4
+	// usable file the first failure decides the status, a file that is
+	// there but broken or unreachable before one that is not there.
+	best, bestQ := -1, 6
+	unreadable := false
 	for i, fm := range metas {
-		q := 3
-		if fm.err == nil {
-			switch {
-			case fm.file.Features.HasDebugInfo:
-				q = 0
-			case fm.file.Features.HasSymbols:
-				q = 1
-			default:
-				continue
-			}
+		var q int
+		switch {
+		case fm.unreadable:
+			unreadable = true
+			continue
+		case fm.err == nil && fm.file.Features.HasDebugInfo:
+			q = 0
+		case fm.err == nil && fm.file.Features.HasSymbols:
+			q = 1
+		case fm.err == nil:
+			continue
+		case fm.err.Status == downloadNotFound:
+			q = 4
+		default:
+			q = 3
 		}
 		if q < bestQ {
 			best, bestQ = i, q
@@ -262,7 +266,7 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 				d := fm.err.Details
 				c.Download.Details = &d
 			}
-		} else {
+		} else if fm.file != nil {
 			feat := fm.file.Features
 			c.Download.Features = &feat
 		}
@@ -276,22 +280,15 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 			cands = append(cands, candidate{Source: src.ID, Location: "No object files listed on this source", Download: downloadInfo{Status: downloadNotFound}})
 		}
 	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		if cands[i].Source != cands[j].Source {
-			return cands[i].Source < cands[j].Source
-		}
-		return cands[i].Location < cands[j].Location
-	})
-	for i := 0; i < len(cands); i++ {
-		if i > 0 && cands[i].Source == cands[i-1].Source && cands[i].Location == cands[i-1].Location {
-			cands = append(cands[:i], cands[i+1:]...)
-			i--
-		}
-	}
-	m.candidates = cands
+	m.candidates = sortCandidates(cands)
 
-	if best < 0 {
+	if best < 0 || (unreadable && metas[best].err != nil && metas[best].err.Status == downloadNotFound) {
+		// Found only in formats the service does not read (PE, PDB,
+		// wasm): say so rather than claim the file is not there.
 		m.status = statusMissing
+		if unreadable {
+			m.status = statusUnsupported
+		}
 		return
 	}
 	sel := metas[best]
@@ -318,12 +315,68 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 		m.arch = sel.file.Arch
 	}
 	log.Debug("debug file selected", "source", sel.rf.src.ID, "location", sel.rf.uri())
+	if e.req.Options.ApplySourceContext {
+		m.candidates = sortCandidates(append(m.candidates, e.findSourceBundles(ctx, m, id, log)...))
+	}
+}
+
+// findSourceBundles looks for the module's source bundles (.src.zip beside
+// its debug files) on every source, as Symbolicator does before it applies
+// source context, and keeps the ones found on the module.
+func (e *engine) findSourceBundles(ctx context.Context, m *moduleEntry, id objectID, log *slog.Logger) []candidate {
+	var cands []candidate
+	for _, src := range e.req.Sources {
+		rfs, err := e.svc.fetch.list(ctx, src, id, []string{"sourcebundle"})
+		if err != nil {
+			log.Warn("listing source bundles failed", "source", src.ID, "error", err)
+		}
+		for _, rf := range rfs {
+			c := candidate{Source: src.ID, Location: rf.uri(), Download: downloadInfo{Status: downloadOK}}
+			data, ferr := e.svc.fetch.fetch(ctx, rf)
+			switch {
+			case ferr != nil:
+				c.Download.Status = ferr.Status
+				if ferr.Status == downloadNoPerm || ferr.Status == downloadError {
+					d := ferr.Details
+					c.Download.Details = &d
+				}
+			case unreadKind(data) != "sourcebundle":
+				c.Download.Status = downloadMalformed
+			default:
+				c.Download.Features = &objfile.Features{HasSources: true}
+				m.bundles = append(m.bundles, data)
+			}
+			cands = append(cands, c)
+		}
+	}
+	return cands
+}
+
+// sortCandidates orders candidates as Symbolicator lists them, by source
+// id and then location, one per place.
+func sortCandidates(cands []candidate) []candidate {
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].Source != cands[j].Source {
+			return cands[i].Source < cands[j].Source
+		}
+		return cands[i].Location < cands[j].Location
+	})
+	for i := 0; i < len(cands); i++ {
+		if i > 0 && cands[i].Source == cands[i-1].Source && cands[i].Location == cands[i-1].Location {
+			cands = append(cands[:i], cands[i+1:]...)
+			i--
+		}
+	}
+	return cands
 }
 
 type fileMeta struct {
 	rf   remoteFile
 	file *objfile.File
 	err  *fetchError
+	// unreadable marks a file that was downloaded but is in a format the
+	// service does not read (PE, PDB, wasm, Breakpad, a source bundle).
+	unreadable bool
 }
 
 // loadFile downloads one candidate and opens it through the index cache.
@@ -335,6 +388,11 @@ func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log 
 			log.Info("debug file download failed", "source", rf.src.ID, "location", rf.uri(), "status", ferr.Status, "details", ferr.Details)
 		}
 		fm.err = ferr
+		return fm
+	}
+	if kind := unreadKind(data); kind != "" {
+		log.Info("debug file in a format not read here", "source", rf.src.ID, "location", rf.uri(), "format", kind)
+		fm.unreadable = true
 		return fm
 	}
 	f, err := s.openIndexed(data)
@@ -350,6 +408,24 @@ func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log 
 	}
 	fm.file = f
 	return fm
+}
+
+// unreadKind names the format of data when it is one the service
+// recognises but does not read, or returns "".
+func unreadKind(data []byte) string {
+	switch {
+	case len(data) >= 2 && data[0] == 'M' && data[1] == 'Z':
+		return "pe"
+	case strings.HasPrefix(string(data[:min(len(data), 32)]), "Microsoft C/C++ MSF 7.00"):
+		return "pdb"
+	case strings.HasPrefix(string(data[:min(len(data), 4)]), "\x00asm"):
+		return "wasm"
+	case strings.HasPrefix(string(data[:min(len(data), 7)]), "MODULE "):
+		return "breakpad"
+	case strings.HasPrefix(string(data[:min(len(data), 4)]), "PK\x03\x04"):
+		return "sourcebundle"
+	}
+	return ""
 }
 
 // identityMatches refuses a file whose ids contradict the module's: a

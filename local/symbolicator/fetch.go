@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,7 +110,14 @@ type fetcher struct {
 
 	flightMu sync.Mutex
 	flights  map[string]*flight
+
+	// misses remembers remote files that were not found, until when.
+	missMu sync.Mutex
+	misses map[string]time.Time
 }
+
+// maxMisses bounds the remembered misses; when full, the list starts over.
+const maxMisses = 100000
 
 // flight is a download in progress that concurrent requests for the same
 // file wait for instead of downloading it again.
@@ -166,7 +174,7 @@ func DefaultS3ClientFactory(ctx context.Context, src S3SourceConfig, httpClient 
 }
 
 func newFetcher(cfg *Config) *fetcher {
-	f := &fetcher{cfg: cfg, cache: newLRU[[]byte](cfg.CacheBytes), s3clients: map[string]S3GetObjectAPI{}, flights: map[string]*flight{}}
+	f := &fetcher{cfg: cfg, cache: newLRU[[]byte](cfg.CacheBytes), s3clients: map[string]S3GetObjectAPI{}, flights: map[string]*flight{}, misses: map[string]time.Time{}}
 	if cfg.HTTPClient != nil {
 		f.client, f.insecure = cfg.HTTPClient, cfg.HTTPClient
 		return f
@@ -277,6 +285,9 @@ func (f *fetcher) fetch(ctx context.Context, rf remoteFile) ([]byte, *fetchError
 	if b, ok := f.cache.get(key); ok {
 		return b, nil
 	}
+	if f.missed(key) {
+		return nil, errNotFound
+	}
 	f.flightMu.Lock()
 	if fl, ok := f.flights[key]; ok {
 		f.flightMu.Unlock()
@@ -294,12 +305,35 @@ func (f *fetcher) fetch(ctx context.Context, rf remoteFile) ([]byte, *fetchError
 	fl.data, fl.err = f.download(ctx, rf)
 	if fl.err == nil {
 		f.cache.add(key, fl.data, int64(len(fl.data)))
+	} else if fl.err.Status == downloadNotFound {
+		f.miss(key)
 	}
 	f.flightMu.Lock()
 	delete(f.flights, key)
 	f.flightMu.Unlock()
 	close(fl.done)
 	return fl.data, fl.err
+}
+
+// missed reports whether key was not found within RetryMissesAfter.
+func (f *fetcher) missed(key string) bool {
+	f.missMu.Lock()
+	defer f.missMu.Unlock()
+	until, ok := f.misses[key]
+	if ok && time.Now().After(until) {
+		delete(f.misses, key)
+		return false
+	}
+	return ok
+}
+
+func (f *fetcher) miss(key string) {
+	f.missMu.Lock()
+	defer f.missMu.Unlock()
+	if len(f.misses) >= maxMisses {
+		f.misses = map[string]time.Time{}
+	}
+	f.misses[key] = time.Now().Add(f.cfg.RetryMissesAfter)
 }
 
 func (f *fetcher) download(ctx context.Context, rf remoteFile) ([]byte, *fetchError) {
@@ -538,6 +572,9 @@ func s3Error(err error) *fetchError {
 var sentryFileFormats = map[string]string{
 	"elf_code": "elf_code", "elf_debug": "elf_debug",
 	"mach_code": "mach_code", "mach_debug": "mach_debug",
+	"pe": "pe", "pdb": "pdb", "portablepdb": "portablepdb",
+	"wasm_code": "wasm_code", "wasm_debug": "wasm_debug",
+	"breakpad": "breakpad", "sourcebundle": "sourcebundle",
 }
 
 // maxSentryListing bounds how many files one listing may return, and

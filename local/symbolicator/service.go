@@ -57,6 +57,11 @@ type Config struct {
 	MaxDownloadBytes int64
 	// DownloadTimeout bounds one download or listing. Default 5 min.
 	DownloadTimeout time.Duration
+	// RetryMissesAfter is how long a remote source's "not found" answer is
+	// remembered before the file is asked for again, like Symbolicator's
+	// retry_misses_after. Default 1 h; filesystem sources are always
+	// looked at afresh.
+	RetryMissesAfter time.Duration
 	// ModuleConcurrency is how many modules of one request are fetched at
 	// once, DownloadConcurrency how many candidate files of one module.
 	// Defaults 8 and 4.
@@ -109,6 +114,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxDownloadBytes <= 0 {
 		c.MaxDownloadBytes = 1 << 30
+	}
+	if c.RetryMissesAfter <= 0 {
+		c.RetryMissesAfter = time.Hour
 	}
 	if c.DownloadTimeout <= 0 {
 		c.DownloadTimeout = 5 * time.Minute

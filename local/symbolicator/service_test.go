@@ -171,19 +171,23 @@ func TestSymbolicateEndToEnd(t *testing.T) {
 				t.Errorf("features = %v", feat)
 			}
 			cands := arr(t, m["candidates"], "candidates")
-			if len(cands) != 2 {
+			if len(cands) != 4 {
 				t.Fatalf("candidates = %v", cands)
 			}
 			base := "file://" + filepath.Join(symdir, s.CodeID[:2], s.CodeID[2:])
-			wantLoc := []string{base + "/debuginfo", base + "/executable"}
+			wantLoc := []string{base + "/breakpad", base + "/debuginfo", base + "/executable", base + "/sourcebundle"}
 			for i, c := range cands {
 				c := obj(t, c, "candidate")
 				dl := obj(t, c["download"], "download")
-				if c["source"] != "local" || c["location"] != wantLoc[i] || dl["status"] != "ok" {
-					t.Errorf("candidates[%d] = %v, want location %s ok", i, c, wantLoc[i])
+				wantStatus := "ok"
+				if i == 0 || i == 3 {
+					wantStatus = "notfound" // no Breakpad file or source bundle was put there
+				}
+				if c["source"] != "local" || c["location"] != wantLoc[i] || dl["status"] != wantStatus {
+					t.Errorf("candidates[%d] = %v, want location %s %s", i, c, wantLoc[i], wantStatus)
 				}
 				_, used := c["debug"]
-				if used != (i == 0) {
+				if used != (i == 1) {
 					t.Errorf("candidates[%d] debug = %v; only the debuginfo is used", i, c["debug"])
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -333,17 +334,24 @@ type objectID struct {
 	Checksum  string
 }
 
-// fileTypesFor lists the debug file types tried for a module, in order. It
-// is Symbolicator's order restricted to the formats the embedded service
-// reads (it has no Breakpad or PDB reader).
+// fileTypesFor lists the debug file types looked for for a module, in
+// Symbolicator's order for its object type (every type when the object
+// type is unknown). Types the service cannot read are still probed, so that
+// candidates list every place Symbolicator would look.
 func fileTypesFor(objectType string) []string {
 	switch objectType {
 	case "elf":
-		return []string{"elf_code", "elf_debug"}
+		return []string{"elf_debug", "elf_code", "breakpad"}
 	case "macho":
-		return []string{"mach_code", "mach_debug"}
+		return []string{"mach_debug", "mach_code", "breakpad"}
+	case "pe":
+		return []string{"pdb", "pe", "breakpad"}
+	case "wasm":
+		return []string{"wasm_debug", "wasm_code"}
+	case "pe_dotnet":
+		return []string{"portablepdb"}
 	}
-	return nil
+	return []string{"pe", "pdb", "portablepdb", "mach_debug", "mach_code", "elf_debug", "elf_code", "wasm_debug", "wasm_code", "breakpad"}
 }
 
 // allowed reports whether the source's filters let it serve filetype for id.
@@ -443,6 +451,8 @@ func machUUID(id objectID) string {
 	return ""
 }
 
+// paths returns where the layout keeps a file of filetype for id, in
+// Symbolicator's spelling, before casing is applied.
 func (l layout) paths(filetype string, id objectID) []string {
 	one := func(s string) []string {
 		if s == "" {
@@ -452,7 +462,7 @@ func (l layout) paths(filetype string, id objectID) []string {
 	}
 	switch l.Type {
 	case "native":
-		return one(nativePath(filetype, id))
+		return nativePaths(filetype, id)
 	case "symstore":
 		return one(symstorePath(filetype, id, false))
 	case "ssqp":
@@ -487,29 +497,145 @@ func (l layout) paths(filetype string, id objectID) []string {
 	return nil
 }
 
-func nativePath(filetype string, id objectID) string {
-	switch filetype {
-	case "elf_code", "elf_debug":
-		if len(id.CodeID) < 2 {
-			return ""
-		}
-		p := id.CodeID[:2] + "/" + id.CodeID[2:]
-		if filetype == "elf_debug" {
-			p += ".debug"
-		}
-		return p
-	case "mach_code", "mach_debug":
-		u := strings.ToUpper(machUUID(id))
-		if u == "" {
-			return ""
-		}
-		p := u[0:4] + "/" + u[4:8] + "/" + u[8:12] + "/" + u[12:16] + "/" + u[16:20] + "/" + u[20:32]
-		if filetype == "mach_code" {
-			p += ".app"
-		}
-		return p
+// gdbPath is GDB's build-id directory name: <code_id[:2]>/<code_id[2:]>.
+func gdbPath(id objectID) string {
+	if len(id.CodeID) < 2 {
+		return ""
 	}
-	return ""
+	return id.CodeID[:2] + "/" + id.CodeID[2:]
+}
+
+// lldbPath is LLDB's UUID directory name: XXXX/XXXX/XXXX/XXXX/XXXX/XXXXXXXXXXXX.
+func lldbPath(id objectID) string {
+	u := strings.ToUpper(machUUID(id))
+	if u == "" {
+		return ""
+	}
+	return u[0:4] + "/" + u[4:8] + "/" + u[8:12] + "/" + u[12:16] + "/" + u[16:20] + "/" + u[20:32]
+}
+
+// breakpadID is the debug id as Breakpad writes it: the UUID in upper-case
+// hex without dashes, then the age in hex.
+func breakpadID(id objectID) string {
+	d, ok := parseDebugID(id.DebugID)
+	if !ok {
+		return ""
+	}
+	return strings.ToUpper(d.simple()) + strings.ToUpper(strconv.FormatUint(uint64(d.Appendix), 16))
+}
+
+// breakpadPath is Breakpad's symbol store name:
+// <debug_file>/<BREAKPAD_ID>/<debug_file without .exe, .dll or .pdb>.sym.
+// wasm modules have none.
+func breakpadPath(id objectID) string {
+	file, bid := basename(id.DebugFile), breakpadID(id)
+	if id.Type == "wasm" || file == "" || bid == "" {
+		return ""
+	}
+	stem := file
+	for _, ext := range []string{".exe", ".dll", ".pdb"} {
+		if strings.HasSuffix(stem, ext) {
+			stem = strings.TrimSuffix(stem, ext)
+			break
+		}
+	}
+	return file + "/" + bid + "/" + stem + ".sym"
+}
+
+// pdbSymstorePath is <debug_file>/<GUID><age>/<debug_file>; the ssqp
+// convention spells the GUID in lower case and the age in upper case, and
+// a portable PDB's age is always ffffffff.
+func pdbSymstorePath(id objectID, ssqp bool) string {
+	file := basename(id.DebugFile)
+	d, ok := parseDebugID(id.DebugID)
+	if file == "" || !ok {
+		return ""
+	}
+	age := uint64(d.Appendix)
+	if id.Type == "pe_dotnet" {
+		age = 0xffffffff
+	}
+	if ssqp {
+		return strings.ToLower(file) + "/" + strings.ToLower(d.simple()) + strings.ToUpper(strconv.FormatUint(age, 16)) + "/" + strings.ToLower(file)
+	}
+	return file + "/" + strings.ToUpper(d.simple()) + strconv.FormatUint(age, 16) + "/" + file
+}
+
+// peSymstorePath is <code_file>/<TIMESTAMP><sizeofimage>/<code_file>.
+func peSymstorePath(id objectID, ssqp bool) string {
+	file := basename(id.CodeFile)
+	if file == "" || len(id.CodeID) < 8 {
+		return ""
+	}
+	if ssqp {
+		return strings.ToLower(file) + "/" + id.CodeID + "/" + strings.ToLower(file)
+	}
+	return file + "/" + strings.ToUpper(id.CodeID[:8]) + strings.ToLower(id.CodeID[8:]) + "/" + file
+}
+
+// nativePaths follows each platform's own convention: GDB's build-id
+// directories for ELF and wasm, LLDB's UUID directories for Mach-O, symbol
+// server names for PE and PDB, Breakpad's store for .sym files, and beside
+// them the source bundle (.src.zip), also under the Breakpad name.
+func nativePaths(filetype string, id objectID) []string {
+	one := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	suffixed := func(p, suffix string) []string {
+		if p == "" {
+			return nil
+		}
+		return []string{p + suffix}
+	}
+	switch filetype {
+	case "elf_code", "wasm_code":
+		return one(gdbPath(id))
+	case "elf_debug", "wasm_debug":
+		return suffixed(gdbPath(id), ".debug")
+	case "mach_code":
+		return suffixed(lldbPath(id), ".app")
+	case "mach_debug":
+		return one(lldbPath(id))
+	case "pdb", "portablepdb":
+		return one(pdbSymstorePath(id, false))
+	case "pe":
+		return one(peSymstorePath(id, false))
+	case "breakpad":
+		return one(breakpadPath(id))
+	case "sourcebundle":
+		var primary string
+		switch id.Type {
+		case "pe", "pe_dotnet":
+			primary = trimExt(pdbSymstorePath(id, false))
+		case "macho":
+			primary = lldbPath(id)
+		case "elf", "wasm":
+			primary = gdbPath(id)
+		}
+		if primary == "" {
+			return nil
+		}
+		primary += ".src.zip"
+		var out []string
+		if bp := breakpadPath(id); bp != "" {
+			if alt := strings.TrimSuffix(bp, ".sym") + ".src.zip"; alt != primary {
+				out = append(out, alt)
+			}
+		}
+		return append(out, primary)
+	}
+	return nil
+}
+
+// trimExt cuts p at its last dot, if any.
+func trimExt(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 func symstorePath(filetype string, id objectID, ssqp bool) string {
@@ -540,29 +666,70 @@ func symstorePath(filetype string, id objectID, ssqp bool) string {
 			return ""
 		}
 		return "_.dwarf/mach-uuid-sym-" + u + "/_.dwarf"
+	case "pdb", "portablepdb":
+		return pdbSymstorePath(id, ssqp)
+	case "pe":
+		return peSymstorePath(id, ssqp)
+	case "sourcebundle":
+		// Symbol servers serve source bundles beside PDBs only.
+		if id.Type != "pe" {
+			return ""
+		}
+		if p := pdbSymstorePath(id, ssqp); p != "" {
+			return trimExt(p) + ".src.zip"
+		}
 	}
 	return ""
 }
 
+// unifiedPath is <id[:2]>/<id[2:]>/<kind>, where the id is the code id for
+// ELF, the code id or UUID for Mach-O and wasm, and the lower-case Breakpad
+// debug id for PE and PDB; Breakpad files and source bundles use their
+// module's id.
 func unifiedPath(filetype string, id objectID) string {
-	suffix := "debuginfo"
-	if filetype == "elf_code" || filetype == "mach_code" {
-		suffix = "executable"
-	}
-	var key string
-	switch filetype {
-	case "elf_code", "elf_debug":
-		key = id.CodeID
-	case "mach_code", "mach_debug":
-		key = id.CodeID
-		if key == "" {
-			key = machUUID(id)
-		}
-	}
-	if len(key) < 3 {
+	suffix := map[string]string{
+		"elf_code": "executable", "mach_code": "executable", "pe": "executable", "wasm_code": "executable",
+		"elf_debug": "debuginfo", "mach_debug": "debuginfo", "pdb": "debuginfo", "wasm_debug": "debuginfo", "portablepdb": "debuginfo",
+		"breakpad": "breakpad", "sourcebundle": "sourcebundle", "uuidmap": "uuidmap", "bcsymbolmap": "bcsymbolmap",
+		"il2cpp": "il2cpp",
+	}[filetype]
+	key := unifiedKey(filetype, id)
+	if suffix == "" || len(key) < 3 {
 		return ""
 	}
 	return key[:2] + "/" + key[2:] + "/" + suffix
+}
+
+func unifiedKey(filetype string, id objectID) string {
+	switch filetype {
+	case "sourcebundle", "breakpad", "il2cpp":
+		switch id.Type {
+		case "elf":
+			return unifiedKey("elf_code", id)
+		case "macho":
+			return unifiedKey("mach_code", id)
+		case "pe":
+			return unifiedKey("pe", id)
+		case "wasm":
+			return unifiedKey("wasm_code", id)
+		case "pe_dotnet":
+			return unifiedKey("portablepdb", id)
+		}
+		return ""
+	case "pe", "pdb", "portablepdb":
+		return strings.ToLower(breakpadID(id))
+	case "mach_code", "mach_debug", "wasm_code", "wasm_debug", "uuidmap", "bcsymbolmap":
+		if id.CodeID != "" {
+			return id.CodeID
+		}
+		if d, ok := parseDebugID(id.DebugID); ok {
+			return d.simple()
+		}
+		return ""
+	case "elf_code", "elf_debug":
+		return id.CodeID
+	}
+	return ""
 }
 
 // joinURL appends a relative location to a base URL the way Symbolicator

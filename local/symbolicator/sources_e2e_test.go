@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -138,11 +139,14 @@ func TestCandidatesAcrossSources(t *testing.T) {
 	}
 	base := "file://" + filepath.Join(good, s.CodeID[:2], s.CodeID[2:])
 	want := map[string]string{
-		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:]:            "notfound",
-		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".debug": "notfound",
-		"b-filtered No object files listed on this source":                                    "notfound",
-		"c-good " + base + "/executable":                                                      "ok",
-		"c-good " + base + "/debuginfo":                                                       "ok debug:ok",
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:]:              "notfound",
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".debug":   "notfound",
+		"b-filtered No object files listed on this source":                                      "notfound",
+		"c-good " + base + "/executable":                                                        "ok",
+		"c-good " + base + "/debuginfo":                                                         "ok debug:ok",
+		"c-good " + base + "/breakpad":                                                          "notfound",
+		"c-good " + base + "/sourcebundle":                                                      "notfound",
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".src.zip": "notfound",
 	}
 	got := candidateStatuses(t, m)
 	if len(got) != len(want) {
@@ -295,7 +299,7 @@ func TestSentrySourceAndSecrets(t *testing.T) {
 		t.Errorf("the source's header was not sent")
 	}
 	mu.Lock()
-	wantList := "_last_upload=1700000000000&debug_id=" + s.DebugID + "&file_formats=elf_code&file_formats=elf_debug"
+	wantList := "_last_upload=1700000000000&debug_id=" + s.DebugID + "&file_formats=elf_debug&file_formats=elf_code&file_formats=breakpad"
 	if len(queries) < 2 || queries[0] != wantList || queries[1] != "_last_upload=1700000000000&id=42" {
 		t.Errorf("sentry queries = %q, want list %q then download with id=42", queries, wantList)
 	}
@@ -396,8 +400,8 @@ func TestConcurrentRequestsShareDownloads(t *testing.T) {
 			t.Errorf("%s downloaded %d times; the cache and shared downloads should make it once", p, n)
 		}
 	}
-	if len(hits) != 2 {
-		t.Errorf("downloads = %v, want the executable and the debuginfo", hits)
+	if len(hits) != 4 {
+		t.Errorf("downloads = %v, want the executable, the debuginfo and one probe each for the Breakpad file and the source bundle", hits)
 	}
 }
 
@@ -425,7 +429,9 @@ func TestModuleStatusesAndFrameOrder(t *testing.T) {
 		t.Fatalf("%s", resp.Body)
 	}
 	mods := arr(t, resp.JSON["modules"], "modules")
-	for i, want := range []string{"found", "unsupported", "unused", "unused"} {
+	// The PE module's files are looked for and not found: missing, as
+	// Symbolicator answers, although no PE reader exists here.
+	for i, want := range []string{"found", "missing", "unused", "unused"} {
 		m := obj(t, mods[i], "module")
 		if m["debug_status"] != want {
 			t.Errorf("modules[%d].debug_status = %v, want %s", i, m["debug_status"], want)
@@ -513,9 +519,77 @@ func TestDownloadSizeLimit(t *testing.T) {
 			t.Errorf("%s: module %v frame %v", src["id"], m, f)
 		}
 		for loc, st := range candidateStatuses(t, m) {
+			if strings.HasSuffix(loc, "/breakpad") && st == "notfound" {
+				continue // not there at all
+			}
 			if st != "error file exceeds the download limit of 1024 bytes" {
 				t.Errorf("%s: candidate %s = %q", src["id"], loc, st)
 			}
 		}
+	}
+}
+
+// TestUnreadableModuleTypes: modules of types the service has no reader
+// for are looked for like any other (Symbolicator answers missing, with a
+// candidate for every place probed), a source whose filters exclude the
+// module still shows up as a candidate, and a file that is found but in a
+// format not read here is reported unsupported rather than missing.
+func TestUnreadableModuleTypes(t *testing.T) {
+	dir := t.TempDir()
+	_, srv := testService(t, Config{})
+	filtered := fsSource("b-filtered", dir, "native")
+	filtered["filters"] = map[string]any{"filetypes": []any{"elf_code"}}
+	for _, tc := range []struct {
+		name   string
+		module map[string]any
+		put    string // a file placed at this native-layout path, if any
+		status string
+		want   []string // candidate locations of source a-native, relative to dir
+	}{
+		{"pe", map[string]any{"type": "pe", "code_id": "5ab380779000", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6936-1",
+			"code_file": `C:\build\crash.exe`, "debug_file": `C:\build\crash.pdb`}, "", "missing",
+			[]string{"crash.exe/5AB380779000/crash.exe", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.sym"}},
+		{"wasm", map[string]any{"type": "wasm", "code_id": "67e9247c814e392ba027dbde6748fcbf", "debug_id": "67e9247c-814e-392b-a027-dbde6748fcbf"}, "", "missing",
+			[]string{"67/e9247c814e392ba027dbde6748fcbf", "67/e9247c814e392ba027dbde6748fcbf.debug"}},
+		{"pe found", map[string]any{"type": "pe", "code_id": "5ab380779001", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6937-1",
+			"code_file": `C:\build\other.exe`, "debug_file": `C:\build\other.pdb`}, "other.exe/5AB380779001/other.exe", "unsupported",
+			[]string{"other.exe/5AB380779001/other.exe", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.pdb", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.sym"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.put != "" {
+				p := filepath.Join(dir, filepath.FromSlash(tc.put))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, append([]byte("MZ"), make([]byte, 510)...), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mod := map[string]any{"image_addr": "0x10000000", "image_size": 4096}
+			for k, v := range tc.module {
+				mod[k] = v
+			}
+			req := map[string]any{
+				"sources":     []any{fsSource("a-native", dir, "native"), filtered},
+				"options":     map[string]any{"dif_candidates": true},
+				"stacktraces": []any{map[string]any{"frames": []any{map[string]any{"instruction_addr": "0x10000010"}}}},
+				"modules":     []any{mod},
+			}
+			m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", req))
+			if m["debug_status"] != tc.status || f["status"] != "missing" {
+				t.Errorf("module %v frame %v, want debug_status %s", m, f, tc.status)
+			}
+			want := map[string]string{"b-filtered No object files listed on this source": "notfound"}
+			for _, loc := range tc.want {
+				st := "notfound"
+				if loc == tc.put {
+					st = "ok"
+				}
+				want["a-native file://"+filepath.Join(dir, filepath.FromSlash(loc))] = st
+			}
+			if got := candidateStatuses(t, m); !reflect.DeepEqual(got, want) {
+				t.Errorf("candidates = %v\nwant %v", got, want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,15 @@ var (
 	machoID = objectID{
 		Type: "macho", DebugID: "67e9247c-814e-392b-a027-dbde6748fcbf",
 		CodeFile: "/Users/travis/build/getsentry/breakpad-tools/macos/build/./crash", DebugFile: "crash",
+	}
+	peID = objectID{
+		Type: "pe", CodeID: "5ab380779000", DebugID: "3249d99d-0c40-4931-8610-f4e4fb0b6936-1",
+		CodeFile:  `C:\projects\breakpad-tools\windows\Release\crash.exe`,
+		DebugFile: `C:\projects\breakpad-tools\windows\Release\crash.pdb`,
+	}
+	wasmID = objectID{
+		Type: "wasm", CodeID: "67e9247c814e392ba027dbde6748fcbf", DebugID: "67e9247c-814e-392b-a027-dbde6748fcbf",
+		DebugFile: "file://foo.invalid/demo.wasm",
 	}
 )
 
@@ -47,12 +57,44 @@ func TestLayoutPaths(t *testing.T) {
 		{"symstore_index2", "mach_debug", machoID, "_/_.dwarf/mach-uuid-sym-67e9247c814e392ba027dbde6748fcbf/_.dwarf"},
 		{"ssqp", "elf_code", objectID{CodeID: "abcd", CodeFile: `C:\Bin\LibM.so`}, "libm.so/elf-buildid-abcd/libm.so"},
 		{"slashsymbols", "elf_code", elfID, "libm-2.23.so/dfb85de42daffd09640c8fe377d572de3e168920/symbols"},
+		{"native", "pdb", peID, "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb"},
+		{"native", "pe", peID, "crash.exe/5AB380779000/crash.exe"},
+		{"native", "breakpad", peID, "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.sym"},
+		{"native", "sourcebundle", peID, "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.src.zip"},
+		{"native", "breakpad", machoID, "crash/67E9247C814E392BA027DBDE6748FCBF0/crash.sym"},
+		{"native", "sourcebundle", machoID, "crash/67E9247C814E392BA027DBDE6748FCBF0/crash.src.zip\n67E9/247C/814E/392B/A027/DBDE6748FCBF.src.zip"},
+		{"native", "wasm_debug", wasmID, "67/e9247c814e392ba027dbde6748fcbf.debug"},
+		{"native", "wasm_code", wasmID, "67/e9247c814e392ba027dbde6748fcbf"},
+		{"native", "sourcebundle", wasmID, "67/e9247c814e392ba027dbde6748fcbf.src.zip"},
+		{"native", "breakpad", wasmID, ""},
+		{"native", "breakpad", elfID, "libm-2.23.so/E45DB8DFAF2D09FD640C8FE377D572DE0/libm-2.23.so.sym"},
+		{"native", "sourcebundle", elfID, "libm-2.23.so/E45DB8DFAF2D09FD640C8FE377D572DE0/libm-2.23.so.src.zip\ndf/b85de42daffd09640c8fe377d572de3e168920.src.zip"},
+		{"unified", "pdb", peID, "32/49d99d0c4049318610f4e4fb0b69361/debuginfo"},
+		{"unified", "pe", peID, "32/49d99d0c4049318610f4e4fb0b69361/executable"},
+		{"unified", "breakpad", peID, "32/49d99d0c4049318610f4e4fb0b69361/breakpad"},
+		{"unified", "sourcebundle", peID, "32/49d99d0c4049318610f4e4fb0b69361/sourcebundle"},
+		{"unified", "wasm_debug", wasmID, "67/e9247c814e392ba027dbde6748fcbf/debuginfo"},
+		{"unified", "wasm_code", wasmID, "67/e9247c814e392ba027dbde6748fcbf/executable"},
+		{"unified", "breakpad", machoID, "67/e9247c814e392ba027dbde6748fcbf/breakpad"},
+		{"unified", "sourcebundle", machoID, "67/e9247c814e392ba027dbde6748fcbf/sourcebundle"},
+		{"unified", "breakpad", elfID, "df/b85de42daffd09640c8fe377d572de3e168920/breakpad"},
+		{"unified", "sourcebundle", elfID, "df/b85de42daffd09640c8fe377d572de3e168920/sourcebundle"},
+		{"symstore", "pdb", peID, "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb"},
+		{"symstore", "pe", peID, "crash.exe/5AB380779000/crash.exe"},
+		{"symstore", "sourcebundle", peID, "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.src.zip"},
+		{"symstore", "sourcebundle", elfID, ""},
+		{"symstore", "breakpad", elfID, ""},
+		{"symstore_index2", "pdb", peID, "cr/crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb"},
+		{"symstore_index2", "pe", peID, "cr/crash.exe/5AB380779000/crash.exe"},
+		{"symstore_index2", "mach_code", machoID, "cr/crash/mach-uuid-67e9247c814e392ba027dbde6748fcbf/crash"},
+		{"ssqp", "pdb", peID, "crash.pdb/3249d99d0c4049318610f4e4fb0b69361/crash.pdb"},
+		{"debuginfod", "breakpad", elfID, ""},
 	} {
 		t.Run(tc.layout+"/"+tc.filetype, func(t *testing.T) {
 			got := layout{Type: tc.layout}.paths(tc.filetype, tc.id)
 			var want []string
 			if tc.want != "" {
-				want = []string{tc.want}
+				want = strings.Split(tc.want, "\n")
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("got %q, want %q", got, want)
@@ -65,14 +107,14 @@ func TestLocationsCasingFiltersAndSafety(t *testing.T) {
 	types := fileTypesFor("elf")
 	got := layout{Type: "symstore", Casing: "uppercase"}.locations(elfID, filters{}, types)
 	want := []string{
-		"LIBM-2.23.SO/ELF-BUILDID-DFB85DE42DAFFD09640C8FE377D572DE3E168920/LIBM-2.23.SO",
 		"_.DEBUG/ELF-BUILDID-SYM-DFB85DE42DAFFD09640C8FE377D572DE3E168920/_.DEBUG",
+		"LIBM-2.23.SO/ELF-BUILDID-DFB85DE42DAFFD09640C8FE377D572DE3E168920/LIBM-2.23.SO",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("uppercase: got %q, want %q", got, want)
 	}
 	got = layout{Type: "native", Casing: "lowercase"}.locations(machoID, filters{}, fileTypesFor("macho"))
-	want = []string{"67e9/247c/814e/392b/a027/dbde6748fcbf.app", "67e9/247c/814e/392b/a027/dbde6748fcbf"}
+	want = []string{"67e9/247c/814e/392b/a027/dbde6748fcbf", "67e9/247c/814e/392b/a027/dbde6748fcbf.app", "crash/67e9247c814e392ba027dbde6748fcbf0/crash.sym"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("lowercase: got %q, want %q", got, want)
 	}
@@ -84,7 +126,7 @@ func TestLocationsCasingFiltersAndSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := (layout{Type: "native"}).locations(elfID, filters{PathPatterns: []*regexp.Regexp{pat}}, types); len(got) != 2 {
+	if got := (layout{Type: "native"}).locations(elfID, filters{PathPatterns: []*regexp.Regexp{pat}}, types); len(got) != 3 {
 		t.Errorf("matching path pattern: got %q", got)
 	}
 	pat, _ = compileGlob("/usr/*")
