@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,25 +171,32 @@ func TestSymbolicateEndToEnd(t *testing.T) {
 			if feat := obj(t, m["features"], "features"); feat["has_debug_info"] != true || feat["has_symbols"] != true {
 				t.Errorf("features = %v", feat)
 			}
-			cands := arr(t, m["candidates"], "candidates")
-			if len(cands) != 4 {
-				t.Fatalf("candidates = %v", cands)
-			}
+			// Every place the unified layout has for the module's file types:
+			// the executable and debug info found (the debug info used), the
+			// Breakpad file, the source bundle and the PDB path (the debug id
+			// spelled as a PDB's, plain and compressed) not there.
 			base := "file://" + filepath.Join(symdir, s.CodeID[:2], s.CodeID[2:])
-			wantLoc := []string{base + "/breakpad", base + "/debuginfo", base + "/executable", base + "/sourcebundle"}
-			for i, c := range cands {
-				c := obj(t, c, "candidate")
-				dl := obj(t, c["download"], "download")
-				wantStatus := "ok"
-				if i == 0 || i == 3 {
-					wantStatus = "notfound" // no Breakpad file or source bundle was put there
-				}
-				if c["source"] != "local" || c["location"] != wantLoc[i] || dl["status"] != wantStatus {
-					t.Errorf("candidates[%d] = %v, want location %s %s", i, c, wantLoc[i], wantStatus)
-				}
-				_, used := c["debug"]
-				if used != (i == 1) {
-					t.Errorf("candidates[%d] debug = %v; only the debuginfo is used", i, c["debug"])
+			pdbID := strings.ToLower(breakpadID(objectID{DebugID: s.DebugID}))
+			pdb := "file://" + filepath.Join(symdir, pdbID[:2], pdbID[2:])
+			want := map[string]string{
+				base + "/executable":   "ok",
+				base + "/debuginfo":    "ok debug:ok",
+				base + "/breakpad":     "notfound",
+				base + "/sourcebundle": "notfound",
+				pdb + "/debuginfo":     "notfound",
+				pdb + "/debuginf_":     "notfound",
+			}
+			got := map[string]string{}
+			for loc, st := range candidateStatuses(t, m) {
+				got[strings.TrimPrefix(loc, "local ")] = st
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("candidates = %v\nwant %v", got, want)
+			}
+			cands := arr(t, m["candidates"], "candidates")
+			for i := 1; i < len(cands); i++ {
+				if obj(t, cands[i-1], "c")["location"].(string) > obj(t, cands[i], "c")["location"].(string) {
+					t.Errorf("candidates not ordered by location: %v", cands)
 				}
 			}
 		})

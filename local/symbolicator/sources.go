@@ -335,23 +335,26 @@ type objectID struct {
 }
 
 // fileTypesFor lists the debug file types looked for for a module, in
-// Symbolicator's order for its object type (every type when the object
-// type is unknown). Types the service cannot read are still probed, so that
-// candidates list every place Symbolicator would look.
+// Symbolicator's order for its object type. Native modules look for the
+// debug file types of every platform (an application's debug files are not
+// always of its executable's format), so an ELF module is also looked for
+// as a PDB and a dSYM; an unknown type looks for everything. Types the
+// service cannot read are still probed, so that candidates list every
+// place Symbolicator would look.
 func fileTypesFor(objectType string) []string {
 	switch objectType {
 	case "elf":
-		return []string{"elf_debug", "elf_code", "breakpad"}
+		return []string{"elf_code", "breakpad", "mach_debug", "pdb", "elf_debug"}
 	case "macho":
-		return []string{"mach_debug", "mach_code", "breakpad"}
+		return []string{"mach_code", "breakpad", "mach_debug", "pdb", "elf_debug"}
 	case "pe":
-		return []string{"pdb", "pe", "breakpad"}
+		return []string{"pe", "breakpad", "mach_debug", "pdb", "elf_debug"}
 	case "wasm":
-		return []string{"wasm_debug", "wasm_code"}
+		return []string{"wasm_code", "wasm_debug"}
 	case "pe_dotnet":
 		return []string{"portablepdb"}
 	}
-	return []string{"pe", "pdb", "portablepdb", "mach_debug", "mach_code", "elf_debug", "elf_code", "wasm_debug", "wasm_code", "breakpad"}
+	return []string{"pdb", "mach_debug", "elf_debug", "pe", "mach_code", "elf_code", "wasm_code", "wasm_debug", "breakpad", "sourcebundle", "uuidmap", "bcsymbolmap", "portablepdb"}
 }
 
 // allowed reports whether the source's filters let it serve filetype for id.
@@ -401,11 +404,19 @@ func (l layout) locations(id objectID, f filters, types []string) []string {
 			case "uppercase":
 				p = strings.ToUpper(p)
 			}
-			if !safeLocation(p) || seen[p] {
-				continue
+			variants := []string{p}
+			if t == "pe" || t == "pdb" {
+				// Symbol servers may serve PE and PDB files compressed,
+				// named with the last character replaced by '_'.
+				variants = []string{p[:len(p)-1] + "_", p}
 			}
-			seen[p] = true
-			out = append(out, p)
+			for _, v := range variants {
+				if !safeLocation(v) || seen[v] {
+					continue
+				}
+				seen[v] = true
+				out = append(out, v)
+			}
 		}
 	}
 	return out

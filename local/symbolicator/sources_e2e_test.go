@@ -138,14 +138,21 @@ func TestCandidatesAcrossSources(t *testing.T) {
 		t.Fatalf("module %v frame %v", m, f)
 	}
 	base := "file://" + filepath.Join(good, s.CodeID[:2], s.CodeID[2:])
+	pdbID := strings.ToLower(breakpadID(objectID{DebugID: s.DebugID}))
+	pdbBase := "file://" + filepath.Join(good, pdbID[:2], pdbID[2:])
 	want := map[string]string{
-		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:]:              "notfound",
-		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".debug":   "notfound",
-		"b-filtered No object files listed on this source":                                      "notfound",
-		"c-good " + base + "/executable":                                                        "ok",
-		"c-good " + base + "/debuginfo":                                                         "ok debug:ok",
-		"c-good " + base + "/breakpad":                                                          "notfound",
-		"c-good " + base + "/sourcebundle":                                                      "notfound",
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:]:            "notfound",
+		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".debug": "notfound",
+		"c-good " + base + "/executable":                                                      "ok",
+		"c-good " + base + "/debuginfo":                                                       "ok debug:ok",
+		"c-good " + base + "/breakpad":                                                        "notfound",
+		"c-good " + base + "/sourcebundle":                                                    "notfound",
+		// An ELF module is looked for as a PDB too, plain and compressed;
+		// the filtered source allows PDBs only.
+		"c-good " + pdbBase + "/debuginfo":                                                      "notfound",
+		"c-good " + pdbBase + "/debuginf_":                                                      "notfound",
+		"b-filtered " + pdbBase + "/debuginfo":                                                  "notfound",
+		"b-filtered " + pdbBase + "/debuginf_":                                                  "notfound",
 		"a-http " + notFound.URL + "/symbols/" + s.CodeID[:2] + "/" + s.CodeID[2:] + ".src.zip": "notfound",
 	}
 	got := candidateStatuses(t, m)
@@ -299,7 +306,7 @@ func TestSentrySourceAndSecrets(t *testing.T) {
 		t.Errorf("the source's header was not sent")
 	}
 	mu.Lock()
-	wantList := "_last_upload=1700000000000&debug_id=" + s.DebugID + "&file_formats=elf_debug&file_formats=elf_code&file_formats=breakpad"
+	wantList := "_last_upload=1700000000000&debug_id=" + s.DebugID + "&file_formats=elf_code&file_formats=breakpad&file_formats=mach_debug&file_formats=pdb&file_formats=elf_debug"
 	if len(queries) < 2 || queries[0] != wantList || queries[1] != "_last_upload=1700000000000&id=42" {
 		t.Errorf("sentry queries = %q, want list %q then download with id=42", queries, wantList)
 	}
@@ -400,8 +407,8 @@ func TestConcurrentRequestsShareDownloads(t *testing.T) {
 			t.Errorf("%s downloaded %d times; the cache and shared downloads should make it once", p, n)
 		}
 	}
-	if len(hits) != 4 {
-		t.Errorf("downloads = %v, want the executable, the debuginfo and one probe each for the Breakpad file and the source bundle", hits)
+	if hits["/"+s.CodeID[:2]+"/"+s.CodeID[2:]+"/executable"] != 1 || hits["/"+s.CodeID[:2]+"/"+s.CodeID[2:]+"/debuginfo"] != 1 {
+		t.Errorf("downloads = %v, want the executable and the debuginfo once each", hits)
 	}
 }
 
@@ -519,8 +526,8 @@ func TestDownloadSizeLimit(t *testing.T) {
 			t.Errorf("%s: module %v frame %v", src["id"], m, f)
 		}
 		for loc, st := range candidateStatuses(t, m) {
-			if strings.HasSuffix(loc, "/breakpad") && st == "notfound" {
-				continue // not there at all
+			if st == "notfound" {
+				continue // a file type the sample does not have
 			}
 			if st != "error file exceeds the download limit of 1024 bytes" {
 				t.Errorf("%s: candidate %s = %q", src["id"], loc, st)
@@ -548,12 +555,14 @@ func TestUnreadableModuleTypes(t *testing.T) {
 	}{
 		{"pe", map[string]any{"type": "pe", "code_id": "5ab380779000", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6936-1",
 			"code_file": `C:\build\crash.exe`, "debug_file": `C:\build\crash.pdb`}, "", "missing",
-			[]string{"crash.exe/5AB380779000/crash.exe", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.sym"}},
+			[]string{"crash.exe/5AB380779000/crash.exe", "crash.exe/5AB380779000/crash.ex_", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb",
+				"crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pd_", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.sym", "5a/b380779000.debug"}},
 		{"wasm", map[string]any{"type": "wasm", "code_id": "67e9247c814e392ba027dbde6748fcbf", "debug_id": "67e9247c-814e-392b-a027-dbde6748fcbf"}, "", "missing",
 			[]string{"67/e9247c814e392ba027dbde6748fcbf", "67/e9247c814e392ba027dbde6748fcbf.debug"}},
 		{"pe found", map[string]any{"type": "pe", "code_id": "5ab380779001", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6937-1",
 			"code_file": `C:\build\other.exe`, "debug_file": `C:\build\other.pdb`}, "other.exe/5AB380779001/other.exe", "unsupported",
-			[]string{"other.exe/5AB380779001/other.exe", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.pdb", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.sym"}},
+			[]string{"other.exe/5AB380779001/other.exe", "other.exe/5AB380779001/other.ex_", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.pdb",
+				"other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.pd_", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.sym", "5a/b380779001.debug"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.put != "" {

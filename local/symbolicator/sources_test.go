@@ -107,14 +107,22 @@ func TestLocationsCasingFiltersAndSafety(t *testing.T) {
 	types := fileTypesFor("elf")
 	got := layout{Type: "symstore", Casing: "uppercase"}.locations(elfID, filters{}, types)
 	want := []string{
-		"_.DEBUG/ELF-BUILDID-SYM-DFB85DE42DAFFD09640C8FE377D572DE3E168920/_.DEBUG",
 		"LIBM-2.23.SO/ELF-BUILDID-DFB85DE42DAFFD09640C8FE377D572DE3E168920/LIBM-2.23.SO",
+		"LIBM-2.23.SO/E45DB8DFAF2D09FD640C8FE377D572DE0/LIBM-2.23.S_",
+		"LIBM-2.23.SO/E45DB8DFAF2D09FD640C8FE377D572DE0/LIBM-2.23.SO",
+		"_.DEBUG/ELF-BUILDID-SYM-DFB85DE42DAFFD09640C8FE377D572DE3E168920/_.DEBUG",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("uppercase: got %q, want %q", got, want)
 	}
 	got = layout{Type: "native", Casing: "lowercase"}.locations(machoID, filters{}, fileTypesFor("macho"))
-	want = []string{"67e9/247c/814e/392b/a027/dbde6748fcbf", "67e9/247c/814e/392b/a027/dbde6748fcbf.app", "crash/67e9247c814e392ba027dbde6748fcbf0/crash.sym"}
+	want = []string{
+		"67e9/247c/814e/392b/a027/dbde6748fcbf.app",
+		"crash/67e9247c814e392ba027dbde6748fcbf0/crash.sym",
+		"67e9/247c/814e/392b/a027/dbde6748fcbf",
+		"crash/67e9247c814e392ba027dbde6748fcbf0/cras_",
+		"crash/67e9247c814e392ba027dbde6748fcbf0/crash",
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("lowercase: got %q, want %q", got, want)
 	}
@@ -126,7 +134,7 @@ func TestLocationsCasingFiltersAndSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := (layout{Type: "native"}).locations(elfID, filters{PathPatterns: []*regexp.Regexp{pat}}, types); len(got) != 3 {
+	if got := (layout{Type: "native"}).locations(elfID, filters{PathPatterns: []*regexp.Regexp{pat}}, types); len(got) != 5 {
 		t.Errorf("matching path pattern: got %q", got)
 	}
 	pat, _ = compileGlob("/usr/*")
