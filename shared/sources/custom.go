@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Custom source types a project may configure, and the legacy type that is
-// accepted but never sent.
+// Custom source types a project may configure, and the legacy type that
+// Sentry no longer supports: stored appStoreConnect entries are dropped
+// unseen on read and refused on write.
 const (
 	TypeHTTP            = "http"
 	TypeS3              = "s3"
@@ -17,14 +18,16 @@ const (
 	TypeAppStoreConnect = "appStoreConnect"
 )
 
-// Layouts, casings and file types Symbolicator understands.
+// Layouts, casings and file types Symbolicator understands, as Sentry's
+// custom source schema lists them (dartsymbolmap included: Sentry's file
+// types name it, for Dart obfuscation maps).
 var (
 	validLayouts   = []string{"native", "symstore", "symstore_index2", "ssqp", "unified", "debuginfod", "slashsymbols"}
 	validCasings   = []string{"lowercase", "uppercase", "default"}
 	validFileTypes = []string{
 		"pe", "pdb", "portablepdb", "mach_debug", "mach_code", "elf_debug", "elf_code",
 		"wasm_debug", "wasm_code", "breakpad", "sourcebundle", "uuidmap", "bcsymbolmap",
-		"il2cpp", "proguard",
+		"il2cpp", "proguard", "dartsymbolmap",
 	}
 )
 
@@ -42,8 +45,10 @@ func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
 type fieldKind int
 
 const (
-	kindString fieldKind = iota
-	kindObject           // validated by its own function
+	kindString  fieldKind = iota
+	kindObject            // validated by its own function
+	kindBool              // true or false
+	kindStrings           // an array of strings
 )
 
 type fieldSpec struct {
@@ -53,16 +58,27 @@ type fieldSpec struct {
 	check    func(path string, v any) *ValidationError
 }
 
-// Common fields of every custom source type.
+// Common fields of every custom source type. is_public, has_index and
+// platforms are Sentry's behaviour: its schema declares them for every kind
+// (they are set on builtin sources, and stored custom sources may carry
+// them), so a source holding them stays valid and they reach Symbolicator
+// unchanged.
 var commonFields = map[string]fieldSpec{
-	"type":    {kind: kindString, required: true},
-	"id":      {kind: kindString, required: true, nonEmpty: true},
-	"name":    {kind: kindString},
-	"layout":  {kind: kindObject, required: true, check: checkLayout},
-	"filters": {kind: kindObject, check: checkFilters},
+	"type":      {kind: kindString, required: true},
+	"id":        {kind: kindString, required: true, nonEmpty: true},
+	"name":      {kind: kindString},
+	"layout":    {kind: kindObject, required: true, check: checkLayout},
+	"filters":   {kind: kindObject, check: checkFilters},
+	"is_public": {kind: kindBool},
+	"has_index": {kind: kindBool},
+	"platforms": {kind: kindStrings},
 }
 
-// typeFields are the fields each type adds to commonFields.
+// typeFields are the fields each type adds to commonFields. An empty s3
+// bucket or region, or gcs bucket, is accepted: Sentry's schema types them
+// as plain strings with no minimum length, so a configuration Sentry keeps
+// is kept here too (Symbolicator then fails to fetch from it, reported as
+// that source's candidates).
 var typeFields = map[string]map[string]fieldSpec{
 	TypeHTTP: {
 		"url":      {kind: kindString, required: true, nonEmpty: true, check: checkURL},
@@ -70,84 +86,78 @@ var typeFields = map[string]map[string]fieldSpec{
 		"password": {kind: kindString},
 	},
 	TypeS3: {
-		"bucket":     {kind: kindString, required: true, nonEmpty: true},
-		"region":     {kind: kindString, required: true, nonEmpty: true},
+		"bucket":     {kind: kindString, required: true},
+		"region":     {kind: kindString, required: true},
 		"access_key": {kind: kindString, required: true},
 		"secret_key": {kind: kindString, required: true},
 		"prefix":     {kind: kindString},
 	},
 	TypeGCS: {
-		"bucket":       {kind: kindString, required: true, nonEmpty: true},
+		"bucket":       {kind: kindString, required: true},
 		"client_email": {kind: kindString, required: true},
 		"private_key":  {kind: kindString, required: true},
 		"prefix":       {kind: kindString},
 	},
 }
 
-// appStoreConnectFields are the legacy App Store Connect fields. Such
-// entries are checked for shape and id, then dropped: Symbolicator has no
-// use for them.
-var appStoreConnectFields = map[string]fieldSpec{
-	"type":                 {kind: kindString, required: true},
-	"id":                   {kind: kindString, required: true, nonEmpty: true},
-	"name":                 {kind: kindString},
-	"appconnectIssuer":     {kind: kindString},
-	"appconnectKey":        {kind: kindString},
-	"appconnectPrivateKey": {kind: kindString},
-	"appName":              {kind: kindString},
-	"appId":                {kind: kindString},
-	"bundleId":             {kind: kindString},
-}
-
 // secretFields are the fields of each custom type that hold a secret.
 var secretFields = map[string][]string{
-	TypeHTTP:            {"password"},
-	TypeS3:              {"secret_key"},
-	TypeGCS:             {"private_key"},
-	TypeAppStoreConnect: {"appconnectPrivateKey"},
+	TypeHTTP: {"password"},
+	TypeS3:   {"secret_key"},
+	TypeGCS:  {"private_key"},
 }
 
 // ParseCustom parses and validates the project option symbol_sources, a JSON
-// array of custom sources, and returns them in order as configured, legacy
-// appStoreConnect entries dropped. An empty string means no sources. Any
-// error is a *ValidationError naming the field, e.g.
-// `symbol_sources[2].layout.type: unknown layout type "foo"`.
+// array of custom sources, as read for symbolication, and returns them in
+// order as configured. An empty string means no sources. Any error is a
+// *ValidationError naming the field, e.g.
+// `symbol_sources[2].layout.type: unknown layout type "foo"`; indexes are
+// those of the stored array.
 //
 // Rules (SEMANTICS §1): types http (url, username?, password?), s3 (bucket,
 // region, access_key, secret_key, prefix?) and gcs (bucket, client_email,
 // private_key, prefix?); all have id (non-empty, unique, not starting with
-// "sentry"), name?, layout {type, casing?} and filters? {filetypes,
-// path_patterns, requires_checksum}. Unknown fields are errors. Beyond the
-// reference, an http url must be an absolute http(s) URL, and a hidden
-// secret placeholder is rejected here: it must be backfilled before saving.
+// "sentry"), name?, layout {type, casing?}, filters? {filetypes,
+// path_patterns, requires_checksum}, is_public?, has_index? and
+// platforms?. Unknown fields are errors. Beyond the reference, an http url
+// must be an absolute http(s) URL, and a hidden secret placeholder is
+// rejected here: it must be backfilled before saving.
+//
+// Legacy appStoreConnect entries are dropped before validation and never
+// looked at, as Sentry's parse_sources does: such an entry, however it is
+// shaped, cannot make the project's other custom sources invalid, and its
+// id does not count as a duplicate.
 func ParseCustom(raw string) ([]Source, error) {
-	all, err := parseCustomAll(raw)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Source, 0, len(all))
-	for _, s := range all {
-		if s.Type() != TypeAppStoreConnect {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// parseCustomAll is ParseCustom keeping appStoreConnect entries.
-func parseCustomAll(raw string) ([]Source, error) {
 	if strings.TrimSpace(raw) == "" {
-		return nil, nil
+		return []Source{}, nil
 	}
 	var v any
 	if err := decodeJSON([]byte(raw), &v); err != nil {
 		return nil, &ValidationError{Field: "symbol_sources", Message: err.Error()}
 	}
-	return validateCustom(v)
+	return validateCustom(v, legacyDrop)
 }
 
-// validateCustom validates a decoded symbol_sources value.
-func validateCustom(v any) ([]Source, error) {
+// legacyRule says what validateCustom does with an appStoreConnect entry.
+type legacyRule int
+
+const (
+	// legacyDrop skips the entry unseen: a stored configuration is read.
+	legacyDrop legacyRule = iota
+	// legacyRefuse makes the entry an error: a configuration is written.
+	legacyRefuse
+)
+
+// isLegacy reports whether e is an appStoreConnect entry. Only an object
+// whose type is exactly that string is one, as in the reference.
+func isLegacy(e any) bool {
+	m, ok := e.(map[string]any)
+	return ok && m["type"] == TypeAppStoreConnect
+}
+
+// validateCustom validates a decoded symbol_sources value, handling
+// appStoreConnect entries by rule.
+func validateCustom(v any, rule legacyRule) ([]Source, error) {
 	arr, ok := v.([]any)
 	if !ok {
 		return nil, &ValidationError{Field: "symbol_sources", Message: "must be a JSON array, got " + jsonKind(v)}
@@ -156,6 +166,13 @@ func validateCustom(v any) ([]Source, error) {
 	out := make([]Source, 0, len(arr))
 	for i, e := range arr {
 		path := fmt.Sprintf("symbol_sources[%d]", i)
+		if isLegacy(e) {
+			if rule == legacyDrop {
+				continue
+			}
+			return nil, &ValidationError{Field: path + ".type", Message: fmt.Sprintf(
+				"%s sources are no longer supported: remove this entry", quote(TypeAppStoreConnect))}
+		}
 		m, ok := e.(map[string]any)
 		if !ok {
 			return nil, &ValidationError{Field: path, Message: "must be a JSON object, got " + jsonKind(e)}
@@ -182,21 +199,16 @@ func validateSource(path string, m map[string]any) *ValidationError {
 	if !ok {
 		return &ValidationError{Field: path + ".type", Message: "must be a string, got " + jsonKind(t)}
 	}
-	var spec map[string]fieldSpec
-	switch {
-	case typ == TypeAppStoreConnect:
-		spec = appStoreConnectFields
-	case typeFields[typ] != nil:
-		spec = make(map[string]fieldSpec, len(commonFields)+len(typeFields[typ]))
-		for k, f := range commonFields {
-			spec[k] = f
-		}
-		for k, f := range typeFields[typ] {
-			spec[k] = f
-		}
-	default:
+	if typeFields[typ] == nil {
 		return &ValidationError{Field: path + ".type", Message: fmt.Sprintf(
 			"unknown source type %s (want one of http, s3, gcs)", quote(typ))}
+	}
+	spec := make(map[string]fieldSpec, len(commonFields)+len(typeFields[typ]))
+	for k, f := range commonFields {
+		spec[k] = f
+	}
+	for k, f := range typeFields[typ] {
+		spec[k] = f
 	}
 	// The id first: it is the most useful thing to report on.
 	if err := checkField(path, "id", spec["id"], m); err != nil {
@@ -253,6 +265,20 @@ func checkField(path, name string, f fieldSpec, m map[string]any) *ValidationErr
 	case kindObject:
 		if _, ok := v.(map[string]any); !ok {
 			return &ValidationError{Field: field, Message: "must be a JSON object, got " + jsonKind(v)}
+		}
+	case kindBool:
+		if _, ok := v.(bool); !ok {
+			return &ValidationError{Field: field, Message: "must be a boolean, got " + jsonKind(v)}
+		}
+	case kindStrings:
+		arr, ok := v.([]any)
+		if !ok {
+			return &ValidationError{Field: field, Message: "must be an array of strings, got " + jsonKind(v)}
+		}
+		for i, e := range arr {
+			if _, ok := e.(string); !ok {
+				return &ValidationError{Field: fmt.Sprintf("%s[%d]", field, i), Message: "must be a string, got " + jsonKind(e)}
+			}
 		}
 	}
 	if f.check != nil {

@@ -83,6 +83,42 @@ func TestParseCustomValid(t *testing.T) {
 			wantIDs: []string{"a", "b"},
 		},
 		{
+			// Sentry's schema declares is_public, has_index and platforms
+			// for every kind of source.
+			name: "is_public, has_index and platforms",
+			raw: `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"is_public":true,"has_index":false,"platforms":["nintendo-switch","native"]},` +
+				`{"type":"s3","id":"b","bucket":"x","region":"r","access_key":"k","secret_key":"s","layout":{"type":"unified"},"is_public":false,"has_index":true,"platforms":[]},` +
+				`{"type":"gcs","id":"c","bucket":"x","client_email":"e","private_key":"k","layout":{"type":"native"},"has_index":true}]`,
+			wantIDs: []string{"a", "b", "c"},
+		},
+		{
+			name:    "every file type, dartsymbolmap included",
+			raw:     `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"filters":{"filetypes":["pe","pdb","portablepdb","mach_debug","mach_code","elf_debug","elf_code","wasm_debug","wasm_code","breakpad","sourcebundle","uuidmap","bcsymbolmap","il2cpp","proguard","dartsymbolmap"]}}]`,
+			wantIDs: []string{"a"},
+		},
+		{
+			// Sentry types bucket and region as strings with no minimum
+			// length.
+			name:    "empty s3 bucket and region, empty gcs bucket",
+			raw:     `[{"type":"s3","id":"b","bucket":"","region":"","access_key":"","secret_key":"","prefix":"","layout":{"type":"native"}},{"type":"gcs","id":"g","bucket":"","client_email":"","private_key":"","layout":{"type":"native"}}]`,
+			wantIDs: []string{"b", "g"},
+		},
+		{
+			// Legacy entries are dropped before validation: whatever their
+			// shape, they neither fail the list nor count as duplicates.
+			name: "malformed appStoreConnect entries dropped unvalidated",
+			raw: "[" + `{"type":"appStoreConnect"},` + httpOK + `,{"type":"appStoreConnect","id":"web","extra":[1]},` +
+				`{"type":"appStoreConnect","id":"sentry:x","appconnectIssuer":7},` + s3OK + "]",
+			wantIDs: []string{"web", "bucket"},
+			want:    "[" + httpOK + "," + s3OK + "]",
+		},
+		{
+			name:    "only appStoreConnect entries",
+			raw:     "[" + ascOK + `,{"type":"appStoreConnect","id":""}]`,
+			wantIDs: []string{},
+			want:    `[]`,
+		},
+		{
 			name:    "ids that only contain sentry later are fine",
 			raw:     `[{"type":"http","id":"my-sentry","url":"https://h/","layout":{"type":"native"}},{"type":"http","id":"Sentry-upper","url":"https://h/","layout":{"type":"native"}}]`,
 			wantIDs: []string{"my-sentry", "Sentry-upper"},
@@ -147,7 +183,6 @@ func TestParseCustomInvalid(t *testing.T) {
 		{"id sentry prefix without colon", `[{"type":"s3","id":"sentryish","bucket":"b","region":"r","access_key":"a","secret_key":"s","layout":{"type":"native"}}]`, "symbol_sources[0].id", `must not start with "sentry"`},
 		{"id sentry:project", `[{"type":"http","id":"sentry:project","url":"https://h/","layout":{"type":"native"}}]`, "symbol_sources[0].id", "reserved"},
 		{"duplicate ids", src(httpOK, s3OK, strings.Replace(gcsOK, `"id":"gcs"`, `"id":"web"`, 1)), "symbol_sources[2].id", `duplicate source id "web"`},
-		{"duplicate ids across appStoreConnect", src(ascOK, strings.Replace(httpOK, `"id":"web"`, `"id":"asc"`, 1)), "symbol_sources[1].id", `duplicate source id "asc"`},
 		{"unknown top-level field", src(strings.Replace(httpOK, `"name"`, `"colour":"red","name"`, 1)), "symbol_sources[0].colour", `unknown field for a "http" source`},
 		{"s3 field on http", src(strings.Replace(httpOK, `"name"`, `"bucket":"b","name"`, 1)), "symbol_sources[0].bucket", "unknown field"},
 		{"legacy top-level filetypes", src(strings.Replace(httpOK, `"name"`, `"filetypes":["pe"],"name"`, 1)), "symbol_sources[0].filetypes", "unknown field"},
@@ -178,13 +213,17 @@ func TestParseCustomInvalid(t *testing.T) {
 		{"s3 missing secret_key", src(strings.Replace(s3OK, `"secret_key":"s3cr3t-key",`, "", 1)), "symbol_sources[0].secret_key", "required"},
 		{"s3 missing region", src(strings.Replace(s3OK, `"region":"eu-west-1",`, "", 1)), "symbol_sources[0].region", "required"},
 		{"s3 bucket not string", src(strings.Replace(s3OK, `"bucket":"syms"`, `"bucket":5`, 1)), "symbol_sources[0].bucket", "must be a string, got number"},
-		{"s3 empty bucket", src(strings.Replace(s3OK, `"bucket":"syms"`, `"bucket":""`, 1)), "symbol_sources[0].bucket", "must not be empty"},
 		{"s3 region array", src(strings.Replace(s3OK, `"region":"eu-west-1"`, `"region":["x","http://h"]`, 1)), "symbol_sources[0].region", "must be a string, got array"},
 		{"gcs missing private_key", src(strings.Replace(gcsOK, `"private_key":"-----BEGIN PRIVATE KEY-----xyz",`, "", 1)), "symbol_sources[0].private_key", "required"},
 		{"gcs missing client_email", src(strings.Replace(gcsOK, `"client_email":"x@y.iam.gserviceaccount.com",`, "", 1)), "symbol_sources[0].client_email", "required"},
 		{"gcs region unknown", src(strings.Replace(gcsOK, `"bucket"`, `"region":"x","bucket"`, 1)), "symbol_sources[0].region", `unknown field for a "gcs" source`},
-		{"appStoreConnect unknown field", src(strings.Replace(ascOK, `"appId"`, `"extra":1,"appId"`, 1)), "symbol_sources[0].extra", `unknown field for a "appStoreConnect" source`},
-		{"appStoreConnect sentry id", `[{"type":"appStoreConnect","id":"sentry:x"}]`, "symbol_sources[0].id", "must not start"},
+		{"is_public not a boolean", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"is_public":"yes"}]`, "symbol_sources[0].is_public", "must be a boolean, got string"},
+		{"has_index null", `[{"type":"s3","id":"a","bucket":"b","region":"r","access_key":"a","secret_key":"s","layout":{"type":"native"},"has_index":null}]`, "symbol_sources[0].has_index", "must be a boolean, got null"},
+		{"platforms not an array", `[{"type":"gcs","id":"a","bucket":"b","client_email":"e","private_key":"k","layout":{"type":"native"},"platforms":"native"}]`, "symbol_sources[0].platforms", "must be an array of strings, got string"},
+		{"platform not a string", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"platforms":["native",3]}]`, "symbol_sources[0].platforms[1]", "must be a string, got number"},
+		{"s3 region null", src(strings.Replace(s3OK, `"region":"eu-west-1"`, `"region":null`, 1)), "symbol_sources[0].region", "must be a string, got null"},
+		{"error names the stored index past a dropped legacy entry", src(ascOK, httpOK, `{"type":"http","id":"b","layout":{"type":"native"}}`), "symbol_sources[2].url", "required"},
+		{"duplicate ids past a dropped legacy entry", src(ascOK, httpOK, httpOK), "symbol_sources[2].id", `duplicate source id "web"`},
 		{"odd field name quoted", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"my field\n":1}]`, `symbol_sources[0]["my field\n"]`, "unknown field"},
 		{"long field name cut", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native"},"` + strings.Repeat("k", 300) + `":1}]`, `symbol_sources[0]["` + strings.Repeat("k", 64) + `…"]`, "unknown field"},
 		{"odd layout field quoted", `[{"type":"http","id":"a","url":"https://h/","layout":{"type":"native","a.b":1}}]`, `symbol_sources[0].layout["a.b"]`, "unknown field of layout"},

@@ -236,6 +236,14 @@ func TestForProjectCustomSources(t *testing.T) {
 			wantIDs:  []string{"sentry:project", "bucket"},
 		},
 		{
+			// A stored legacy entry Sentry would not validate must not make
+			// every custom source of the project disappear.
+			name:     "malformed appStoreConnect entry does not hide the others",
+			features: []string{project.FeatureCustomSymbolSources},
+			raw:      `[{"type":"appStoreConnect","id":"sentry:old","extra":1},` + s3OK + `,{"type":"appStoreConnect"}]`,
+			wantIDs:  []string{"sentry:project", "bucket"},
+		},
+		{
 			name:     "invalid JSON skipped and logged",
 			features: []string{project.FeatureCustomSymbolSources},
 			raw:      `[{"type":"http","password":"hunter2"`,

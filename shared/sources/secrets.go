@@ -152,8 +152,11 @@ func joinPath(path, k string) string {
 }
 
 // HideCustom returns the symbol_sources option with every secret field
-// (password, secret_key, private_key, appconnectPrivateKey) shown as
-// {"hidden-secret": true}: what the configuration API returns on read.
+// (password, secret_key, private_key) shown as {"hidden-secret": true}:
+// what the configuration API returns on read. Legacy appStoreConnect
+// entries are left out, as Sentry's configuration API lists sources only
+// through parse_sources, which drops them: a configuration read and written
+// back unchanged then saves without them instead of being refused.
 // A value that does not parse as a JSON array is an error, and nothing of
 // it is returned (it may hold a secret).
 func HideCustom(raw string) (string, error) {
@@ -168,7 +171,12 @@ func HideCustom(raw string) (string, error) {
 	if !ok {
 		return "", &ValidationError{Field: "symbol_sources", Message: "must be a JSON array, got " + jsonKind(v)}
 	}
+	kept := make([]any, 0, len(arr))
 	for _, e := range arr {
+		if isLegacy(e) {
+			continue
+		}
+		kept = append(kept, e)
 		m, ok := e.(map[string]any)
 		if !ok {
 			continue
@@ -180,7 +188,7 @@ func HideCustom(raw string) (string, error) {
 			}
 		}
 	}
-	b, err := json.Marshal(arr)
+	b, err := json.Marshal(kept)
 	if err != nil {
 		return "", fmt.Errorf("encode hidden symbol_sources: %w", err)
 	}
@@ -191,10 +199,12 @@ func HideCustom(raw string) (string, error) {
 // configuration API for saving: every secret field holding
 // {"hidden-secret": true} takes the value the same field has in the stored
 // source with the same id (storedRaw is the option as saved), then the
-// result is validated as ParseCustom does. It returns the JSON to save,
-// appStoreConnect entries included as the reference keeps them.
+// result is validated as ParseCustom does. It returns the JSON to save.
 //
-// A placeholder with no stored value is a *ValidationError naming the
+// A legacy appStoreConnect entry is refused with a *ValidationError naming
+// its type field, as Sentry refuses it when sources are written (its write
+// schema has no such kind), although a stored one is dropped silently on
+// read. A placeholder with no stored value is a *ValidationError naming the
 // field; so is any other validation failure. A broken stored value is
 // consulted only if a placeholder needs it.
 func BackfillCustom(newRaw, storedRaw string) (string, error) {
@@ -238,7 +248,7 @@ func BackfillCustom(newRaw, storedRaw string) (string, error) {
 			m[f] = ov
 		}
 	}
-	if _, err := validateCustom(arr); err != nil {
+	if _, err := validateCustom(arr, legacyRefuse); err != nil {
 		return "", err
 	}
 	b, err := json.Marshal(arr)

@@ -238,13 +238,15 @@ func TestHideCustom(t *testing.T) {
 	}{
 		{name: "empty", in: "", want: ""},
 		{
-			name: "every secret field",
-			in:   "[" + httpOK + "," + s3OK + "," + gcsOK + "," + ascOK + "]",
+			// Legacy appStoreConnect entries are not shown, as Sentry's
+			// configuration API drops them when it reads sources.
+			name: "every secret field, legacy entries left out",
+			in:   "[" + ascOK + "," + httpOK + "," + s3OK + `,{"type":"appStoreConnect"},` + gcsOK + "," + ascOK + "]",
 			want: "[" + strings.Replace(httpOK, `"hunter2"`, `{"hidden-secret":true}`, 1) + "," +
 				strings.Replace(s3OK, `"s3cr3t-key"`, `{"hidden-secret":true}`, 1) + "," +
-				strings.Replace(gcsOK, `"-----BEGIN PRIVATE KEY-----xyz"`, `{"hidden-secret":true}`, 1) + "," +
-				strings.Replace(ascOK, `"pk-secret"`, `{"hidden-secret":true}`, 1) + "]",
+				strings.Replace(gcsOK, `"-----BEGIN PRIVATE KEY-----xyz"`, `{"hidden-secret":true}`, 1) + "]",
 		},
+		{name: "only legacy entries", in: "[" + ascOK + "]", want: "[]"},
 		{
 			name: "fields of other types untouched",
 			in:   `[{"type":"s3","id":"x","password":"not-a-field-of-s3"},"odd",1]`,
@@ -295,7 +297,7 @@ func TestBackfillCustom(t *testing.T) {
 		wantField string
 		wantMsg   string
 	}{
-		{name: "read, then written back unchanged", newRaw: hidden, storedRaw: stored, want: stored},
+		{name: "read, then written back unchanged", newRaw: hidden, storedRaw: stored, want: "[" + httpOK + "," + s3OK + "," + gcsOK + "]"},
 		{name: "empty", newRaw: "", storedRaw: stored, want: ""},
 		{
 			name:      "new secret replaces the stored one",
@@ -383,6 +385,34 @@ func TestBackfillCustom(t *testing.T) {
 			storedRaw: stored,
 			wantField: "symbol_sources[0].username",
 			wantMsg:   "hidden secret placeholder",
+		},
+		{
+			// Sentry's write schema has no appStoreConnect kind.
+			name:      "appStoreConnect refused on write",
+			newRaw:    "[" + gcsOK + "," + ascOK + "]",
+			storedRaw: stored,
+			wantField: "symbol_sources[1].type",
+			wantMsg:   `"appStoreConnect" sources are no longer supported`,
+		},
+		{
+			name:      "appStoreConnect with a hidden key refused, not backfilled",
+			newRaw:    "[" + strings.Replace(ascOK, `"pk-secret"`, `{"hidden-secret":true}`, 1) + "]",
+			storedRaw: stored,
+			wantField: "symbol_sources[0].type",
+			wantMsg:   "no longer supported: remove this entry",
+		},
+		{
+			name:      "malformed appStoreConnect refused by its type",
+			newRaw:    `[{"type":"appStoreConnect"}]`,
+			storedRaw: "",
+			wantField: "symbol_sources[0].type",
+			wantMsg:   "no longer supported",
+		},
+		{
+			name:      "current schema accepted on write",
+			newRaw:    `[{"type":"s3","id":"b","bucket":"","region":"","access_key":"a","secret_key":"s","layout":{"type":"native"},"is_public":true,"has_index":true,"platforms":["native"],"filters":{"filetypes":["dartsymbolmap"]}}]`,
+			storedRaw: stored,
+			want:      `[{"type":"s3","id":"b","bucket":"","region":"","access_key":"a","secret_key":"s","layout":{"type":"native"},"is_public":true,"has_index":true,"platforms":["native"],"filters":{"filetypes":["dartsymbolmap"]}}]`,
 		},
 		{name: "invalid JSON", newRaw: `[`, storedRaw: stored, wantField: "symbol_sources", wantMsg: "invalid JSON"},
 		{name: "not an array", newRaw: `{}`, storedRaw: stored, wantField: "symbol_sources", wantMsg: "must be a JSON array"},
