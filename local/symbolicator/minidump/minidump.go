@@ -118,6 +118,17 @@ var streamNames = map[StreamType]string{
 	MacBootargsStream:        "MozMacosBootargs",
 }
 
+// decoded reports whether Parse decodes streams of type t.
+func (t StreamType) decoded() bool {
+	switch t {
+	case ThreadListStream, ModuleListStream, MemoryListStream, ExceptionStream, SystemInfoStream,
+		Memory64ListStream, UnloadedModuleListStream, MiscInfoStream, ThreadNamesStream,
+		BreakpadInfoStream, AssertionInfoStream, CrashpadInfoStream, MacCrashInfoStream, MacBootargsStream:
+		return true
+	}
+	return t >= LinuxCPUInfoStream && t <= LinuxDSODebugStream
+}
+
 // String returns the stream type's name ("ThreadList"), or its number in
 // hex when the type has no name here.
 func (t StreamType) String() string {
@@ -241,7 +252,7 @@ type LinuxStreams struct {
 }
 
 // Stream returns the contents of the directory entry of type t (the last
-// one when several have that type, as Breakpad and rust-minidump choose),
+// one when several have that type, as rust-minidump chooses),
 // for streams this package does not decode. ok is false when there is no
 // such entry or its range lies outside the file.
 func (d *Dump) Stream(t StreamType) (data []byte, ok bool) {
@@ -264,7 +275,8 @@ func (d *Dump) Stream(t StreamType) (data []byte, ok bool) {
 // else. Unknown stream types are not examined.
 //
 // When the directory has several entries of one known type, the last one is
-// read: Breakpad's and rust-minidump's readers both keep the last.
+// read, as rust-minidump reads it, and the others are reported: Breakpad
+// rejects such files.
 func Parse(data []byte) (*Dump, error) {
 	if len(data) < headerSize {
 		return nil, fmt.Errorf("minidump: file of %d bytes is shorter than the %d-byte header", len(data), headerSize)
@@ -298,6 +310,10 @@ func Parse(data []byte) (*Dump, error) {
 		e := data[dirRVA+uint64(i)*dirEntrySize:]
 		s := StreamInfo{Type: StreamType(bo.Uint32(e)), Size: bo.Uint32(e[4:]), Offset: bo.Uint32(e[8:])}
 		d.Streams[i] = s
+		if prev, dup := p.byType[s.Type]; dup && s.Type.decoded() {
+			p.cur, p.curT = prev, s.Type
+			p.fail("duplicate: stream %d has the same type and is read instead", i)
+		}
 		p.byType[s.Type] = i // the last entry of a type wins
 	}
 	p.parseAll()

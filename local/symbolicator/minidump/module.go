@@ -52,7 +52,7 @@ type Module struct {
 	//     little-endian dump, age 0; "" for an all-zero build id.
 	DebugID string
 	// DebugFile is the PDB path of a PDB70 or PDB20 record (up to its
-	// first NUL), the code file for an ELF record, else "".
+	// first NUL), the code file (Name) for an ELF record, else "".
 	DebugFile string
 
 	debugUUID  [16]byte
@@ -237,11 +237,11 @@ func (m *Module) setCodeView(cv []byte, bo binary.ByteOrder) string {
 		m.setDebugID(id, bo.Uint32(cv[12:]), true)
 	case cvELF:
 		m.CVKind, m.CVRecord = CVELF, cv
+		m.DebugFile = m.Name
 		buildID := cv[4:]
 		if allZero(buildID) {
 			break
 		}
-		m.DebugFile = m.Name
 		var padded [16]byte
 		copy(padded[:], buildID)
 		m.setDebugID(guidUUID(padded[:], bo), 0, false)
