@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/symflow/symflow/local/symbolicator/breakpad"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
 )
 
@@ -40,6 +41,7 @@ type candidate struct {
 	Source   string       `json:"source"`
 	Location string       `json:"location"`
 	Download downloadInfo `json:"download"`
+	Unwind   *useInfo     `json:"unwind,omitempty"`
 	Debug    *useInfo     `json:"debug,omitempty"`
 }
 
@@ -63,9 +65,18 @@ type moduleEntry struct {
 	status     string
 	features   objfile.Features
 	arch       string
-	file       *objfile.File
+	file       *loadedFile // for symbolication
 	candidates []candidate
 	bundles    [][]byte // source bundles found for the module
+
+	// once loads the module's files the first time symbolication or a
+	// stack walk needs them.
+	once sync.Once
+	// unwindFile is the file with the best unwind information, nil
+	// without; unwindStatus is the module's unwind_status, "" when no walk
+	// asked for it.
+	unwindFile   *loadedFile
+	unwindStatus string
 }
 
 // indexedFile is a parsed debug file in the index cache.
@@ -78,6 +89,7 @@ type indexedFile struct {
 type engine struct {
 	svc     *Service
 	req     *symbolicateRequest
+	walk    bool // the request walks stacks: modules need unwind files too
 	modules []*moduleEntry // request order
 	sorted  []*moduleEntry // by image_addr
 }
@@ -181,10 +193,15 @@ func (e *engine) loadModules(ctx context.Context) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			e.loadModule(ctx, m)
+			e.ensureLoaded(ctx, m)
 		}()
 	}
 	wg.Wait()
+}
+
+// ensureLoaded loads the module's debug and unwind files once.
+func (e *engine) ensureLoaded(ctx context.Context, m *moduleEntry) {
+	m.once.Do(func() { e.loadModule(ctx, m) })
 }
 
 func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
@@ -194,7 +211,7 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 			// A debug file that trips the reader must not take the
 			// service down: the module is reported malformed.
 			log.Error("panic while loading debug file", "panic", fmt.Sprint(r))
-			m.status, m.file = statusMalformed, nil
+			m.status, m.file, m.unwindFile = statusMalformed, nil, nil
 		}
 	}()
 	types := fileTypesFor(m.raw.Type)
@@ -241,9 +258,9 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 		case fm.unreadable:
 			unreadable = true
 			continue
-		case fm.err == nil && fm.file.Features.HasDebugInfo:
+		case fm.err == nil && fm.file.features.HasDebugInfo:
 			q = 0
-		case fm.err == nil && fm.file.Features.HasSymbols:
+		case fm.err == nil && fm.file.features.HasSymbols:
 			q = 1
 		case fm.err == nil:
 			continue
@@ -257,6 +274,24 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 		}
 	}
 
+	// The unwind file is chosen apart: the first file with unwind
+	// information (an executable's .eh_frame, a .sym file's STACK records),
+	// as Symbolicator fetches CFI and debug info separately.
+	unwindBest := -1
+	for i, fm := range metas {
+		if !e.walk {
+			break // /symbolicate looks for debug information only
+		}
+		if fm.err == nil && fm.file != nil && fm.file.features.HasUnwindInfo {
+			unwindBest = i
+			break
+		}
+	}
+	if unwindBest >= 0 {
+		m.unwindFile = metas[unwindBest].file
+		m.features.HasUnwindInfo = true
+	}
+
 	var cands []candidate
 	for i, fm := range metas {
 		c := candidate{Source: fm.rf.src.ID, Location: fm.rf.uri(), Download: downloadInfo{Status: downloadOK}}
@@ -267,11 +302,14 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 				c.Download.Details = &d
 			}
 		} else if fm.file != nil {
-			feat := fm.file.Features
+			feat := fm.file.features
 			c.Download.Features = &feat
 		}
 		if i == best && fm.err == nil {
 			c.Debug = &useInfo{Status: "ok"}
+		}
+		if i == unwindBest {
+			c.Unwind = &useInfo{Status: "ok"}
 		}
 		cands = append(cands, c)
 	}
@@ -310,9 +348,11 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 	}
 	m.status = statusFound
 	m.file = sel.file
-	m.features = sel.file.Features
-	if sel.file.Arch != "" {
-		m.arch = sel.file.Arch
+	unwindInfo := m.features.HasUnwindInfo
+	m.features = sel.file.features
+	m.features.HasUnwindInfo = m.features.HasUnwindInfo || unwindInfo
+	if sel.file.arch != "" {
+		m.arch = sel.file.arch
 	}
 	log.Debug("debug file selected", "source", sel.rf.src.ID, "location", sel.rf.uri())
 	if e.req.Options.ApplySourceContext {
@@ -372,7 +412,7 @@ func sortCandidates(cands []candidate) []candidate {
 
 type fileMeta struct {
 	rf   remoteFile
-	file *objfile.File
+	file *loadedFile
 	err  *fetchError
 	// unreadable marks a file that was downloaded but is in a format the
 	// service does not read (PE, PDB, wasm, Breakpad, a source bundle).
@@ -390,23 +430,35 @@ func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log 
 		fm.err = ferr
 		return fm
 	}
-	if kind := unreadKind(data); kind != "" {
+	var lf *loadedFile
+	switch kind := unreadKind(data); kind {
+	case "":
+		f, err := s.openIndexed(data)
+		if err != nil {
+			log.Info("debug file unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
+			fm.err = &fetchError{Status: downloadMalformed}
+			return fm
+		}
+		lf = fromObject(f, data)
+	case "breakpad":
+		f, err := safeBreakpad(data)
+		if err != nil {
+			log.Info("Breakpad symbol file unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
+			fm.err = &fetchError{Status: downloadMalformed}
+			return fm
+		}
+		lf = fromBreakpad(f)
+	default:
 		log.Info("debug file in a format not read here", "source", rf.src.ID, "location", rf.uri(), "format", kind)
 		fm.unreadable = true
 		return fm
 	}
-	f, err := s.openIndexed(data)
-	if err != nil {
-		log.Info("debug file unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
+	if !identityMatches(lf.codeID, lf.debugID, id) {
+		log.Warn("debug file does not match the module", "source", rf.src.ID, "location", rf.uri(), "file_code_id", lf.codeID, "file_debug_id", lf.debugID)
 		fm.err = &fetchError{Status: downloadMalformed}
 		return fm
 	}
-	if !identityMatches(f, id) {
-		log.Warn("debug file does not match the module", "source", rf.src.ID, "location", rf.uri(), "file_code_id", f.CodeID, "file_debug_id", f.DebugID)
-		fm.err = &fetchError{Status: downloadMalformed}
-		return fm
-	}
-	fm.file = f
+	fm.file = lf
 	return fm
 }
 
@@ -421,7 +473,7 @@ func unreadKind(data []byte) string {
 	case strings.HasPrefix(string(data[:min(len(data), 4)]), "\x00asm"):
 		return "wasm"
 	case strings.HasPrefix(string(data[:min(len(data), 7)]), "MODULE "):
-		return "breakpad"
+		return "breakpad" // read by breakpad, not objfile
 	case strings.HasPrefix(string(data[:min(len(data), 4)]), "PK\x03\x04"):
 		return "sourcebundle"
 	}
@@ -431,15 +483,15 @@ func unreadKind(data []byte) string {
 // identityMatches refuses a file whose ids contradict the module's: a
 // symbol server answering with the wrong file must not produce wrong
 // frames.
-func identityMatches(f *objfile.File, id objectID) bool {
-	if id.DebugID != "" && f.DebugID != "" {
+func identityMatches(codeID, debugID string, id objectID) bool {
+	if id.DebugID != "" && debugID != "" {
 		want, ok1 := parseDebugID(id.DebugID)
-		got, ok2 := parseDebugID(f.DebugID)
+		got, ok2 := parseDebugID(debugID)
 		if ok1 && ok2 && want.UUID != got.UUID {
 			return false
 		}
 	}
-	if id.CodeID != "" && f.CodeID != "" && !strings.EqualFold(strings.ReplaceAll(id.CodeID, "-", ""), strings.ReplaceAll(f.CodeID, "-", "")) {
+	if id.CodeID != "" && codeID != "" && !strings.EqualFold(strings.ReplaceAll(id.CodeID, "-", ""), strings.ReplaceAll(codeID, "-", "")) {
 		return false
 	}
 	return true
@@ -484,6 +536,15 @@ type parse struct {
 	done chan struct{}
 	file *objfile.File
 	err  error
+}
+
+func safeBreakpad(data []byte) (f *breakpad.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("Breakpad reader failed: %v", r)
+		}
+	}()
+	return breakpad.Parse(data)
 }
 
 func safeOpen(data []byte) (f *objfile.File, err error) {
@@ -735,19 +796,19 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		}
 		var ip *uint64
 		if index == 0 {
-			if name := ipRegister(file.Arch); name != "" {
+			if name := ipRegister(file.arch); name != "" {
 				if v, ok := st.Registers[name]; ok {
 					ip = &v
 				}
 			}
 		}
-		caller := lookupAddress(file.Arch, abs, shouldAdjust(mode, index, e.req.Signal, ip, abs))
+		caller := lookupAddress(file.arch, abs, shouldAdjust(mode, index, e.req.Signal, ip, abs))
 		if caller < image {
 			return nil, frameMissingSymbol
 		}
 		rel = caller - image
 	}
-	frames, ok := safeLookup(file, rel+file.LoadAddress)
+	frames, ok := file.lookup(rel + file.load)
 	if !ok || len(frames) == 0 {
 		return nil, frameMissingSymbol
 	}
@@ -822,22 +883,13 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 					}
 				}
 			}
-			if sym >= file.LoadAddress {
-				o["sym_addr"] = formatHex(expose(sym - file.LoadAddress))
+			if sym >= file.load {
+				o["sym_addr"] = formatHex(expose(sym - file.load))
 			}
 		}
 		out = append(out, o)
 	}
 	return out, frameSymbolicated
-}
-
-func safeLookup(f *objfile.File, addr uint64) (frames []objfile.Frame, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			frames, ok = nil, false
-		}
-	}()
-	return f.Lookup(addr)
 }
 
 func (e *engine) moduleJSON(m *moduleEntry) map[string]any {

@@ -1,0 +1,295 @@
+package symbolicator
+
+import (
+	"bytes"
+	"debug/elf"
+	"debug/macho"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/symflow/symflow/local/symbolicator/breakpad"
+	"github.com/symflow/symflow/local/symbolicator/dwarfcfi"
+	"github.com/symflow/symflow/local/symbolicator/objfile"
+	"github.com/symflow/symflow/local/symbolicator/unwind"
+)
+
+// loadedFile is a debug file the service can use, whatever its format: an
+// object file (ELF, Mach-O) read by objfile or a Breakpad symbol file read
+// by breakpad. Symbolication looks functions up in it; stack walking asks
+// it for unwind rules.
+type loadedFile struct {
+	kind     string // "elf", "macho" or "breakpad"
+	arch     string
+	codeID   string
+	debugID  string
+	load     uint64 // the file's own base: lookups are in its address space
+	features objfile.Features
+
+	obj  *objfile.File  // kind elf or macho
+	syms *breakpad.File // kind breakpad
+	data []byte         // the file as downloaded: unwind sections are read from it on demand
+
+	cfiOnce sync.Once
+	cfi     cfiSource
+}
+
+func fromObject(f *objfile.File, data []byte) *loadedFile {
+	return &loadedFile{kind: f.Kind, arch: f.Arch, codeID: f.CodeID, debugID: f.DebugID,
+		load: f.LoadAddress, features: f.Features, obj: f, data: data}
+}
+
+// fromBreakpad describes a .sym file as symbolic does: symbols when it has
+// FUNC or PUBLIC records, debug info when it has line records, unwind info
+// when it has STACK records.
+func fromBreakpad(f *breakpad.File) *loadedFile {
+	lf := &loadedFile{kind: "breakpad", arch: breakpadArch(f.Module.Arch), codeID: strings.ToLower(f.CodeID), syms: f}
+	if d, ok := parseDebugID(f.Module.ID); ok {
+		lf.debugID = d.String()
+	}
+	lf.features = objfile.Features{HasSymbols: f.HasSymbols(), HasDebugInfo: f.HasLines(), HasUnwindInfo: f.HasStack()}
+	return lf
+}
+
+// breakpadArch maps a MODULE record's architecture to the names modules
+// report (symbolic's).
+func breakpadArch(a string) string {
+	switch a {
+	case "x86_64", "amd64":
+		return "x86_64"
+	case "x86", "i386":
+		return "x86"
+	case "arm64", "aarch64":
+		return "arm64"
+	}
+	return a
+}
+
+// lookup returns the frames at addr (in the file's address space),
+// innermost first.
+func (f *loadedFile) lookup(addr uint64) (frames []objfile.Frame, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			frames, ok = nil, false
+		}
+	}()
+	if f.obj != nil {
+		return f.obj.Lookup(addr)
+	}
+	bf, ok := f.syms.Lookup(addr)
+	if !ok {
+		return nil, false
+	}
+	frames = make([]objfile.Frame, len(bf))
+	for i, b := range bf {
+		frames[i] = objfile.Frame{Function: b.Function, Symbol: b.Symbol, AbsPath: b.File, Line: b.Line}
+		if i == len(bf)-1 {
+			frames[i].SymAddr = b.SymAddr
+		}
+	}
+	return frames, true
+}
+
+// unwindRules returns the file's unwind information, read on first use.
+func (f *loadedFile) unwindRules() cfiSource {
+	f.cfiOnce.Do(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				f.cfi = nil
+			}
+		}()
+		switch {
+		case f.syms != nil:
+			if f.syms.HasStack() {
+				f.cfi = breakpadCFI{f.syms}
+			}
+		case f.kind == "elf":
+			f.cfi = elfCFI(f.data)
+		case f.kind == "macho":
+			f.cfi = machoCFI(f.data, f.arch)
+		}
+	})
+	return f.cfi
+}
+
+// cfiSource answers a stack walker's questions about one file, in the
+// file's own address space.
+type cfiSource interface {
+	// rules returns the unwind rules covering addr, or nil.
+	rules(addr uint64) unwind.Rules
+	// covers reports whether any unwind rule covers addr.
+	covers(addr uint64) bool
+}
+
+type breakpadCFI struct{ f *breakpad.File }
+
+func (b breakpadCFI) rules(addr uint64) unwind.Rules {
+	if r, ok := b.f.CFI(addr); ok {
+		return r
+	}
+	if w, ok := b.f.Win(addr); ok {
+		return w
+	}
+	return nil
+}
+
+func (b breakpadCFI) covers(addr uint64) bool { return b.rules(addr) != nil }
+
+// dwarfCFI holds a file's DWARF CFI tables: .eh_frame first, then
+// .debug_frame for code .eh_frame does not describe.
+type dwarfCFI []*dwarfcfi.Table
+
+func (d dwarfCFI) rules(addr uint64) unwind.Rules {
+	for _, t := range d {
+		if row, err := t.Find(addr); err == nil {
+			return row
+		}
+	}
+	return nil
+}
+
+func (d dwarfCFI) covers(addr uint64) bool {
+	for _, t := range d {
+		if t.Covers(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func cfiArch(arch string) (dwarfcfi.Arch, bool) {
+	switch arch {
+	case "x86_64":
+		return dwarfcfi.AMD64, true
+	case "arm64":
+		return dwarfcfi.ARM64, true
+	case "x86":
+		return dwarfcfi.X86, true
+	case "arm":
+		return dwarfcfi.ARM, true
+	}
+	return 0, false
+}
+
+// elfCFI reads .eh_frame (with .eh_frame_hdr) and .debug_frame. Sections
+// that are not in the file (SHT_NOBITS, as in split debug files) are
+// skipped; nil when there is no CFI at all.
+func elfCFI(data []byte) cfiSource {
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return nil
+	}
+	var arch dwarfcfi.Arch
+	switch ef.Machine {
+	case elf.EM_X86_64:
+		arch = dwarfcfi.AMD64
+	case elf.EM_AARCH64:
+		arch = dwarfcfi.ARM64
+	case elf.EM_386:
+		arch = dwarfcfi.X86
+	case elf.EM_ARM:
+		arch = dwarfcfi.ARM
+	default:
+		return nil
+	}
+	section := func(name string) (*elf.Section, []byte) {
+		s := ef.Section(name)
+		if s == nil || s.Type == elf.SHT_NOBITS || s.Size == 0 || s.Size > uint64(len(data)) {
+			return nil, nil
+		}
+		b, err := s.Data()
+		if err != nil {
+			return nil, nil
+		}
+		return s, b
+	}
+	var tables dwarfCFI
+	if s, b := section(".eh_frame"); s != nil {
+		opts := dwarfcfi.Options{Arch: arch, ByteOrder: ef.ByteOrder, SectionAddr: s.Addr}
+		if got := ef.Section(".got"); got != nil {
+			opts.DataAddr = got.Addr
+		}
+		if hs, hb := section(".eh_frame_hdr"); hs != nil {
+			hopts := opts
+			hopts.SectionAddr = hs.Addr
+			if h, err := dwarfcfi.ParseHdr(hb, hopts); err == nil && h.EHFrameAddr() == s.Addr {
+				opts.Hdr = h
+			}
+		}
+		if t, err := dwarfcfi.Parse(b, dwarfcfi.EHFrame, opts); err == nil {
+			tables = append(tables, t)
+		}
+	}
+	if s, b := section(".debug_frame"); s != nil {
+		if t, err := dwarfcfi.Parse(b, dwarfcfi.DebugFrame, dwarfcfi.Options{Arch: arch, ByteOrder: ef.ByteOrder}); err == nil {
+			tables = append(tables, t)
+		}
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	return tables
+}
+
+// machoCFI reads __TEXT,__eh_frame and __DWARF,__debug_frame. Compact
+// unwind (__unwind_info) is not read: functions it alone describes are
+// walked by frame pointer or scanning.
+func machoCFI(data []byte, arch string) cfiSource {
+	a, ok := cfiArch(arch)
+	if !ok {
+		return nil
+	}
+	mf, err := openMachO(data, arch)
+	if err != nil {
+		return nil
+	}
+	var tables dwarfCFI
+	for _, sec := range []struct {
+		seg, name string
+		kind      dwarfcfi.Kind
+	}{{"__TEXT", "__eh_frame", dwarfcfi.EHFrame}, {"__DWARF", "__debug_frame", dwarfcfi.DebugFrame}} {
+		s := mf.Section(sec.name)
+		if s == nil || s.Seg != sec.seg {
+			continue
+		}
+		b, err := s.Data()
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		if t, err := dwarfcfi.Parse(b, sec.kind, dwarfcfi.Options{Arch: a, ByteOrder: mf.ByteOrder, SectionAddr: s.Addr}); err == nil {
+			tables = append(tables, t)
+		}
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	return tables
+}
+
+// openMachO opens a thin Mach-O file or the slice of a universal one for
+// arch.
+func openMachO(data []byte, arch string) (*macho.File, error) {
+	if fat, err := macho.NewFatFile(bytes.NewReader(data)); err == nil {
+		for _, a := range fat.Arches {
+			if machoArchName(a.Cpu) == arch {
+				return a.File, nil
+			}
+		}
+		return nil, fmt.Errorf("no %s slice", arch)
+	}
+	return macho.NewFile(bytes.NewReader(data))
+}
+
+func machoArchName(c macho.Cpu) string {
+	switch c {
+	case macho.CpuAmd64:
+		return "x86_64"
+	case macho.CpuArm64:
+		return "arm64"
+	case macho.Cpu386:
+		return "x86"
+	case macho.CpuArm:
+		return "arm"
+	}
+	return ""
+}
