@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/symflow/symflow/shared/project"
@@ -145,9 +146,11 @@ func (r *preparation) schemaErr(path, reason string) error {
 }
 
 // stacktraceLink sets schema.url to the app's webhook URL with path
-// schema.uri and the installation (and project) in the query. A "?" in uri
-// is escaped into the path: the reference would write a URL with two
-// queries, which no app can read.
+// schema.uri and the installation (and project) in the query. The webhook
+// URL's fragment (and last-segment ";params") stay, as in Sentry's
+// _prepare_stacktrace_link, which replaces only the path and the query of
+// the parsed webhook URL. A "?" in uri is escaped into the path: the
+// reference would write a URL with two queries, which no app can read.
 func (r *preparation) stacktraceLink() (json.RawMessage, error) {
 	schema, err := decodeObject(r.comp.Schema)
 	if err != nil {
@@ -270,27 +273,29 @@ func (r *preparation) field(path string, raw json.RawMessage) (json.RawMessage, 
 }
 
 // dependentData is the JSON object {name: value} of the supplied values
-// named in deps, in the order they were supplied; complete is false when a
-// name in deps has no value. Unlike the reference, which compares counts, a
-// value supplied twice neither counts twice nor hides a missing one: the
-// last one given wins.
+// named in deps, keys in the order first supplied, a name supplied twice
+// keeping its last value. complete is Sentry's rule in
+// SentryAppComponentPreparer._prepare_field, reproduced exactly: it counts
+// the supplied values whose name is in deps, each one, and compares that
+// with len(deps), each entry counted too. So a dependency named twice in
+// deps needs two supplied values, a value supplied twice counts twice, and
+// when the counts match the choices are fetched even if a dependency has
+// no value; when they differ the field gets choices [] and no request.
 func (r *preparation) dependentData(deps []string) (data string, complete bool, err error) {
-	want := map[string]bool{}
-	for _, d := range deps {
-		want[d] = true
-	}
+	named := 0
 	obj := &object{vals: map[string]json.RawMessage{}}
 	for _, v := range r.values {
-		if !want[v.Name] {
+		if !slices.Contains(deps, v.Name) {
 			continue
 		}
+		named++
 		b, err := marshalValue(v.Value)
 		if err != nil {
 			return "", false, fmt.Errorf("value of %q: %w", v.Name, err)
 		}
 		obj.set(v.Name, b)
 	}
-	if len(obj.keys) != len(want) {
+	if named != len(deps) {
 		return "", false, nil
 	}
 	return string(obj.encode()), true, nil
@@ -312,8 +317,8 @@ type Result struct {
 // PrepareAll prepares every component of installations, at most
 // concurrency at once (DefaultConcurrency when not positive), and returns
 // one Result per component in input order. No field values are supplied,
-// so fields with depends_on get empty choices, as on first load in the
-// reference. A component that fails is reported in its Result and does
+// so fields with a non-empty depends_on get empty choices, as on first
+// load in the reference. A component that fails is reported in its Result and does
 // not stop the others.
 func (p *Preparer) PrepareAll(ctx context.Context, installations []project.Installation, projectSlug string, concurrency int) []Result {
 	if concurrency <= 0 {

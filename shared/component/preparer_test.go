@@ -227,6 +227,52 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
+// TestPrepareStacktraceLinkURL checks stacktrace-link URLs against
+// testdata/stacktrace-link-urls.json, written by Python's urllib.parse the
+// way Sentry builds them: only the webhook URL's path and query are
+// replaced, so its fragment and last-segment ";params" stay.
+func TestPrepareStacktraceLinkURL(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "stacktrace-link-urls.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixture struct {
+		Cases []struct {
+			WebhookURL  string `json:"webhook_url"`
+			URI         string `json:"uri"`
+			ProjectSlug string `json:"project_slug"`
+			URL         string `json:"url"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &fixture); err != nil {
+		t.Fatal(err)
+	}
+	if len(fixture.Cases) == 0 {
+		t.Fatal("no cases in the fixture")
+	}
+	p := NewPreparer(nil, slog.New(slog.DiscardHandler)) // no request is made
+	for _, tc := range fixture.Cases {
+		t.Run(tc.WebhookURL+" "+tc.URI, func(t *testing.T) {
+			inst := project.Installation{UUID: testInstallation, AppSlug: "acme-tracker", WebhookURL: tc.WebhookURL, ClientSecret: testSecret}
+			schema, _ := json.Marshal(map[string]string{"uri": tc.URI})
+			got, err := p.Prepare(context.Background(), inst,
+				project.Component{UUID: "st", Type: TypeStacktraceLink, Schema: schema}, tc.ProjectSlug, nil)
+			if err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			var out struct {
+				URL string `json:"url"`
+			}
+			if err := json.Unmarshal(got.Schema, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.URL != tc.URL {
+				t.Errorf("url = %s\nwant  %s", out.URL, tc.URL)
+			}
+		})
+	}
+}
+
 func TestPrepareIssueLinkGolden(t *testing.T) {
 	app := newTestApp(t)
 	app.wantDependent["/options/dependent"] = `{"project":"p1","board":"b2"}`
@@ -262,39 +308,74 @@ func TestPrepareIssueLinkGolden(t *testing.T) {
 	}
 }
 
-func TestPrepareDependentValueEncoding(t *testing.T) {
-	// dependentData is a JSON object of the supplied values, in the order
-	// supplied, JSON types kept; a value given twice counts once, the last
-	// wins.
+// TestPrepareDependsOn checks Sentry's depends_on rule: the supplied values
+// whose name is in depends_on are counted, each one, against the length of
+// depends_on, each entry counted; only equal counts fetch, with
+// dependentData the object of those values (keys in the order first
+// supplied, the last value of a name winning, JSON types kept).
+func TestPrepareDependsOn(t *testing.T) {
+	bFirst := FieldValue{Name: "b", Value: "first"}
+	aList := FieldValue{Name: "a", Value: []any{true, nil}}
+	bObject := FieldValue{Name: "b", Value: json.RawMessage(`{"n":1.50}`)}
+	cText := FieldValue{Name: "c", Value: "x<y"}
+	tests := []struct {
+		name      string
+		dependsOn string
+		values    []FieldValue
+		want      string // dependentData sent; "" when no request is made
+	}{
+		{name: "every dependency once", dependsOn: `["a","b","c"]`, values: []FieldValue{aList, bObject, cText},
+			want: `{"a":[true,null],"b":{"n":1.50},"c":"x<y"}`},
+		{name: "unrelated values not counted", dependsOn: `["a","b"]`, values: []FieldValue{{Name: "z", Value: 1}, aList, {Name: "y", Value: 2}, bObject},
+			want: `{"a":[true,null],"b":{"n":1.50}}`},
+		{name: "one missing", dependsOn: `["a","b","c"]`, values: []FieldValue{aList, cText}},
+		{name: "a value supplied twice counts twice", dependsOn: `["a","b","c"]`, values: []FieldValue{bFirst, aList, bObject, cText}},
+		{name: "a value supplied twice stands in for a missing one", dependsOn: `["a","b","c"]`, values: []FieldValue{bFirst, aList, bObject},
+			want: `{"b":{"n":1.50},"a":[true,null]}`},
+		{name: "dependency named twice, one value", dependsOn: `["a","a"]`, values: []FieldValue{{Name: "a", Value: 1}}},
+		{name: "dependency named twice, one value and an unrelated one", dependsOn: `["a","a"]`, values: []FieldValue{{Name: "a", Value: 1}, {Name: "b", Value: 2}}},
+		{name: "dependency named twice, two values", dependsOn: `["a","a"]`, values: []FieldValue{{Name: "a", Value: 1}, {Name: "a", Value: 2}},
+			want: `{"a":2}`},
+		{name: "dependency named twice beside another, each once", dependsOn: `["a","b","a"]`, values: []FieldValue{{Name: "a", Value: 1}, {Name: "b", Value: 2}}},
+		{name: "empty depends_on fetches with an empty object", dependsOn: `[]`, values: []FieldValue{{Name: "a", Value: 1}},
+			want: `{}`},
+		{name: "no values", dependsOn: `["a"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := newTestApp(t)
+			app.wantDependent["/options/empty"] = tt.want
+			schema := `{"link":{"required_fields":[{"name":"f","depends_on":` + tt.dependsOn + `,"uri":"/options/empty"}]}}`
+			got, err := testPreparer(t).Prepare(context.Background(), app.installation(),
+				project.Component{UUID: "c1", Type: TypeIssueLink, Schema: json.RawMessage(schema)}, testProject, tt.values)
+			if err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			if !strings.Contains(string(got.Schema), `"choices":[]`) {
+				t.Errorf("schema = %s, want empty choices", got.Schema)
+			}
+			wantRequests := 0
+			if tt.want != "" {
+				wantRequests = 1
+			}
+			if n := app.count("/options/empty"); n != wantRequests {
+				t.Errorf("app got %d requests, want %d", n, wantRequests)
+			}
+		})
+	}
+}
+
+func TestPrepareDependentValueNotEncodable(t *testing.T) {
 	app := newTestApp(t)
-	app.wantDependent["/options/empty"] = `{"b":{"n":1.50},"a":[true,null],"c":"x<y"}`
-	schema := `{"link":{"required_fields":[{"name":"f","depends_on":["a","b","c"],"uri":"/options/empty"}]}}`
-	values := []FieldValue{
-		{Name: "b", Value: "first"},
-		{Name: "a", Value: []any{true, nil}},
-		{Name: "b", Value: json.RawMessage(`{"n":1.50}`)},
-		{Name: "c", Value: "x<y"},
-	}
-	got, err := testPreparer(t).Prepare(context.Background(), app.installation(),
-		project.Component{UUID: "c1", Type: TypeIssueLink, Schema: json.RawMessage(schema)}, testProject, values)
-	if err != nil {
-		t.Fatalf("Prepare: %v", err)
-	}
-	if !strings.Contains(string(got.Schema), `"choices":[]`) {
-		t.Errorf("schema = %s, want the app's empty choices", got.Schema)
-	}
-	// A duplicate must not stand in for a missing name.
-	got, err = testPreparer(t).Prepare(context.Background(), app.installation(),
-		project.Component{UUID: "c1", Type: TypeIssueLink, Schema: json.RawMessage(schema)}, testProject, values[:3])
-	if err != nil || !strings.Contains(string(got.Schema), `"choices":[]`) || app.count("/options/empty") != 1 {
-		t.Errorf("with c missing: schema %s, err %v, %d requests; want empty choices and no request", got.Schema, err, app.count("/options/empty"))
-	}
-	// A value that cannot be encoded is reported, naming it.
-	_, err = testPreparer(t).Prepare(context.Background(), app.installation(),
+	schema := `{"link":{"required_fields":[{"name":"f","depends_on":["a","b"],"uri":"/options/empty"}]}}`
+	_, err := testPreparer(t).Prepare(context.Background(), app.installation(),
 		project.Component{UUID: "c1", Type: TypeIssueLink, Schema: json.RawMessage(schema)}, testProject,
-		append(values, FieldValue{Name: "a", Value: func() {}}))
+		[]FieldValue{{Name: "b", Value: 1}, {Name: "a", Value: func() {}}})
 	if err == nil || !strings.Contains(err.Error(), `value of "a"`) {
 		t.Errorf("error = %v, want it to name the value of \"a\"", err)
+	}
+	if n := app.count("/options/empty"); n != 0 {
+		t.Errorf("app got %d requests, want none", n)
 	}
 }
 

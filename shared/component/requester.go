@@ -153,6 +153,9 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 		q = append(q, "dependentData="+url.QueryEscape(req.DependentData))
 	}
 	u.RawQuery = strings.Join(q, "&")
+	// A fragment is never sent in an HTTP request; drop it here so that it
+	// is in no error either.
+	u.Fragment, u.RawFragment = "", ""
 
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -202,8 +205,12 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// appURL is webhookURL with its path replaced by uri, as the reference
-// builds the URL of an app's endpoint.
+// appURL is webhookURL with its path replaced by uri, as Sentry builds the
+// URL of an app's endpoint (urlparse the webhook URL, replace the path,
+// urlunparse): scheme, user info, host and port stay, and so do the
+// fragment and the parameters of the last path segment (";v=2" in
+// "/hook;v=2"), which Python's urlparse keeps apart from the path and
+// urlunparse appends after the new one. The query is the caller's to set.
 func appURL(webhookURL, uri string) (*url.URL, error) {
 	if webhookURL == "" {
 		return nil, ErrNoWebhookURL
@@ -219,9 +226,31 @@ func appURL(webhookURL, uri string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, errors.New("webhook url has no host")
 	}
+	params := pathParams(u.EscapedPath())
 	u.Path, u.RawPath = uri, ""
-	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
+	if params != "" {
+		// params is already escaped as the webhook URL wrote it; keep that
+		// text rather than escaping it again.
+		if unescaped, err := url.PathUnescape(params); err == nil {
+			escaped := u.EscapedPath()
+			u.Path = uri + ";" + unescaped
+			u.RawPath = escaped + ";" + params
+		}
+	}
+	u.RawQuery = ""
 	return u, nil
+}
+
+// pathParams is what Python's urlparse calls the params of an http(s) URL
+// path: the text after the first ";" of its last segment, "" when there is
+// none (urlunparse then writes no ";").
+func pathParams(path string) string {
+	last := path[strings.LastIndexByte(path, '/')+1:]
+	i := strings.IndexByte(last, ';')
+	if i < 0 {
+		return ""
+	}
+	return last[i+1:]
 }
 
 // upstreamMessage is the "message" of a JSON error body, shortened.

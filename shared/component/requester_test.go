@@ -245,6 +245,37 @@ func TestSelectRequesterQueryOrder(t *testing.T) {
 	}
 }
 
+// TestSelectRequesterWebhookURLParts checks that the request goes where
+// Sentry's SelectRequester sends it: the webhook URL with its path replaced
+// by uri, keeping the last segment's ";params" (urlparse keeps them apart
+// from the path). The fragment never reaches the app.
+func TestSelectRequesterWebhookURLParts(t *testing.T) {
+	tests := []struct {
+		name, webhookPath, uri, wantRequestURI string
+	}{
+		{"plain", "/webhook?ignored=1#frag", "/options/empty", "/options/empty?installationId=" + testInstallation},
+		{"params of the last segment", "/a;x/hook;v=2?ignored=1#frag", "/options/empty", "/options/empty;v=2?installationId=" + testInstallation},
+		{"escaped semicolon is no params", "/hook%3Bv=2", "/options/empty", "/options/empty?installationId=" + testInstallation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := newTestApp(t)
+			app.wantProject = ""
+			inst := app.installation()
+			inst.WebhookURL = app.server.URL + tt.webhookPath
+			_, _ = localRequester(t, 5*time.Second).Request(context.Background(), SelectRequest{Installation: inst, URI: tt.uri})
+			app.mu.Lock()
+			defer app.mu.Unlock()
+			if len(app.requests) != 1 {
+				t.Fatalf("app got %d requests, want 1", len(app.requests))
+			}
+			if got := app.requests[0].RequestURI; got != tt.wantRequestURI {
+				t.Errorf("request URI = %s\nwant          %s", got, tt.wantRequestURI)
+			}
+		})
+	}
+}
+
 func TestSign(t *testing.T) {
 	// HMAC-SHA256 of the empty message under key "key" (RFC 4231 style check).
 	if got, want := Sign("key", nil), "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0"; got != want {
