@@ -595,7 +595,9 @@ func archInfo(arch string) (ptrSize int, ra string) {
 // cursor walks one record: words separated by runs of blanks.
 type cursor struct{ s string }
 
-func isBlank(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b == '\n' || b == '\v' || b == '\f' }
+func isBlank(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\r' || b == '\n' || b == '\v' || b == '\f'
+}
 
 func trim(s string) string {
 	for s != "" && isBlank(s[0]) {
