@@ -306,9 +306,8 @@ func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
 	if top == nil {
 		return nil, &requestError{Reason: "expected a JSON object, got null"}
 	}
-	req := &symbolicateRequest{Options: requestOptions{ApplySourceContext: true}}
-
-	if _, _, err := top.str("platform", ""); err != nil {
+	req, err := decodeCommon(top)
+	if err != nil {
 		return nil, err
 	}
 	if sig, ok, err := top.uint("signal", "", math.MaxUint32); err != nil {
@@ -316,6 +315,44 @@ func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
 	} else if ok {
 		s := uint32(sig)
 		req.Signal = &s
+	}
+
+	traces, err := decodeArray(top["stacktraces"], "stacktraces")
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range traces {
+		st, err := decodeStacktrace(raw, index("stacktraces", i))
+		if err != nil {
+			return nil, err
+		}
+		req.Stacktraces = append(req.Stacktraces, st)
+	}
+
+	mods, err := decodeArray(top["modules"], "modules")
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range mods {
+		m, err := decodeModule(raw, index("modules", i))
+		if err != nil {
+			return nil, err
+		}
+		req.Modules = append(req.Modules, m)
+	}
+
+	return req, nil
+}
+
+// decodeCommon decodes what every request kind carries: platform,
+// options, sources and scraping. /symbolicate sends them in its JSON body;
+// /minidump and /applecrashreport as multipart fields of JSON text, which
+// the caller gathers into top.
+func decodeCommon(top jsonObject) (*symbolicateRequest, error) {
+	req := &symbolicateRequest{Options: requestOptions{ApplySourceContext: true}}
+
+	if _, _, err := top.str("platform", ""); err != nil {
+		return nil, err
 	}
 	if top.has("options") {
 		o, err := decodeObject(top["options"], "options")
@@ -363,30 +400,6 @@ func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
 		}
 		ids[src.ID] = true
 		req.Sources = append(req.Sources, src)
-	}
-
-	traces, err := decodeArray(top["stacktraces"], "stacktraces")
-	if err != nil {
-		return nil, err
-	}
-	for i, raw := range traces {
-		st, err := decodeStacktrace(raw, index("stacktraces", i))
-		if err != nil {
-			return nil, err
-		}
-		req.Stacktraces = append(req.Stacktraces, st)
-	}
-
-	mods, err := decodeArray(top["modules"], "modules")
-	if err != nil {
-		return nil, err
-	}
-	for i, raw := range mods {
-		m, err := decodeModule(raw, index("modules", i))
-		if err != nil {
-			return nil, err
-		}
-		req.Modules = append(req.Modules, m)
 	}
 
 	if top.has("scraping") {
@@ -472,7 +485,7 @@ var knownFrameFields = map[string]bool{
 	"lang": true, "symbol": true, "sym_addr": true, "function": true,
 	"filename": true, "abs_path": true, "lineno": true, "pre_context": true,
 	"context_line": true, "post_context": true, "source_link": true,
-	"trust": true, "in_app": true, "vars": true,
+	"trust": true, "in_app": true, "vars": true, "registers": true,
 }
 
 var frameTrusts = map[string]bool{

@@ -95,9 +95,19 @@ type engine struct {
 }
 
 func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[string]any {
-	e := &engine{svc: s, req: req}
+	return newEngine(s, req, false).run(ctx)
+}
+
+// newEngine prepares req's modules. walk says whether stacks will be
+// walked first (minidumps), so that modules also need unwind files.
+func newEngine(s *Service, req *symbolicateRequest, walk bool) *engine {
+	e := &engine{svc: s, req: req, walk: walk}
 	for i, m := range req.Modules {
-		e.modules = append(e.modules, &moduleEntry{index: i, raw: m, size: m.ImageSize, sizeSet: m.HasImageSize, status: statusUnused, arch: "unknown"})
+		me := &moduleEntry{index: i, raw: m, size: m.ImageSize, sizeSet: m.HasImageSize, status: statusUnused, arch: "unknown"}
+		if walk {
+			me.unwindStatus = statusUnused
+		}
+		e.modules = append(e.modules, me)
 	}
 	e.sorted = append([]*moduleEntry(nil), e.modules...)
 	sort.SliceStable(e.sorted, func(i, j int) bool { return e.sorted[i].raw.ImageAddr < e.sorted[j].raw.ImageAddr })
@@ -110,7 +120,12 @@ func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[
 			m.sizeSet = true
 		}
 	}
+	return e
+}
 
+// run symbolicates the request's stack traces.
+func (e *engine) run(ctx context.Context) map[string]any {
+	req := e.req
 	if req.Options.CallerFirst {
 		for _, st := range req.Stacktraces {
 			reverse(st.Frames)
@@ -124,6 +139,15 @@ func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[
 		}
 	}
 	e.loadModules(ctx)
+	if e.walk {
+		// A module the walk loaded but no frame is in keeps its unwind
+		// status; its debug status is unused, as Symbolicator reports it.
+		for _, m := range e.modules {
+			if !m.used {
+				m.status = statusUnused
+			}
+		}
+	}
 
 	traces := make([]any, 0, len(req.Stacktraces))
 	for _, st := range req.Stacktraces {
@@ -898,6 +922,9 @@ func (e *engine) moduleJSON(m *moduleEntry) map[string]any {
 		out[k] = v
 	}
 	out["debug_status"] = m.status
+	if m.unwindStatus != "" {
+		out["unwind_status"] = m.unwindStatus
+	}
 	out["features"] = m.features
 	out["arch"] = m.arch
 	out["type"] = m.raw.Type

@@ -308,9 +308,9 @@ func multipartBody(t *testing.T, fileField string, file []byte) ([]byte, string)
 
 func TestMultipartEndpoints(t *testing.T) {
 	_, srv := testService(t, Config{})
-	for _, tc := range []struct{ path, field string }{
-		{"/minidump", "upload_file_minidump"},
-		{"/applecrashreport", "apple_crash_report"},
+	for _, tc := range []struct{ path, field, failure string }{
+		{"/minidump", "upload_file_minidump", "invalid minidump: "},
+		{"/applecrashreport", "apple_crash_report", "failed to parse apple crash report: "},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			body, ct := multipartBody(t, tc.field, []byte("MDMP\x93\xa7 not really a dump"))
@@ -318,8 +318,32 @@ func TestMultipartEndpoints(t *testing.T) {
 			if resp.Status != 200 || resp.JSON["status"] != "failed" {
 				t.Fatalf("want a failed response, got %d %s", resp.Status, resp.Body)
 			}
-			if msg, _ := resp.JSON["message"].(string); !strings.Contains(msg, "stack walking is not supported by the embedded symbolicator") {
-				t.Errorf("message = %q", msg)
+			if msg, _ := resp.JSON["message"].(string); !strings.HasPrefix(msg, tc.failure) || len(msg) == len(tc.failure) {
+				t.Errorf("message = %q, want one starting %q and saying what is wrong", msg, tc.failure)
+			}
+
+			// The fields are JSON text: a platform sent unquoted is refused
+			// with the field named, as Symbolicator refuses it.
+			for field, value := range map[string]string{"platform": "native", "options": "{dif_candidates}", "sources": "[{"} {
+				var buf bytes.Buffer
+				mw := multipart.NewWriter(&buf)
+				mw.WriteField(field, value)
+				fw, _ := mw.CreateFormFile(tc.field, "crash")
+				fw.Write([]byte("MDMP"))
+				mw.Close()
+				resp := doRequest(t, http.MethodPost, srv.URL+tc.path, mw.FormDataContentType(), buf.Bytes())
+				if resp.Status != 400 || !strings.Contains(string(resp.Body), "field "+field) {
+					t.Errorf("%s=%s: want 400 naming the field, got %d %s", field, value, resp.Status, resp.Body)
+				}
+			}
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			mw.WriteField("platform", `42`)
+			fw, _ := mw.CreateFormFile(tc.field, "crash")
+			fw.Write([]byte("MDMP"))
+			mw.Close()
+			if resp := doRequest(t, http.MethodPost, srv.URL+tc.path, mw.FormDataContentType(), buf.Bytes()); resp.Status != 400 || !strings.Contains(string(resp.Body), "platform") {
+				t.Errorf("platform 42: want 400 naming platform, got %d %s", resp.Status, resp.Body)
 			}
 
 			body, ct = multipartBody(t, "", nil)

@@ -189,8 +189,8 @@ func New(cfg Config) *Service {
 	s.fetch = newFetcher(&s.cfg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /symbolicate", s.handleSymbolicate)
-	mux.HandleFunc("POST /minidump", s.handleMultipart("upload_file_minidump", "minidump"))
-	mux.HandleFunc("POST /applecrashreport", s.handleMultipart("apple_crash_report", "Apple crash report"))
+	mux.HandleFunc("POST /minidump", s.handleMultipart("upload_file_minidump", "minidump", (*Service).processMinidump))
+	mux.HandleFunc("POST /applecrashreport", s.handleMultipart("apple_crash_report", "Apple crash report", (*Service).processAppleCrashReport))
 	mux.HandleFunc("GET /requests/{id}", s.handlePoll)
 	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -475,7 +475,15 @@ const maxFormField = 4 << 20
 // embedded service does not walk stacks, so a well-formed upload becomes a
 // request that failed with a message saying so; the client sees the same
 // protocol as with the real service.
-func (s *Service) handleMultipart(fileField, what string) http.HandlerFunc {
+// uploadProcessor turns an uploaded crash file and the request's common
+// fields into a response.
+type uploadProcessor func(s *Service, ctx context.Context, req *symbolicateRequest, file []byte) map[string]any
+
+// handleMultipart serves /minidump and /applecrashreport: a multipart form
+// with the crash file in fileField and the fields sources, options,
+// scraping and platform as JSON text (Sentry sends platform as "native",
+// quoted), as Symbolicator reads them.
+func (s *Service) handleMultipart(fileField, what string, process uploadProcessor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		timeout, err := pollTimeout(r)
 		if err != nil {
@@ -496,46 +504,50 @@ func (s *Service) handleMultipart(fileField, what string) http.HandlerFunc {
 			writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
 			return
 		}
-		var fileSize int64
+		tooLarge := func(err error) bool {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
+				return true
+			}
+			return false
+		}
+		var file []byte
 		found := false
+		fields := jsonObject{}
 		for {
 			part, err := mr.NextPart()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
-					return
+				if !tooLarge(err) {
+					writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
 				}
-				writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
 				return
 			}
 			name := part.FormName()
 			switch name {
 			case fileField:
-				n, err := io.Copy(io.Discard, part)
+				file, err = io.ReadAll(part)
 				if err != nil {
-					var mbe *http.MaxBytesError
-					if errors.As(err, &mbe) {
-						writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
-						return
+					if !tooLarge(err) {
+						writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
 					}
-					writeText(w, http.StatusBadRequest, "invalid multipart body: "+err.Error())
 					return
 				}
-				found, fileSize = true, n
+				found = true
 			case "sources", "options", "scraping", "platform", "rewrite_first_module":
 				data, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
 				if err != nil || len(data) > maxFormField {
 					writeText(w, http.StatusBadRequest, fmt.Sprintf("field %s is too large or unreadable", name))
 					return
 				}
-				if err := validateFormField(name, data); err != nil {
-					writeText(w, http.StatusBadRequest, err.Error())
+				if !json.Valid(data) {
+					writeText(w, http.StatusBadRequest, fmt.Sprintf("field %s: expected JSON text (e.g. %s)", name, formFieldExample[name]))
 					return
 				}
+				fields[name] = json.RawMessage(data)
 			default:
 				io.Copy(io.Discard, part)
 			}
@@ -545,10 +557,13 @@ func (s *Service) handleMultipart(fileField, what string) http.HandlerFunc {
 			writeText(w, http.StatusBadRequest, "missing file field "+fileField)
 			return
 		}
-		msg := what + " stack walking is not supported by the embedded symbolicator; " +
-			"send the stack trace to /symbolicate or configure a Symbolicator service URL"
-		id, t, err := s.start(what, func(context.Context) any {
-			return map[string]any{"status": "failed", "message": msg}
+		req, err := decodeCommon(fields)
+		if err != nil {
+			writeText(w, http.StatusBadRequest, "field "+err.Error())
+			return
+		}
+		id, t, err := s.start(what, func(ctx context.Context) any {
+			return process(s, ctx, req, file)
 		})
 		if err != nil {
 			if errors.Is(err, errBusy) {
@@ -558,29 +573,14 @@ func (s *Service) handleMultipart(fileField, what string) http.HandlerFunc {
 			writeText(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		s.log.Info("upload not processed", "request_id", id, "kind", what, "bytes", fileSize)
+		s.log.Info("upload accepted", "request_id", id, "kind", what, "bytes", len(file))
 		s.respond(w, r, id, t, timeout)
 	}
 }
 
-// validateFormField checks a JSON-string form field of a multipart request.
-func validateFormField(name string, data []byte) error {
-	switch name {
-	case "sources":
-		var arr []json.RawMessage
-		if err := json.Unmarshal(data, &arr); err != nil {
-			return fmt.Errorf("field sources: expected a JSON array")
-		}
-		for i, raw := range arr {
-			if _, err := decodeSource(raw, index("sources", i)); err != nil {
-				return fmt.Errorf("field %w", err)
-			}
-		}
-	case "options", "scraping":
-		var o map[string]json.RawMessage
-		if err := json.Unmarshal(data, &o); err != nil {
-			return fmt.Errorf("field %s: expected a JSON object", name)
-		}
-	}
-	return nil
+// formFieldExample shows what a multipart field holds, for error messages.
+var formFieldExample = map[string]string{
+	"sources": `[{"type":"http","id":"…","url":"…"}]`, "options": `{"dif_candidates":true}`,
+	"scraping": `{"enabled":false}`, "platform": `"native"`, "rewrite_first_module": `[]`,
 }
+
