@@ -89,7 +89,7 @@ type indexedFile struct {
 type engine struct {
 	svc     *Service
 	req     *symbolicateRequest
-	walk    bool // the request walks stacks: modules need unwind files too
+	walk    bool           // the request walks stacks: modules need unwind files too
 	modules []*moduleEntry // request order
 	sorted  []*moduleEntry // by image_addr
 }

@@ -583,4 +583,3 @@ var formFieldExample = map[string]string{
 	"sources": `[{"type":"http","id":"…","url":"…"}]`, "options": `{"dif_candidates":true}`,
 	"scraping": `{"enabled":false}`, "platform": `"native"`, "rewrite_first_module": `[]`,
 }
-
