@@ -56,7 +56,8 @@ func (r Region) Read(addr uint64, size int) (uint64, bool) {
 // starting inside one kept before it is dropped. Memory64ListStream regions
 // are placed first, so they win over MemoryListStream regions they overlap,
 // as rust-minidump prefers the 64-bit list when a dump has both. Empty
-// regions and regions whose end would pass 2^64 are dropped.
+// regions and regions reaching the end of the 64-bit address space (whose
+// end rust-minidump cannot represent either) are dropped.
 //
 // Memory satisfies interface{ Read(addr uint64, size int) (uint64, bool) }.
 type Memory struct {
@@ -112,7 +113,7 @@ func (m *Memory) addRegions(add []Region) {
 	})
 	var kept []Region
 	for _, r := range add {
-		if len(r.Data) == 0 || r.Start+uint64(len(r.Data)) < r.Start {
+		if len(r.Data) == 0 || r.Start+uint64(len(r.Data)) <= r.Start {
 			continue
 		}
 		if n := len(kept); n > 0 && r.Start < kept[n-1].Start+uint64(len(kept[n-1].Data)) {
@@ -179,8 +180,8 @@ func (p *parser) memoryList(b []byte) []Region {
 			p.fail("region %d at 0x%x: %s", i, start, msg)
 			continue
 		}
-		if start+uint64(size) < start {
-			p.fail("region %d at 0x%x of 0x%x bytes passes the end of the address space", i, start, size)
+		if start+uint64(size) <= start {
+			p.fail("region %d at 0x%x of 0x%x bytes reaches the end of the address space", i, start, size)
 			continue
 		}
 		out = append(out, Region{Start: start, Data: data})
@@ -210,8 +211,8 @@ func (p *parser) memory64(b []byte) []Region {
 			p.fail("region %d at 0x%x: range 0x%x+0x%x outside file of 0x%x bytes", i, start, rva, size, len(p.data))
 			break // later regions start after this one
 		}
-		if start+size < start {
-			p.fail("region %d at 0x%x of 0x%x bytes passes the end of the address space", i, start, size)
+		if size != 0 && start+size <= start {
+			p.fail("region %d at 0x%x of 0x%x bytes reaches the end of the address space", i, start, size)
 		} else {
 			out = append(out, Region{Start: start, Data: data})
 		}

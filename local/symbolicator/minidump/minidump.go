@@ -154,11 +154,19 @@ type StreamError struct {
 }
 
 func (e *StreamError) Error() string {
+	if e.Index < 0 {
+		return "minidump: " + e.Msg
+	}
 	return fmt.Sprintf("minidump: stream %d (%s): %s", e.Index, e.Type, e.Msg)
 }
 
+// maxErrors bounds an ErrorList, so that a file of broken records does not
+// make a list larger than itself.
+const maxErrors = 100
+
 // ErrorList is the error Parse returns next to a partially read Dump: one
-// entry per problem, in the order found.
+// entry per problem, in the order found. It holds at most 100 entries; when
+// there were more, a last entry with Index -1 says how many were left out.
 type ErrorList []*StreamError
 
 func (l ErrorList) Error() string {
@@ -305,7 +313,8 @@ func Parse(data []byte) (*Dump, error) {
 		Streams:   make([]StreamInfo, count),
 		data:      data,
 	}
-	p := &parser{d: d, data: data, bo: bo, byType: map[StreamType]int{}}
+	p := &parser{d: d, data: data, bo: bo, byType: map[StreamType]int{},
+		items: len(data)/4 + 1024, bytes: 2*len(data) + 1<<16}
 	for i := range d.Streams {
 		e := data[dirRVA+uint64(i)*dirEntrySize:]
 		s := StreamInfo{Type: StreamType(bo.Uint32(e)), Size: bo.Uint32(e[4:]), Offset: bo.Uint32(e[8:])}
@@ -317,6 +326,9 @@ func Parse(data []byte) (*Dump, error) {
 		p.byType[s.Type] = i // the last entry of a type wins
 	}
 	p.parseAll()
+	if p.dropped > 0 {
+		p.errs = append(p.errs, &StreamError{Index: -1, Msg: fmt.Sprintf("%d more errors not listed", p.dropped)})
+	}
 	if len(p.errs) > 0 {
 		return d, p.errs
 	}
@@ -325,13 +337,37 @@ func Parse(data []byte) (*Dump, error) {
 
 // parser carries the state of one Parse call.
 type parser struct {
-	d      *Dump
-	data   []byte
-	bo     binary.ByteOrder
-	byType map[StreamType]int
-	errs   ErrorList
-	cur    int // directory index of the stream being read
-	curT   StreamType
+	d       *Dump
+	data    []byte
+	bo      binary.ByteOrder
+	byType  map[StreamType]int
+	errs    ErrorList
+	dropped int        // errors beyond maxErrors
+	cur     int        // directory index of the stream being read
+	curT    StreamType // its type
+
+	// Work budgets. In a well-formed file every list entry and every
+	// decoded string has bytes of its own, so decoding costs at most a
+	// small multiple of the file's size; a hostile file can make records
+	// share one list or string many times over. Entries and string bytes
+	// are charged against these, and decoding stops when they run out.
+	items int // list entries reached through references
+	bytes int // bytes of decoded strings
+	spent bool
+}
+
+// charge spends n entries or bytes of a budget, reporting exhaustion once.
+func (p *parser) charge(budget *int, n int) bool {
+	if n <= *budget {
+		*budget -= n
+		return true
+	}
+	*budget = 0
+	if !p.spent {
+		p.spent = true
+		p.fail("records share data: decoding them would cost more than a file of 0x%x bytes can hold", len(p.data))
+	}
+	return false
 }
 
 // stream returns the contents of the stream of type t and makes it the
@@ -354,6 +390,10 @@ func (p *parser) stream(t StreamType) ([]byte, bool) {
 
 // fail records a problem with the current stream.
 func (p *parser) fail(format string, args ...any) {
+	if len(p.errs) >= maxErrors {
+		p.dropped++
+		return
+	}
 	p.errs = append(p.errs, &StreamError{Index: p.cur, Type: p.curT, Msg: fmt.Sprintf(format, args...)})
 }
 

@@ -201,6 +201,9 @@ func (p *parser) module(i int, e []byte, os string) {
 	}
 	if cvSize := bo.Uint32(e[76:]); cvSize != 0 {
 		cv, msg := p.loc(cvSize, bo.Uint32(e[80:]))
+		if msg == "" && !p.charge(&p.bytes, len(cv)) {
+			msg = "string budget exhausted"
+		}
 		if msg != "" {
 			p.fail("module %d (%s): CodeView record: %s", i, m.Name, msg)
 		} else if msg := m.setCodeView(cv, bo); msg != "" {
@@ -266,24 +269,24 @@ func (m *Module) setDebugID(id [16]byte, age uint32, pdb20 bool) {
 // setCodeID derives the code identifier (see Module.CodeID). os is the
 // dump's SystemInfo.OS.
 func (m *Module) setCodeID(os string, bo binary.ByteOrder) {
-	peID := strings.ToLower(fmt.Sprintf("%08X%x", m.Timestamp, m.Size))
+	peID := func() string { return strings.ToLower(fmt.Sprintf("%08X%x", m.Timestamp, m.Size)) }
 	switch m.CVKind {
 	case CVPDB70:
 		if os == osMacOS || os == osIOS {
 			u := guidUUID(m.CVRecord[4:20], bo)
 			m.CodeID = fmt.Sprintf("%x", u[:])
 		} else {
-			m.CodeID = peID
+			m.CodeID = peID()
 		}
 	case CVPDB20:
-		m.CodeID = peID
+		m.CodeID = peID()
 	case CVELF:
 		if !allZero(m.CVRecord[4:]) {
 			m.CodeID = fmt.Sprintf("%x", m.CVRecord[4:])
 		}
 	case CVNone:
 		if os == osWindows {
-			m.CodeID = peID
+			m.CodeID = peID()
 		}
 	}
 }

@@ -134,15 +134,34 @@ func (p *parser) string16(rva uint64) (string, string) {
 	if !ok {
 		return "", fmt.Sprintf("string at 0x%x of %d bytes outside file of 0x%x bytes", rva, n, len(p.data))
 	}
+	if !p.charge(&p.bytes, int(n)*3/2) {
+		return "", "string budget exhausted"
+	}
 	return p.utf16(b), ""
 }
 
+// utf16 decodes UTF-16 in the file's byte order into UTF-8, writing each
+// unpaired surrogate as U+FFFD.
 func (p *parser) utf16(b []byte) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = p.bo.Uint16(b[2*i:])
+	var sb strings.Builder
+	sb.Grow(len(b) / 2)
+	for i := 0; i+1 < len(b); i += 2 {
+		r := rune(p.bo.Uint16(b[i:]))
+		if utf16.IsSurrogate(r) {
+			r2 := utf8.RuneError
+			if i+3 < len(b) {
+				r2 = rune(p.bo.Uint16(b[i+2:]))
+			}
+			if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+				r = d
+				i += 2
+			} else {
+				r = utf8.RuneError
+			}
+		}
+		sb.WriteRune(r)
 	}
-	return string(utf16.Decode(u))
+	return sb.String()
 }
 
 // utf16z decodes a fixed-size UTF-16 field up to its first NUL.
@@ -341,8 +360,9 @@ func osName(id uint32) string {
 	case 0x8205:
 		return "NaCl"
 	}
-	// rust-minidump formats unknown ids as format!("0x{:#08x}", id).
-	return fmt.Sprintf("0x%#08x", id)
+	// rust-minidump formats unknown ids as format!("0x{:#08x}", id): "0x",
+	// then the id in hex with its own "0x", zero-padded to 8 characters.
+	return fmt.Sprintf("0x0x%06x", id)
 }
 
 // osParts splits the OS version and build as rust-minidump's os_parts does.
@@ -700,6 +720,9 @@ func (p *parser) crashpadModules(size, rva uint32) []CrashpadModuleInfo {
 		p.fail("module list: %d links of 12 bytes do not fit in %d bytes", n, len(b))
 		return nil
 	}
+	if !p.charge(&p.items, int(n)) {
+		return nil
+	}
 	var out []CrashpadModuleInfo
 	for i := 0; i < int(n); i++ {
 		link := b[4+12*i:]
@@ -736,6 +759,9 @@ func (p *parser) countedArray(what string, size, rva uint32, entrySize int) ([]b
 	n := uint64(p.bo.Uint32(b))
 	if n > uint64(len(b)-4)/uint64(entrySize) {
 		p.fail("%s: %d entries of %d bytes do not fit in %d bytes", what, n, entrySize, len(b))
+		return nil, 0, false
+	}
+	if !p.charge(&p.items, int(n)) {
 		return nil, 0, false
 	}
 	return b[4:], int(n), true
@@ -826,6 +852,9 @@ func (p *parser) utf8String(rva uint32, nul bool) (string, string) {
 	if !utf8.Valid(b) {
 		return "", fmt.Sprintf("string at 0x%x is not UTF-8", rva)
 	}
+	if !p.charge(&p.bytes, len(b)) {
+		return "", "string budget exhausted"
+	}
 	return string(b), ""
 }
 
@@ -907,6 +936,9 @@ func (p *parser) parseMacCrashInfo() {
 				j := bytes.IndexByte(rest, 0)
 				if j < 0 || !utf8.Valid(rest[:j]) {
 					p.fail("record %d: string %d is not NUL-terminated UTF-8 inside the record", i, k)
+					return
+				}
+				if !p.charge(&p.bytes, j) {
 					return
 				}
 				*s, rest = string(rest[:j]), rest[j+1:]
