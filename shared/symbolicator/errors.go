@@ -21,7 +21,8 @@ var (
 	// and the retries were spent.
 	ErrNetwork = errors.New("symbolicator unreachable")
 	// ErrMalformedResponse: a 2xx answer whose body is not the JSON the
-	// Symbolicator API promises.
+	// Symbolicator API promises. A body that is not JSON at all is first
+	// retried like a network error, as the reference does.
 	ErrMalformedResponse = errors.New("symbolicator response malformed")
 	// ErrNotReplayable: an upload had to be retried but its file can be
 	// read only once (see OpenOnce).
@@ -73,18 +74,27 @@ func (e *NetworkError) Unwrap() error { return e.Err }
 func (e *NetworkError) Is(target error) bool { return target == ErrNetwork }
 
 // MalformedResponseError is returned when a 2xx answer cannot be used: the
-// body is not JSON, not an object, lacks a status, is a pending answer
-// without a request id, or is larger than the configured limit.
+// body is not JSON (on every attempt: such answers are retried like
+// network errors, as the reference does), not an object, lacks a status,
+// is a pending answer without a request id, or is larger than the
+// configured limit.
 type MalformedResponseError struct {
 	Task       string
 	StatusCode int
 	Reason     string
-	// Excerpt is the start of the body, for the operator reading the error.
+	// Excerpt is the start of the (last) body, for the operator reading
+	// the error.
 	Excerpt string
+	// Attempts is how many requests were answered so, more than 1 when a
+	// body that was not JSON was retried; 0 or 1 means one.
+	Attempts int
 }
 
 func (e *MalformedResponseError) Error() string {
 	s := "symbolicator " + e.Task + " answered HTTP " + strconv.Itoa(e.StatusCode) + ": " + e.Reason
+	if e.Attempts > 1 {
+		s += " (" + strconv.Itoa(e.Attempts) + " attempts)"
+	}
 	if e.Excerpt != "" {
 		s += "; body starts with " + strconv.Quote(e.Excerpt)
 	}

@@ -3,7 +3,9 @@
 // crash reports as streamed multipart uploads), polls them, and turns the
 // service's answers into a Response or an error the workflow can act on
 // (ErrTaskNotFound: resubmit; ErrServiceUnavailable: new worker id, back off,
-// resubmit; ErrNetwork: the retries inside the session were spent).
+// resubmit; ErrNetwork: the retries inside the session were spent;
+// ErrMalformedResponse: an answer that cannot be used, after the same
+// retries when its body is not JSON).
 //
 // It reproduces the reference client (Sentry's SymbolicatorSession, see
 // SEMANTICS §3); where it deliberately differs, the comment says so.
@@ -35,7 +37,8 @@ const (
 )
 
 // defaultRetryWaits are the reference's waits between attempts after a
-// network error: 0.5 s doubling, MAX_ATTEMPTS = 3 retries.
+// network error or a 2xx answer that is not JSON: 0.5 s doubling,
+// MAX_ATTEMPTS = 3 retries.
 var defaultRetryWaits = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
 
 // Response statuses (SEMANTICS §4). Pending means poll again with
@@ -93,9 +96,9 @@ type Config struct {
 	// operation timeout), it is not a cap on the whole exchange, so a large
 	// minidump upload is not cut off while it is moving.
 	IdleTimeout time.Duration
-	// RetryWaits are the waits before each retry after a network error;
-	// their count is the number of retries. Nil means 0.5 s, 1 s, 2 s; an
-	// empty non-nil slice disables retries.
+	// RetryWaits are the waits before each retry after a network error or
+	// a 2xx answer that is not JSON; their count is the number of retries.
+	// Nil means 0.5 s, 1 s, 2 s; an empty non-nil slice disables retries.
 	RetryWaits []time.Duration
 	// MaxResponseBytes bounds the body read from Symbolicator. Zero means
 	// DefaultMaxResponseBytes.
@@ -428,7 +431,7 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 	if requestID != "" {
 		log = log.With("request_id", requestID)
 	}
-	var lastErr error
+	var last *retryable
 	for attempt := 0; ; attempt++ {
 		resp, err := s.attempt(ctx, log, task, method, target.String(), requestID, worker, attempt, open)
 		if err == nil {
@@ -442,20 +445,24 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 		if ctx.Err() != nil {
 			return Response{}, fmt.Errorf("symbolicator %s %s: %w", task, redacted, ctxErr(ctx))
 		}
-		var ne *netError
+		var ne *retryable
 		if !errors.As(err, &ne) {
-			if errors.Is(err, ErrNotReplayable) && lastErr != nil {
-				// The upload cannot be retried: report the network error
-				// that made a retry necessary, and why there was none.
-				return Response{}, &NetworkError{Task: task, URL: redacted, Attempts: attempt, Err: errors.Join(lastErr, err)}
+			if errors.Is(err, ErrNotReplayable) && last != nil {
+				// The upload cannot be retried: report the failure that
+				// made a retry necessary, and why there was none.
+				return Response{}, last.giveUp(task, redacted, attempt, err)
 			}
 			return Response{}, err
 		}
-		lastErr = ne.err
+		last = ne
 		s.m.Count(MetricRequestError, 1, map[string]string{"attempt": strconv.Itoa(attempt), "error": ne.kind})
 		if attempt >= len(s.cfg.RetryWaits) {
-			log.ErrorContext(ctx, "symbolicator unreachable, giving up", "attempts", attempt+1, "error", ne.err)
-			return Response{}, &NetworkError{Task: task, URL: redacted, Attempts: attempt + 1, Err: ne.err}
+			msg := "symbolicator unreachable, giving up"
+			if ne.malformed != nil {
+				msg = "symbolicator answer not JSON on every attempt, giving up"
+			}
+			log.ErrorContext(ctx, msg, "attempts", attempt+1, "error", ne.err)
+			return Response{}, ne.giveUp(task, redacted, attempt+1, nil)
 		}
 		wait := s.cfg.RetryWaits[attempt]
 		log.WarnContext(ctx, "symbolicator request failed, retrying", "attempt", attempt, "wait", wait, "error", ne.err)
@@ -479,13 +486,39 @@ func ctxErr(ctx context.Context) error {
 	return fmt.Errorf("%w: %w", err, cause)
 }
 
-// netError marks an attempt's failure as a network error, to be retried.
-type netError struct {
-	kind string // metric dimension: connect, timeout, read
+// retryable marks an attempt's failure that the reference retries: a
+// network error, or a 2xx answer whose body is not JSON. Sentry's
+// SymbolicatorSession._request retries both alike (requests raises a
+// RequestException for either: a connection error, or the JSONDecodeError
+// of response.json()), with the same waits and the same count.
+type retryable struct {
+	kind string // metric dimension: connect, timeout, read, not_json
 	err  error
+	// malformed is the answer that was not JSON; nil for a network error.
+	malformed *MalformedResponseError
 }
 
-func (e *netError) Error() string { return e.err.Error() }
+func (e *retryable) Error() string { return e.err.Error() }
+
+// giveUp is the error once no attempt is left after attempts tries: a
+// *MalformedResponseError when the last answer was not JSON, as the
+// reference then raises that JSONDecodeError, else a *NetworkError. why,
+// when not nil, says why no retry was made.
+func (e *retryable) giveUp(task, url string, attempts int, why error) error {
+	if e.malformed != nil {
+		me := *e.malformed
+		me.Attempts = attempts
+		if why != nil {
+			return errors.Join(&me, why)
+		}
+		return &me
+	}
+	err := e.err
+	if why != nil {
+		err = errors.Join(err, why)
+	}
+	return &NetworkError{Task: task, URL: url, Attempts: attempts, Err: err}
+}
 
 func (s *Session) endpoint(ref string) *url.URL {
 	r, err := url.Parse(ref)
@@ -602,6 +635,13 @@ func (s *Session) attempt(ctx context.Context, log *slog.Logger, task, method, t
 		return failedResponse("internal server error"), nil
 	case task == taskHealthcheck:
 		return Response{Status: "ok", Body: raw}, nil
+	case !json.Valid(raw):
+		// Sentry's behaviour: response.json() fails, and the reference
+		// retries that like a network error. Only a body that does not
+		// parse is retried; valid JSON of the wrong shape (no status, not
+		// an object) fails at once there too, on the lookup of "status".
+		me := &MalformedResponseError{Task: task, StatusCode: hr.StatusCode, Reason: "body is not JSON", Excerpt: excerpt(raw), Attempts: 1}
+		return Response{}, &retryable{kind: "not_json", err: me, malformed: me}
 	}
 	return parseResponse(task, hr.StatusCode, raw)
 }
@@ -615,7 +655,7 @@ func failedResponse(message string) Response {
 // caller's cancellation.
 func (s *Session) classify(actx context.Context, err error, kind string) error {
 	if errors.Is(context.Cause(actx), errIdle) {
-		return &netError{kind: "timeout", err: fmt.Errorf("%w (%s)", errIdle, s.cfg.IdleTimeout)}
+		return &retryable{kind: "timeout", err: fmt.Errorf("%w (%s)", errIdle, s.cfg.IdleTimeout)}
 	}
 	if actx.Err() != nil {
 		return actx.Err()
@@ -631,7 +671,7 @@ func (s *Session) classify(actx context.Context, err error, kind string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("connection closed without a complete answer: %w", err)
 	}
-	return &netError{kind: kind, err: err}
+	return &retryable{kind: kind, err: err}
 }
 
 func parseResponse(task string, code int, raw []byte) (Response, error) {

@@ -138,6 +138,9 @@ func TestResponses(t *testing.T) {
 		errIs                      error
 		errHas                     []string
 		logHas                     []string
+		// attempts is how many requests the call makes; 0 means 1. Only
+		// network errors and bodies that are not JSON are retried.
+		attempts int
 	}
 	tests := []struct {
 		name   string
@@ -171,9 +174,11 @@ func TestResponses(t *testing.T) {
 		{"long error body truncated in log", "query", 500, strings.Repeat("E", 5000),
 			want{status: "failed", message: "internal server error", logHas: []string{strings.Repeat("E", 512) + "…"}}},
 		{"200 not JSON", "query", 200, `<html>upstream says hi</html>`,
-			want{errIs: ErrMalformedResponse, errHas: []string{"HTTP 200", "not JSON", "<html>upstream says hi"}}},
+			want{errIs: ErrMalformedResponse, errHas: []string{"HTTP 200", "not JSON", "(4 attempts)", "<html>upstream says hi"}, attempts: 4}},
 		{"200 truncated JSON", "query", 200, `{"status":"completed","stacktraces":[`,
-			want{errIs: ErrMalformedResponse, errHas: []string{"not JSON", `{\"status\":\"completed\"`}}},
+			want{errIs: ErrMalformedResponse, errHas: []string{"not JSON", `{\"status\":\"completed\"`}, attempts: 4}},
+		{"201 empty body", "symbolicate", 201, ``,
+			want{errIs: ErrMalformedResponse, errHas: []string{"HTTP 201", "not JSON"}, attempts: 4}},
 		{"200 JSON array", "query", 200, `[]`, want{errIs: ErrMalformedResponse, errHas: []string{"not a JSON object"}}},
 		{"200 no status", "query", 200, `{"detail":"?"}`, want{errIs: ErrMalformedResponse, errHas: []string{"no status"}}},
 		{"200 status not a string", "query", 200, `{"status":5}`, want{errIs: ErrMalformedResponse, errHas: []string{"field status is a JSON number"}}},
@@ -195,8 +200,8 @@ func TestResponses(t *testing.T) {
 			} else {
 				resp, err = h.sess.Symbolicate(ctxT(t), symbolicateReq())
 			}
-			if n := s.count(); n != 1 {
-				t.Errorf("%d requests, want 1: only network errors are retried", n)
+			if n := s.count(); n != max(tt.want.attempts, 1) {
+				t.Errorf("%d requests, want %d", n, max(tt.want.attempts, 1))
 			}
 			if tt.want.errIs != nil {
 				if !errors.Is(err, tt.want.errIs) {
@@ -315,6 +320,145 @@ func TestNetworkErrorsRetried(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNonJSONAnswersRetried checks Sentry's behaviour for a 2xx answer
+// whose body is not JSON: SymbolicatorSession._request retries it as it
+// retries a network error (response.json() raises a RequestException),
+// MAX_ATTEMPTS = 3 retries, then the error is raised; symflow's is a
+// *MalformedResponseError. The stand-in answers non-JSON 200s a number of
+// times, then JSON.
+func TestNonJSONAnswersRetried(t *testing.T) {
+	tests := []struct {
+		name         string
+		waits        []time.Duration
+		bad          int // leading answers that are not JSON
+		body         string
+		wantAttempts int
+		wantErr      bool
+	}{
+		{"one bad answer", tinyWaits, 1, `<html>502 from the proxy</html>`, 2, false},
+		{"recovers on the last retry", tinyWaits, 3, `not json`, 4, false},
+		{"empty bodies", tinyWaits, 2, ``, 3, false},
+		{"gives up after 3 retries", tinyWaits, 100, `<html>oops</html>`, 4, true},
+		{"truncated JSON every time", tinyWaits, 100, `{"status":"completed","stacktraces":[`, 4, true},
+		{"one configured retry", []time.Duration{time.Millisecond}, 100, `x`, 2, true},
+		{"retries disabled", []time.Duration{}, 100, `x`, 1, true},
+	}
+	for _, tt := range tests {
+		for _, call := range []string{"symbolicate", "query"} {
+			t.Run(tt.name+"/"+call, func(t *testing.T) {
+				s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+					if n <= tt.bad {
+						w.Header().Set("Content-Type", "text/html")
+						w.WriteHeader(200)
+						fmt.Fprint(w, tt.body)
+						return
+					}
+					answerJSON(w, 200, completedBody)
+				})
+				h := newHarness(t, s, func(c *Config) { c.RetryWaits = tt.waits })
+				var resp Response
+				var err error
+				if call == "query" {
+					resp, err = h.sess.Query(ctxT(t), "r1")
+				} else {
+					resp, err = h.sess.Symbolicate(ctxT(t), symbolicateReq())
+				}
+				if got := s.count(); got != tt.wantAttempts {
+					t.Errorf("server saw %d attempts, want %d", got, tt.wantAttempts)
+				}
+				if !tt.wantErr {
+					if err != nil {
+						t.Fatalf("err = %v, want success after retries", err)
+					}
+					if resp.Status != StatusCompleted {
+						t.Errorf("status %q, want completed", resp.Status)
+					}
+				} else {
+					var me *MalformedResponseError
+					if !errors.As(err, &me) || !errors.Is(err, ErrMalformedResponse) {
+						t.Fatalf("err = %v, want *MalformedResponseError", err)
+					}
+					if errors.Is(err, ErrNetwork) {
+						t.Errorf("err %v is also a network error", err)
+					}
+					if me.Attempts != tt.wantAttempts || me.Task != call || me.StatusCode != 200 || me.Reason != "body is not JSON" {
+						t.Errorf("MalformedResponseError %+v, want %d attempts of %s answered 200, body is not JSON", me, tt.wantAttempts, call)
+					}
+					if !strings.Contains(me.Excerpt, tt.body) {
+						t.Errorf("excerpt %q, want the body %q", me.Excerpt, tt.body)
+					}
+				}
+				// One request_error per bad answer, tagged not_json.
+				errs := find(h.recorded(t), MetricRequestError, nil)
+				if want := min(tt.bad, tt.wantAttempts); len(errs) != want {
+					t.Fatalf("%d request_error metrics, want %d", len(errs), want)
+				}
+				for i, m := range errs {
+					if m.dims["attempt"] != fmt.Sprint(i) || m.dims["error"] != "not_json" {
+						t.Errorf("request_error %d has dims %v, want attempt %d, error not_json", i, m.dims, i)
+					}
+				}
+				for _, r := range s.requests() {
+					if r.header.Get("X-Sentry-Worker-Id") != h.workers.Current() {
+						t.Errorf("attempt with worker id %q, want %q", r.header.Get("X-Sentry-Worker-Id"), h.workers.Current())
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestNonJSONAnswersDefaultBackoff checks the reference's waits between
+// attempts after a non-JSON answer with the default configuration: 0.5 s,
+// then doubling (1 s, 2 s), as after a network error.
+func TestNonJSONAnswersDefaultBackoff(t *testing.T) {
+	var mu sync.Mutex
+	var arrivals []time.Time
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+		fmt.Fprint(w, "<html>not symbolicator</html>")
+	})
+	h := newHarness(t, s, func(c *Config) { c.RetryWaits = nil })
+	_, err := h.sess.Query(ctxT(t), "r1")
+	if !errors.Is(err, ErrMalformedResponse) {
+		t.Fatalf("err = %v, want ErrMalformedResponse", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+	if len(arrivals) != len(want)+1 {
+		t.Fatalf("%d attempts, want %d", len(arrivals), len(want)+1)
+	}
+	for i, w := range want {
+		// Waits are timers: never shorter, and late only by scheduling.
+		if gap := arrivals[i+1].Sub(arrivals[i]); gap < w || gap > w+400*time.Millisecond {
+			t.Errorf("wait before retry %d = %v, want %v", i+1, gap, w)
+		}
+	}
+}
+
+// TestNonJSONAnswerUploadNotReplayable: an upload whose file can be read
+// only once cannot be retried after a non-JSON answer; the error is the
+// malformed answer, saying why there was no retry.
+func TestNonJSONAnswerUploadNotReplayable(t *testing.T) {
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		s.readBody(r, n)
+		fmt.Fprint(w, "<html>not symbolicator</html>")
+	})
+	h := newHarness(t, s, nil)
+	_, err := h.sess.Minidump(ctxT(t), OpenOnce(strings.NewReader("MDMP....")), "native", nil, nil)
+	var me *MalformedResponseError
+	if !errors.As(err, &me) || !errors.Is(err, ErrNotReplayable) || errors.Is(err, ErrNetwork) {
+		t.Fatalf("err = %v, want a malformed answer that says the file cannot be sent again", err)
+	}
+	if n := s.count(); n != 1 || me.Attempts != 1 {
+		t.Errorf("%d attempts, Attempts = %d; want 1", n, me.Attempts)
 	}
 }
 
