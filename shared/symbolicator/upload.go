@@ -72,7 +72,13 @@ func (s *Session) upload(ctx context.Context, task, fileField string, file FileO
 	}
 	// The form fields come before the file, as the reference's encoder puts
 	// them, so the service knows the sources before the large part arrives.
-	fields := [][2]string{{"platform", platform}, {"sources", string(sources)}}
+	// Every field is JSON text, as Sentry encodes it: the platform goes
+	// as "native", quoted.
+	plat, err := json.Marshal(platform)
+	if err != nil {
+		return Response{}, &RequestError{Task: task, Field: "platform", Reason: err.Error()}
+	}
+	fields := [][2]string{{"platform", string(plat)}, {"sources", string(sources)}}
 	if scraping != nil {
 		fields = append(fields, [2]string{"scraping", string(scraping)})
 	}

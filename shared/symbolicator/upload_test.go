@@ -90,7 +90,8 @@ func TestUploadMultipartStreamed(t *testing.T) {
 			for _, p := range r.parts[:4] {
 				fields[p.name] = p.value
 			}
-			wantPlatform := map[string]string{TaskMinidump: "native", TaskAppleCrashReport: "cocoa"}[tt.task]
+			// JSON text, as Sentry sends every field: the platform quoted.
+			wantPlatform := map[string]string{TaskMinidump: `"native"`, TaskAppleCrashReport: `"cocoa"`}[tt.task]
 			if fields["platform"] != wantPlatform || fields["sources"] != string(sources) ||
 				fields["scraping"] != string(scraping) || fields["options"] != `{"dif_candidates":true}` {
 				t.Errorf("form fields %v", fields)
