@@ -437,7 +437,9 @@ func (p *parser) cpuInfo(s *SystemInfo) string {
 				info += fmt.Sprintf(" part(%#x)", part)
 			}
 		}
-		if caps := p.bo.Uint32(s.CPUData[4:]); caps&(1<<len(armHWCaps)-1) != 0 {
+		// rust-minidump names 19 hwcaps but adds the heading for any of the
+		// 22 it knows.
+		if caps := p.bo.Uint32(s.CPUData[4:]); caps&(1<<22-1) != 0 {
 			var names []string
 			for i, name := range armHWCaps {
 				if caps&(1<<i) != 0 {
