@@ -14,8 +14,8 @@
 // Sentry's Symbolicator, wherever the two readers of record differ: module
 // identifiers are written as Symbolicator reports them, system information
 // is named as rust-minidump names it, and registers carry rust-minidump's
-// names. Breakpad's minidump_dump is the second reference; the tests compare
-// every field it prints.
+// names. Breakpad's minidump_dump reads every field it prints the same way,
+// except where a doc comment here says otherwise.
 //
 // Errors come in two kinds. A file whose header or stream directory cannot
 // be read is rejected: Parse returns a nil Dump. A known stream that is
