@@ -14,6 +14,10 @@ import (
 // module (rust-minidump's code_identifier, debug_identifier and debug_file,
 // normalised as Symbolicator normalises them); each is empty when the
 // module has none, which is how Symbolicator's null appears here.
+// Breakpad's processor differs in three places: it derives the code id from
+// the platform rather than the CodeView record (and writes "id" for every
+// macOS module), it prints zeros where an all-zero GUID or build id gives no
+// debug id here, and it ignores a "BpEL" record without build id bytes.
 type Module struct {
 	Base uint64 // base_of_image: load address
 	Size uint64 // size_of_image; 0 for entries that map nothing
