@@ -25,7 +25,7 @@
 // for overflow.
 //
 // One file per CPU (amd64.go, arm64.go, x86.go, arm.go) holds that CPU's
-// rules; this file holds what they share.
+// rules; walk.go holds what they share.
 package unwind
 
 import (
