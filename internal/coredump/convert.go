@@ -56,7 +56,8 @@ type Options struct {
 	Executables []string
 
 	// PathMap, if set, says where a file the core names can be read now
-	// ("" for nowhere); it is asked before Executables and the path itself.
+	// ("" for nowhere) for the files not in Executables. Without it, a file
+	// is read at the path the core names, if it is a regular file there.
 	PathMap func(path string) string
 
 	// ModernARM64 writes ARM64 threads as MDRawContextARM64 with processor
@@ -90,6 +91,9 @@ const stackCapture = 32 << 10
 // instruction: half before, half after, within its mapping.
 const instructionMemory = 256
 
+// maxThreads bounds the ThreadList; Linux's own default limit is lower.
+const maxThreads = 1 << 16
+
 // maxRegisterMemory bounds Options.RegisterMemory per register.
 const maxRegisterMemory = 64 << 10
 
@@ -115,10 +119,17 @@ func Write(w io.Writer, core io.ReaderAt, opts Options) error {
 }
 
 // CrashingThread returns the index in c.Threads of the thread that took
-// the signal: the first whose pr_cursig is set (the kernel writes the
-// dumping thread first; gdb marks the stopped inferior's signal), else the
-// first thread.
+// the signal: the first whose own NT_SIGINFO names the signal in its
+// pr_cursig (gdb gives every thread the inferior's stop signal in
+// pr_cursig, and each thread the siginfo it really got), else the first
+// whose pr_cursig is set (the kernel writes the dumping thread first;
+// qemu-user sets it only for the crashing one), else the first thread.
 func (c *Core) CrashingThread() int {
+	for i := range c.Threads {
+		if signo, _, _, ok := c.Threads[i].siginfo(); ok && signo != 0 && signo == c.Threads[i].CurSig {
+			return i
+		}
+	}
 	for i := range c.Threads {
 		if c.Threads[i].CurSig != 0 {
 			return i
@@ -169,6 +180,9 @@ func convert(c *Core, opts *Options) ([]byte, error) {
 	if opts.RegisterMemory < 0 || opts.RegisterMemory > maxRegisterMemory {
 		return nil, fmt.Errorf("coredump: RegisterMemory %d outside 0..%d", opts.RegisterMemory, maxRegisterMemory)
 	}
+	if len(c.Threads) > maxThreads {
+		return nil, fmt.Errorf("coredump: %d threads, more than the %d supported", len(c.Threads), maxThreads)
+	}
 	files := slices.Clone(c.Files)
 	if len(files) == 0 && len(opts.Executables) > 0 {
 		placed, err := placeExecutables(c, opts.Executables)
@@ -210,19 +224,24 @@ func convert(c *Core, opts *Options) ([]byte, error) {
 		sp := t.SP(c.Machine)
 		stack := memDesc{start: sp}
 		if start, n := stackRange(c, sp); n > 0 {
-			data, err := c.ReadMemory(start, n)
-			if err != nil {
-				return nil, fmt.Errorf("coredump: thread %d stack: %w", t.ID, err)
-			}
-			loc, err := w.write(data)
-			if err != nil {
-				return nil, err
-			}
-			stack = memDesc{start: start, loc: loc}
-			// Threads' stacks do not overlap, but a hostile core could make
-			// them: list only the part no earlier range holds.
-			if lo, hi := mem.clip(start, start+n); lo < hi {
-				mem.add(memDesc{start: lo, loc: location{size: uint32(hi - lo), rva: loc.rva + uint32(lo-start)}})
+			if d, ok := mem.find(start, start+n); ok {
+				// Another thread's stack copy holds this one (threads do not
+				// share stacks, but a hostile core could say they do).
+				stack = memDesc{start: start, loc: location{size: uint32(n), rva: d.loc.rva + uint32(start-d.start)}}
+			} else {
+				data, err := c.ReadMemory(start, n)
+				if err != nil {
+					return nil, fmt.Errorf("coredump: thread %d stack: %w", t.ID, err)
+				}
+				loc, err := w.write(data)
+				if err != nil {
+					return nil, err
+				}
+				stack = memDesc{start: start, loc: loc}
+				// List only the part no earlier range holds.
+				if lo, hi := mem.clip(start, start+n); lo < hi {
+					mem.add(memDesc{start: lo, loc: location{size: uint32(hi - lo), rva: loc.rva + uint32(lo-start)}})
+				}
 			}
 		} else {
 			stack.loc.rva = uint32(len(w.buf)) // Breakpad's empty stack: size 0 at the current position
@@ -466,29 +485,57 @@ func copyRegisterMemory(w *dumpWriter, c *Core, mem *memoryList, t *Thread, n ui
 	return nil
 }
 
-// memoryList collects the MemoryList's ranges. Minidump readers reject
-// overlapping ranges (Breakpad's range map refuses the whole list), so
-// later ranges are clipped to what earlier ones leave.
+// memoryList collects the MemoryList's ranges, sorted and disjoint.
+// Minidump readers reject overlapping ranges (Breakpad's range map refuses
+// the whole list), so a range is clipped to what the listed ones leave.
 type memoryList struct{ descs []memDesc }
 
-func (m *memoryList) add(d memDesc) { m.descs = append(m.descs, d) }
+func (d memDesc) end() uint64 { return d.start + uint64(d.loc.size) }
+
+// add lists d, which must not overlap a listed range (clip it first).
+func (m *memoryList) add(d memDesc) {
+	i, _ := slices.BinarySearchFunc(m.descs, d.start, func(e memDesc, a uint64) int {
+		switch {
+		case e.start < a:
+			return -1
+		case e.start > a:
+			return 1
+		}
+		return 0
+	})
+	m.descs = slices.Insert(m.descs, i, d)
+}
 
 // clip shrinks [lo, hi) to its first part that no listed range covers.
 func (m *memoryList) clip(lo, hi uint64) (uint64, uint64) {
-	for changed := true; changed && lo < hi; {
-		changed = false
-		for _, d := range m.descs {
-			s, e := d.start, d.start+uint64(d.loc.size)
-			if s >= hi || e <= lo {
-				continue
-			}
-			if s <= lo {
-				lo = e
-			} else {
-				hi = s
-			}
-			changed = true
+	// The first listed range ending after lo.
+	i, _ := slices.BinarySearchFunc(m.descs, lo, func(e memDesc, a uint64) int {
+		if e.end() <= a {
+			return -1
 		}
+		return 1
+	})
+	for ; i < len(m.descs) && lo < hi; i++ {
+		d := m.descs[i]
+		if d.start > lo {
+			hi = min(hi, d.start)
+			break
+		}
+		lo = max(lo, d.end()) // d covers lo: skip past it
 	}
 	return lo, hi
+}
+
+// find returns a listed range holding all of [lo, hi), to share its bytes.
+func (m *memoryList) find(lo, hi uint64) (memDesc, bool) {
+	i, _ := slices.BinarySearchFunc(m.descs, lo, func(e memDesc, a uint64) int {
+		if e.end() <= a {
+			return -1
+		}
+		return 1
+	})
+	if i < len(m.descs) && m.descs[i].start <= lo && hi <= m.descs[i].end() {
+		return m.descs[i], true
+	}
+	return memDesc{}, false
 }

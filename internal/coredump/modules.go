@@ -65,7 +65,10 @@ func (s *space) file(path string) *os.File {
 	}
 	var f *os.File
 	if p := s.open(path); p != "" {
-		f, _ = os.Open(p)
+		// Only regular files: opening a FIFO a hostile core names would block.
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			f, _ = os.Open(p)
+		}
 	}
 	s.cache[path] = f
 	return f
@@ -393,15 +396,11 @@ func cleanDeleted(path string) string {
 }
 
 // resolver returns the function that says where a file named in the core
-// can be read here: the caller's mapping first, then an executable named
-// with the same path or base name, then the path itself if it exists.
+// can be read here: an executable named with the same path or base name,
+// else where the caller's PathMap says, else the path itself if it is a
+// regular file.
 func resolver(opts *Options) func(string) string {
 	return func(path string) string {
-		if opts.PathMap != nil {
-			if p := opts.PathMap(path); p != "" {
-				return p
-			}
-		}
 		clean := cleanDeleted(path)
 		for _, exe := range opts.Executables {
 			if exe == clean {
@@ -412,6 +411,9 @@ func resolver(opts *Options) func(string) string {
 			if filepath.Base(exe) == filepath.Base(clean) {
 				return exe
 			}
+		}
+		if opts.PathMap != nil {
+			return opts.PathMap(path)
 		}
 		if st, err := os.Stat(clean); err == nil && st.Mode().IsRegular() {
 			return clean
