@@ -136,11 +136,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if len(pos) != 1 {
-		return &exitError{2, errors.New("usage: symflow run EVENT.json [--project-config CONFIG.json] [--debug-file PATH]... [--symbolicator-url URL]")}
+		return &exitError{2, errors.New("usage: symflow run EVENT.json|CRASH.dmp|CRASH.crash [--project-config CONFIG.json] [--debug-file PATH]... [--symbolicator-url URL]")}
 	}
 	input, err := os.ReadFile(pos[0])
 	if err != nil {
 		return fmt.Errorf("event: %w", err)
+	}
+	if isCrashFile(pos[0], input) {
+		return cmdRunCrash(ctx, sf, pos[0], input, *quiet, stdout)
 	}
 	var st0 task.State
 	if err := json.Unmarshal(input, &st0); err != nil {
@@ -180,4 +183,31 @@ func safeName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// cmdRunCrash runs a crash file through the crash-upload path (see
+// runCrash) for the project of --project-config.
+func cmdRunCrash(ctx context.Context, sf stackFlags, path string, data []byte, quiet bool, stdout io.Writer) error {
+	if sf.projectConfig == "" {
+		return &exitError{2, errors.New("a crash file needs --project-config: crashes are uploaded for a project")}
+	}
+	p0, err := stack.ReadProject(sf.projectConfig)
+	if err != nil {
+		return err
+	}
+	st, cleanup, err := sf.start(ctx, stack.Options{})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	p := newProgress(stdout, quiet)
+	exec, err := runCrash(ctx, st, p0.ID, path, data, p)
+	if err != nil {
+		return err
+	}
+	p.footer(exec, sf.stateDir)
+	if exec.Status != "SUCCEEDED" {
+		return &exitError{1, fmt.Errorf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)}
+	}
+	return printResult(ctx, stdout, st, exec)
 }

@@ -27,8 +27,11 @@ func (f *File) Lookup(addr uint64) (frames []Frame, ok bool) {
 			return frames, true
 		}
 	}
+	// Only function symbols name code, as in symbolic's symbol map: an
+	// address in data (.init_array, a vtable) found by a stack scan must
+	// not come out as a frame.
 	i := f.symtab.find(addr)
-	if i < 0 {
+	if i < 0 || !f.symtab.syms[i].fn {
 		return nil, false
 	}
 	sym := &f.symtab.syms[i]
