@@ -4,7 +4,7 @@ GO ?= go
 FUNCTIONS := $(filter-out internal,$(notdir $(wildcard functions/*)))
 BIN := bin
 
-.PHONY: run test deps lint build bench load fuzz clean sample-debug-file
+.PHONY: run test deps lint build bench load fuzz clean sample-debug-file sample-minidump
 
 ## run: symbolicate the sample crash through the local state machine
 run:
@@ -58,6 +58,17 @@ fuzz:
 ## sample-debug-file: rebuild the sample program (then update events/execution/native-crash.json)
 sample-debug-file:
 	cd events/debug-files && gcc -O2 -g -fno-omit-frame-pointer -fdebug-prefix-map=$$(pwd)=/src/crashy -Wl,--build-id -o crashy crashy.c
+
+## sample-minidump: rebuild events/crash-upload/crashy.dmp, a minidump of the
+## sample program crashing: gdb runs it (empty environment, no ASLR) and
+## writes a core, cmd/core2minidump converts it (stacks and modules only)
+sample-minidump:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  env -i PATH=/usr/bin:/bin HOME="$$tmp" gdb -batch -nx -iex 'set debuginfod enabled off' \
+	    -ex 'set startup-with-shell off' -ex 'unset environment' -ex run \
+	    -ex "generate-core-file $$tmp/core" -ex bt $(CURDIR)/events/debug-files/crashy; \
+	  $(GO) run ./cmd/core2minidump "$$tmp/core" events/crash-upload/crashy.dmp -ip-memory=false; \
+	  ls -l events/crash-upload/crashy.dmp
 
 clean:
 	rm -rf $(BIN) .symflow

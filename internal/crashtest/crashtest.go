@@ -303,17 +303,19 @@ func HostUname() coredump.Uname {
 	if err := syscall.Uname(&u); err != nil {
 		return coredump.Uname{}
 	}
-	str := func(b [65]int8) string {
-		var s []byte
-		for _, c := range b {
-			if c == 0 {
-				break
-			}
-			s = append(s, byte(c))
+	return coredump.Uname{Sysname: cstr(u.Sysname[:]), Release: cstr(u.Release[:]), Version: cstr(u.Version[:]), Machine: cstr(u.Machine[:])}
+}
+
+// cstr reads a NUL-terminated utsname field (int8 or uint8 by platform).
+func cstr[T int8 | uint8](b []T) string {
+	var s []byte
+	for _, c := range b {
+		if c == 0 {
+			break
 		}
-		return string(s)
+		s = append(s, byte(c))
 	}
-	return coredump.Uname{Sysname: str(u.Sysname), Release: str(u.Release), Version: str(u.Version), Machine: str(u.Machine)}
+	return string(s)
 }
 
 // Minidump converts the core with opts and writes the dump beside it,
