@@ -314,13 +314,11 @@ func TestAgainstPythonZipfile(t *testing.T) {
 	// Entries whose names carry no UTF-8 flag: code page 437.
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	var raw []string
 	for i := 0; i < 40; i++ {
 		name := []byte("files/")
 		for j := r.IntN(8); j >= 0; j-- {
 			name = append(name, byte(0x20+r.IntN(0xe0)))
 		}
-		raw = append(raw, string(name))
 		fw, _ := zw.CreateHeader(&zip.FileHeader{Name: string(name), NonUTF8: true, Method: zip.Store})
 		fw.Write(name)
 	}

@@ -325,29 +325,57 @@ func (b *Bundle) embedded(i int) (Descriptor, error) {
 	return Descriptor{Embedded: true, Contents: data, File: info, URL: info.URL}, nil
 }
 
-// readEntry decompresses f, reading at most max bytes whatever its header
-// declares, and checks its CRC.
+// readEntry decompresses f, which must declare at most max bytes, and
+// checks its size and CRC.
+//
+// The declared size is a claim: it bounds the buffer (so a lie costs at
+// most max bytes), and archive/zip fails an entry that expands past it or
+// stops short of it. A size no compressed data of the entry's length could
+// expand to is refused before anything is read.
 func readEntry(f *zip.File, max int64) ([]byte, error) {
 	name := entryName(f)
-	if f.UncompressedSize64 > uint64(max) {
-		return nil, fmt.Errorf("sourcebundle: %s: declares %d bytes, more than the limit of %d", name, f.UncompressedSize64, max)
+	size := f.UncompressedSize64
+	if size > uint64(max) {
+		return nil, fmt.Errorf("sourcebundle: %s: declares %d bytes, more than the limit of %d", name, size, max)
+	}
+	if most, ok := maxExpansion(f); ok && size > most {
+		return nil, fmt.Errorf("sourcebundle: %s: declares %d bytes, more than its %d compressed bytes can hold", name, size, f.CompressedSize64)
 	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("sourcebundle: %s: %v", name, err)
 	}
 	defer rc.Close()
-	// The declared size is a claim, not a bound: archive/zip stops at
-	// it, but read through a limit anyway so that no header can make
-	// this allocate more than max+1 bytes.
-	data, err := io.ReadAll(io.LimitReader(rc, max+1))
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("sourcebundle: %s: expands past the limit of %d bytes", name, max)
-	}
-	if err != nil {
+	// One byte more than declared, so that the read that must end the
+	// entry (and check its CRC) runs.
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(rc, buf)
+	switch {
+	case uint64(n) > size:
+		return nil, fmt.Errorf("sourcebundle: %s: expands past its declared %d bytes", name, size)
+	case err != nil && err != io.ErrUnexpectedEOF && err != io.EOF:
 		return nil, fmt.Errorf("sourcebundle: %s: %v", name, err)
+	case uint64(n) < size:
+		return nil, fmt.Errorf("sourcebundle: %s: %d bytes of the declared %d", name, n, size)
 	}
-	return data, nil
+	return buf[:n:n], nil
+}
+
+// maxExpansion is the most f's compressed bytes can expand to: as many
+// for a stored entry, 1032 times as many (deflate's limit) and a little
+// for a deflated one. ok is false for other methods.
+func maxExpansion(f *zip.File) (uint64, bool) {
+	c := f.CompressedSize64
+	switch f.Method {
+	case zip.Store:
+		return c, true
+	case zip.Deflate:
+		if c > (1<<64-1-1024)/1032 {
+			return 1<<64 - 1, true
+		}
+		return c*1032 + 1024, true
+	}
+	return 0, false
 }
 
 // entryName decodes an entry's name as the zip reader Symbolicator uses

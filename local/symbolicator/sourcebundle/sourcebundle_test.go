@@ -619,6 +619,26 @@ func TestBombs(t *testing.T) {
 			}
 		})
 	}
+	t.Run("file declares more than its data can hold", func(t *testing.T) {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		rawEntry(t, zw, "files/tiny.c", []byte("x"), limit)
+		fw, _ := zw.Create(manifestPath)
+		fw.Write([]byte(`{"files":{"files/tiny.c":{"path":"/tiny.c"}}}`))
+		zw.Close()
+		data := buf.Bytes()
+		b, err := Open(data, Limits{MaxFileBytes: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc := allocated(func() { _, err = b.Lookup("/tiny.c") })
+		if err == nil || !strings.Contains(err.Error(), "compressed bytes can hold") {
+			t.Errorf("Lookup error = %v", err)
+		}
+		if alloc > 64<<10 {
+			t.Errorf("Lookup allocated %d bytes before refusing", alloc)
+		}
+	})
 	t.Run("manifest", func(t *testing.T) {
 		m := append([]byte(`{"files":{},"pad":"`), make([]byte, 16<<20)...)
 		for i := 19; i < len(m); i++ {
