@@ -6,9 +6,15 @@ BIN := bin
 
 .PHONY: run test deps lint build bench load fuzz clean sample-debug-file sample-minidump
 
-## run: symbolicate the sample crash through the local state machine
+## run: symbolicate the sample crash through the local state machine, first
+## as a stack trace sent to the API, then as a minidump uploaded to the crash
+## bucket (S3 trigger → execution → /minidump stack walk)
 run:
 	$(GO) run ./cmd/symflow run events/execution/native-crash.json \
+	  --project-config events/project/sample-project.json \
+	  --debug-file events/debug-files/crashy
+	@echo; echo "── the same crash as a minidump, through the crash-upload path ──"; echo
+	$(GO) run ./cmd/symflow run events/crash-upload/crashy.dmp \
 	  --project-config events/project/sample-project.json \
 	  --debug-file events/debug-files/crashy
 
