@@ -19,7 +19,7 @@ const DefaultContextLines = 5
 // off to a character boundary) followed by " {snip}"; lengths count bytes,
 // not characters, as Symbolicator counts them.
 //
-// ok is false when source has no line number line, when line is
+// ok is false when source has fewer than line lines, when line is
 // negative, and when source is not valid UTF-8: Symbolicator takes a
 // source file only as UTF-8 text and shows nothing for any other. Line 0
 // reads as line 1 (Symbolicator's arithmetic saturates at the first line);

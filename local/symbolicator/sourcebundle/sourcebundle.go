@@ -28,8 +28,8 @@
 // decompressed only when it is asked for, bounded by Limits.
 //
 // The reader trusts nothing in the archive: the manifest and every file are
-// read through a limit whatever size their headers declare, so a small
-// archive that expands to gigabytes costs at most the limit in memory.
+// read into at most their limit, whatever size their headers declare, so a
+// small archive that expands to gigabytes costs at most the limit in memory.
 // A Bundle is immutable once opened and safe for concurrent use.
 package sourcebundle
 
