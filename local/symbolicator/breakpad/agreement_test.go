@@ -17,7 +17,8 @@ import (
 )
 
 // The symbol lookup is checked against llvm-symbolizer on generated C and
-// C++ programs built by gcc and clang at -O0 and -O2: dump_syms turns each
+// C++ programs (see corpusSpecs) built by gcc and clang at -O0 and -O2 for
+// x86_64, arm64 and x86: dump_syms turns each
 // binary into a .sym file, and for every line record start plus random
 // addresses inside every FUNC, Lookup's frames (function, file, line, the
 // whole inline chain) are compared with llvm-symbolizer --inlines on the
@@ -235,72 +236,27 @@ func (a *agreement) String() string {
 		a.addrs, a.exact, pct(a.exact, a.addrs), a.respelled, pct(a.respelled, a.addrs), a.droppd, pct(a.droppd, a.addrs), len(a.bad))
 }
 
-type buildConfig struct {
-	cc    string
-	cxx   bool
-	flags []string
-}
-
-func (c buildConfig) String() string {
-	lang := "c"
-	if c.cxx {
-		lang = "c++"
-	}
-	return fmt.Sprintf("%s-%s%s", lang, filepath.Base(c.cc), strings.Join(c.flags, ""))
-}
-
-func buildConfigs() []buildConfig {
-	var cs []buildConfig
-	for _, cxx := range []bool{false, true} {
-		for _, opt := range []string{"-O0", "-O2"} {
-			gcc, clang := "gcc", "clang"
-			if cxx {
-				gcc, clang = "g++", "clang++"
-			}
-			// This dump_syms reads GCC's DWARF 5 range lists only partly
-			// (it reports "DW_AT_ranges ... .debug_ranges section is
-			// missing"), so GCC builds use DWARF 4; clang's DWARF 5 works.
-			cs = append(cs,
-				buildConfig{gcc, cxx, []string{opt, "-gdwarf-4"}},
-				buildConfig{clang, cxx, []string{opt, "-g"}},
-			)
-		}
-	}
-	return cs
-}
-
 func TestLookupAgreesWithLLVMSymbolizer(t *testing.T) {
 	requireTool(t, "llvm-symbolizer")
-	seeds := []int64{1, 2}
-	if testing.Short() {
-		seeds = seeds[:1]
-	}
 	var total agreement
-	t.Cleanup(func() {
-		t.Logf("total: %v", &total)
-	})
-	for _, cfg := range buildConfigs() {
-		for _, seed := range seeds {
-			cfg, seed := cfg, seed
-			t.Run(fmt.Sprintf("%s/seed%d", cfg, seed), func(t *testing.T) {
-				t.Parallel()
-				requireTool(t, cfg.cc)
-				dir := t.TempDir()
-				srcs := genProgram(t, dir, seed, cfg.cxx)
-				bin := compile(t, dir, "prog", cfg.cc, cfg.flags, srcs)
-				var a agreement
-				checkLookup(t, bin, seed, &a)
-				total.add(&a)
-				t.Logf("%v", &a)
-				for i, b := range a.bad {
-					if i == 10 {
-						t.Errorf("... and %d more", len(a.bad)-10)
-						break
-					}
-					t.Error(b)
+	t.Cleanup(func() { t.Logf("total: %v", &total) })
+	for _, spec := range corpusSpecs(testing.Short()) {
+		spec := spec
+		t.Run(spec.String(), func(t *testing.T) {
+			t.Parallel()
+			bin := build(t, spec)
+			var a agreement
+			checkLookup(t, bin, spec.seed, &a)
+			total.add(&a)
+			t.Logf("%v", &a)
+			for i, b := range a.bad {
+				if i == 10 {
+					t.Errorf("... and %d more", len(a.bad)-10)
+					break
 				}
-			})
-		}
+				t.Error(b)
+			}
+		})
 	}
 }
 

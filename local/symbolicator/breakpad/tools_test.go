@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -62,37 +61,15 @@ func symFile(t testing.TB, bin string) (*File, []byte) {
 	return f, out
 }
 
-// compileCache shares binaries between tests of one run.
-var compileCache sync.Map // key → *compiled
-
-type compiled struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-// compile builds the sources in dir into dir/name with compiler cc and
-// flags, once per run.
-func compile(t testing.TB, dir, name, cc string, flags []string, sources []string) string {
-	t.Helper()
-	key := fmt.Sprint(dir, name, cc, flags, sources)
-	v, _ := compileCache.LoadOrStore(key, &compiled{})
-	c := v.(*compiled)
-	c.once.Do(func() {
-		bin := filepath.Join(dir, name)
-		args := append(append([]string{}, flags...), "-o", bin)
-		args = append(args, sources...)
-		cmd := exec.Command(cc, args...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			c.err = fmt.Errorf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
-			return
-		}
-		c.bin = bin
-	})
-	if c.err != nil {
-		t.Fatal(c.err)
+// compileIn builds sources in dir into dir/name.
+func compileIn(dir, name, cc string, flags, sources []string) (string, error) {
+	bin := filepath.Join(dir, name)
+	args := append(append([]string{}, flags...), "-o", bin)
+	args = append(args, sources...)
+	cmd := exec.Command(cc, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
 	}
-	return c.bin
+	return bin, nil
 }
