@@ -164,53 +164,59 @@ const (
 	fpoProgramNoBP = "$eip .raSearchStart ^ = $esp .raSearchStart 4 + ="
 )
 
-// x86Regs are the registers a STACK WIN program can recover.
-var x86Regs = [...]string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip"}
+// x86Regs are the registers Breakpad takes from a STACK WIN program.
+var x86Regs = [...]string{"eip", "esp", "ebp", "ebx", "esi", "edi"}
 
 // Unwind computes the caller's registers of a 32-bit x86 frame, with the
-// same contract as Rules.Unwind. It evaluates the record's program string
-// (type 4), or for type 0 the program Breakpad uses for FPO data.
+// same contract as Rules.Unwind, the way Breakpad's x86 stack walker
+// evaluates STACK WIN records. It runs the record's program string (type 4),
+// or for type 0 the program Breakpad uses for FPO data.
 //
 // get supplies the callee's registers by canonical name (esp and ebp are
-// required; ebx, esi and edi are used when present) and these values the
-// walker knows:
+// required, ebx is used when present) and these values the walker knows:
 //
 //	.cbCalleeParams  parameter size of the callee's callee (default 0)
-//	.raSearchStart   where the return address is expected; Breakpad scans
-//	                 the stack near it for a plausible return address.
-//	                 Default: esp + .cbCalleeParams + .cbLocals + .cbSavedRegs.
+//	.raSearchStart   where the return address is expected. Breakpad starts
+//	                 from esp + .cbCalleeParams + .cbLocals + .cbSavedRegs,
+//	                 moves it to the first of the next words that looks like
+//	                 a return address, and uses ebp + 4 instead when the
+//	                 program aligns (contains "@"); the default is the
+//	                 unadjusted start.
 //	.raSearch        default .raSearchStart
 //
 // .cbParams, .cbSavedRegs and .cbLocals come from the record. Programs
 // assign with "=" to $-variables ($T0, $eip, ...), and "=" glued to the
-// next token ("=$eip") is split, as Breakpad does for MSVC output. The
-// result holds every x86 register the program assigns, ".ra" (the caller's
-// eip) and ".cfa" (the caller's esp); for an FPO function that does not
-// allocate %ebp it also carries the callee's ebp. Unwind fails when the
-// program fails, leaves values on its stack, or does not set $eip and $esp.
+// next token ("=$eip") is split, as Breakpad does for MSVC output.
+//
+// The result holds eip, esp and ebp, and ebx, esi and edi when the program
+// assigns them, plus ".ra" (eip) and ".cfa" (esp). ebp is the callee's when
+// the program leaves it alone, as in Breakpad; an FPO function that does
+// not allocate %ebp also passes ebx through. Unwind fails when the program
+// fails, leaves values on its stack, or does not set $eip and $esp.
 // Arithmetic is 32-bit and ^ reads 4 bytes.
 func (w *WinRecord) Unwind(get func(name string) (uint64, bool), mem interface {
 	Read(addr uint64, size int) (uint64, bool)
 }) (map[string]uint64, error) {
-	program := w.ProgramString
-	if w.Type == 0 {
-		program = fpoProgramNoBP
-		if w.AllocatesBasePointer {
-			program = fpoProgramBP
-		}
-	}
 	esp, ok1 := get("esp")
 	ebp, ok2 := get("ebp")
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("breakpad: STACK WIN at %#x: callee esp and ebp are required", w.Start)
 	}
+	ebx, haveEBX := get("ebx")
+	program := w.ProgramString
+	if w.Type == 0 {
+		program = fpoProgramNoBP
+		if w.AllocatesBasePointer {
+			program = fpoProgramBP
+		} else if haveEBX {
+			program += " $ebx $ebx ="
+		}
+	}
 	ev := winEval{vars: map[string]uint32{}, mem: mem}
 	ev.vars["$esp"] = uint32(esp)
 	ev.vars["$ebp"] = uint32(ebp)
-	for _, r := range []string{"ebx", "esi", "edi"} {
-		if v, ok := get(r); ok {
-			ev.vars["$"+r] = uint32(v)
-		}
+	if haveEBX {
+		ev.vars["$ebx"] = uint32(ebx)
 	}
 	calleeParams := uint32(0)
 	if v, ok := get(".cbCalleeParams"); ok {
@@ -239,12 +245,9 @@ func (w *WinRecord) Unwind(get func(name string) (uint64, bool), mem interface {
 	}
 	out := map[string]uint64{}
 	for _, r := range x86Regs {
-		if ev.assigned["$"+r] {
+		if ev.assigned["$"+r] || r == "ebp" {
 			out[r] = uint64(ev.vars["$"+r])
 		}
-	}
-	if w.Type == 0 && !w.AllocatesBasePointer {
-		out["ebp"] = uint64(uint32(ebp))
 	}
 	out[".ra"] = out["eip"]
 	out[".cfa"] = out["esp"]
