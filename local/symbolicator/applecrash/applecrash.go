@@ -15,6 +15,15 @@
 // CrashDetails, Image.CodeID, ...) derive what Symbolicator's
 // applecrashreport endpoint derives from the parsed report.
 //
+// Two consequences of following the reference are worth knowing, since
+// they shape Symbolicator's answers: the register block of today's reports,
+// headed "Thread 0 crashed with ARM Thread State (64-bit):" (or "X86 Thread
+// State (64-bit):"), is not recognised, so only the "… Thread State:" form
+// that PLCrashReporter-style reporters write yields registers; and image
+// lines without an architecture column, as macOS itself writes them
+// ("+com.example.app (1.3 - 13) <UUID> /path"), are not image lines, so
+// such reports have no modules and every frame is an unknown image.
+//
 // Parsing is bounded: the input size, the number of lines, threads, frames,
 // images and register names are limited (see the Max constants), every line
 // is matched in time linear in its length, and nothing is allocated beyond
