@@ -17,6 +17,7 @@ command -v eu-readelf >/dev/null 2>&1 || need+=(elfutils)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v rustc >/dev/null 2>&1 || need+=(rustc) # sourcebundle checks line splitting and lower-casing against Rust's own
 # Crash dumps of real crashes: arm64 programs cross-compiled and run under
 # qemu-user, gdb-multiarch for their reference backtraces; lld links PE files.
 command -v gdb >/dev/null 2>&1 || need+=(gdb)

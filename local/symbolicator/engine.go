@@ -13,6 +13,7 @@ import (
 
 	"github.com/symflow/symflow/local/symbolicator/breakpad"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
+	"github.com/symflow/symflow/local/symbolicator/sourcebundle"
 )
 
 // Module debug statuses (SEMANTICS §4).
@@ -67,7 +68,7 @@ type moduleEntry struct {
 	arch       string
 	file       *loadedFile // for symbolication
 	candidates []candidate
-	bundles    [][]byte // source bundles found for the module
+	bundles    []*sourcebundle.Bundle // source bundles found for the module
 
 	// once loads the module's files the first time symbolication or a
 	// stack walk needs them.
@@ -404,11 +405,16 @@ func (e *engine) findSourceBundles(ctx context.Context, m *moduleEntry, id objec
 					d := ferr.Details
 					c.Download.Details = &d
 				}
-			case unreadKind(data) != "sourcebundle":
-				c.Download.Status = downloadMalformed
 			default:
+				b, err := sourcebundle.Open(data, sourcebundle.Limits{})
+				if err != nil {
+					log.Info("source bundle unreadable", "source", src.ID, "location", rf.uri(), "error", err)
+					c.Download.Status = downloadMalformed
+					break
+				}
 				c.Download.Features = &objfile.Features{HasSources: true}
-				m.bundles = append(m.bundles, data)
+				m.bundles = append(m.bundles, b)
+				m.features.HasSources = true
 			}
 			cands = append(cands, c)
 		}
@@ -498,7 +504,7 @@ func unreadKind(data []byte) string {
 		return "wasm"
 	case strings.HasPrefix(string(data[:min(len(data), 7)]), "MODULE "):
 		return "breakpad" // read by breakpad, not objfile
-	case strings.HasPrefix(string(data[:min(len(data), 4)]), "PK\x03\x04"):
+	case sourcebundle.Is(data), strings.HasPrefix(string(data[:min(len(data), 4)]), "PK\x03\x04"):
 		return "sourcebundle"
 	}
 	return ""
@@ -895,6 +901,9 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 			fr.Line = 0
 		}
 		o["lineno"] = fr.Line
+		if e.req.Options.ApplySourceContext {
+			applySourceContext(o, m.bundles)
+		}
 		if fr.Lang != "" && fr.Lang != "unknown" {
 			o["lang"] = fr.Lang
 		}
@@ -955,4 +964,29 @@ func marshalResponse(v any) []byte {
 		b, _ = json.Marshal(map[string]string{"status": "failed", "message": "internal server error: cannot encode response"})
 	}
 	return b
+}
+
+// applySourceContext adds the lines around a frame's line from the first
+// source bundle holding its file, as Symbolicator does: five lines before
+// and after, long lines cut.
+func applySourceContext(frame map[string]any, bundles []*sourcebundle.Bundle) {
+	path, _ := frame["abs_path"].(string)
+	line, _ := frame["lineno"].(int)
+	if path == "" || line <= 0 {
+		return
+	}
+	for _, b := range bundles {
+		src, ok := b.Source(path)
+		if !ok {
+			continue
+		}
+		pre, cur, post, ok := sourcebundle.Context(src, line, sourcebundle.DefaultContextLines)
+		if !ok {
+			return
+		}
+		frame["pre_context"] = pre
+		frame["context_line"] = cur
+		frame["post_context"] = post
+		return
+	}
 }

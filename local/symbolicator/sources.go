@@ -68,6 +68,9 @@ var fileTypes = map[string]bool{
 	"elf_debug": true, "elf_code": true, "wasm_debug": true, "wasm_code": true,
 	"breakpad": true, "sourcebundle": true, "uuidmap": true, "bcsymbolmap": true,
 	"il2cpp": true, "proguard": true,
+	// Sentry's Dart/Flutter obfuscation maps: accepted in filters, never a
+	// native debug file.
+	"dartsymbolmap": true,
 }
 
 func decodeSource(raw json.RawMessage, p string) (*source, error) {
@@ -169,6 +172,9 @@ func decodeSource(raw json.RawMessage, p string) (*source, error) {
 	return s, nil
 }
 
+// defaultS3Region is where a source with an empty region is looked for.
+const defaultS3Region = "us-east-1"
+
 func decodeRegion(o jsonObject, p string, s *source) error {
 	raw, ok := o["region"]
 	if !ok || isNull(raw) {
@@ -176,8 +182,10 @@ func decodeRegion(o jsonObject, p string, s *source) error {
 	}
 	var name string
 	if err := json.Unmarshal(raw, &name); err == nil {
+		// Sentry stores an empty region as the user left it; the AWS SDK
+		// then falls back to its default region, and so does the service.
 		if name == "" {
-			return fieldErr(join(p, "region"), "empty region")
+			name = defaultS3Region
 		}
 		s.Region = name
 		return nil
