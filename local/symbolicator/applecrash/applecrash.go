@@ -168,7 +168,7 @@ type Frame struct {
 // Image is one line of the Binary Images list:
 //
 //	0x100000000 -        0x100003fff +MyApp arm64  <a1b2c3…> /path/to/MyApp
-//	0x7fff61bc6000 - 0x7fff61bf3fff libsystem_kernel.dylib (4903.221.2) <6c5a…> /usr/lib/system/libsystem_kernel.dylib
+//	0x7fff61bc6000 - 0x7fff61bf3fff  libsystem_kernel.dylib x86_64 (4903.221.2) <6C5A…-…> /usr/lib/system/libsystem_kernel.dylib
 type Image struct {
 	// Addr is the load address, End the printed end address (the last byte
 	// of the image).
