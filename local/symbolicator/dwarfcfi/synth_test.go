@@ -7,8 +7,8 @@ import (
 // synth builds small call frame sections for tests: CIEs and FDEs with
 // given instructions, in .eh_frame or .debug_frame layout.
 type synth struct {
-	kind  Kind
-	bo    interface {
+	kind Kind
+	bo   interface {
 		binary.ByteOrder
 		binary.AppendByteOrder
 	}

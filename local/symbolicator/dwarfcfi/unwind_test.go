@@ -262,7 +262,12 @@ func TestExpressions(t *testing.T) {
 	mem := memory{}
 	mem.put(0x2000, 0x1122334455667788)
 	regs := map[string]uint64{"rsp": 0x2000, "rbp": 0x10, "rip": 0x400000}
-	c8 := func(v uint64) []byte { b := make([]byte, 9); b[0] = opConst8u; binary.LittleEndian.PutUint64(b[1:], v); return b }
+	c8 := func(v uint64) []byte {
+		b := make([]byte, 9)
+		b[0] = opConst8u
+		binary.LittleEndian.PutUint64(b[1:], v)
+		return b
+	}
 	neg1 := c8(^uint64(0))
 	tests := []struct {
 		name string
