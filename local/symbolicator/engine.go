@@ -273,8 +273,8 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 
 	// Pick the best file: debug info over symbols only, earlier sources
 	// and layouts winning ties; files with neither are skipped. Without a
-	// usable file the first failure decides the status, a file that is
-	// there but broken or unreachable before one that is not there.
+	// usable file the first failure (in source, then file type order)
+	// decides the status.
 	best, bestQ := -1, 6
 	unreadable := false
 	for i, fm := range metas {
@@ -289,8 +289,6 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 			q = 1
 		case fm.err == nil:
 			continue
-		case fm.err.Status == downloadNotFound:
-			q = 4
 		default:
 			q = 3
 		}
