@@ -366,7 +366,7 @@ func (p *parser) lineRecord(raw string) error {
 		return p.errorf("line", "file number %q is not decimal", w)
 	}
 	if c.s != "" {
-		return p.errorf("line", "unexpected %q after the file number", c.s)
+		return p.errorf("line", "unexpected %q after the file number", trim(c.s))
 	}
 	if size == 0 { // carries nothing; symbolic and rust-minidump drop these
 		return nil

@@ -81,7 +81,7 @@ func (p *parser) stackWin(raw string) {
 	} else {
 		r.AllocatesBasePointer = c.word() != "0"
 		if c.s != "" {
-			p.stackFail(rec, "unexpected %q after allocates_base_pointer", c.s)
+			p.stackFail(rec, "unexpected %q after allocates_base_pointer", trim(c.s))
 			return
 		}
 	}
