@@ -394,7 +394,11 @@ func ParseMinidumpDump(stdout, stderr string) *DumpInfo {
 		}
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		num := func() uint64 {
-			v, _ := strconv.ParseUint(strings.TrimPrefix(strings.Fields(val)[0], "0x"), 16, 64)
+			f := strings.Fields(val)
+			if len(f) == 0 {
+				return 0
+			}
+			v, _ := strconv.ParseUint(strings.TrimPrefix(f[0], "0x"), 16, 64)
 			return v
 		}
 		switch block {
@@ -414,6 +418,9 @@ func ParseMinidumpDump(stdout, stderr string) *DumpInfo {
 				d.ExceptionAddress = num()
 			}
 		case "MDRawModule":
+			if mod == nil {
+				continue
+			}
 			switch key {
 			case "base_of_image":
 				mod.Base = num()

@@ -352,3 +352,31 @@ func (c *Crash) ReadCore(t testing.TB) *coredump.Core {
 	}
 	return core
 }
+
+// Result is a crash with everything tests compare against: its minidump,
+// the Breakpad symbol store for it, minidump_stackwalk's walk of the dump
+// with that store, and gdb's reading of the core.
+type Result struct {
+	*Crash
+	Dump    string
+	Symbols string
+	Walk    *Walk
+	GDB     *GDBReport
+}
+
+// Run crashes the program with capture c, converts the core with the
+// crash's default Options, and runs the reference tools.
+func (p *Program) Run(t testing.TB, c Capture) *Result {
+	t.Helper()
+	cr := p.Crash(t, c)
+	r := &Result{Crash: cr, Dump: cr.Minidump(t, cr.Options()), Symbols: cr.Symbols(t)}
+	r.Walk = Stackwalk(t, r.Dump, r.Symbols)
+	r.GDB = GDBBacktraces(t, p.Arch, p.Path, cr.Core)
+	return r
+}
+
+// Run builds scenario s for arch and runs it with capture c.
+func Run(t testing.TB, s Scenario, arch Arch, c Capture) *Result {
+	t.Helper()
+	return Build(t, s, arch).Run(t, c)
+}

@@ -33,7 +33,7 @@ func TestScenarios(t *testing.T) {
 					p := Build(t, s, arch)
 					for _, c := range Captures(arch) {
 						t.Run(string(c), func(t *testing.T) {
-							a := checkCrash(t, p.Crash(t, c))
+							a := checkCrash(t, p.Run(t, c))
 							agreements.Lock()
 							if agreements.byArch == nil {
 								agreements.byArch, agreements.runs = map[Arch]Agreement{}, map[Arch]int{}
@@ -55,15 +55,12 @@ func TestScenarios(t *testing.T) {
 	t.Logf("agreement of minidump_stackwalk with gdb, crashing threads:\n%s", strings.Join(archs, "\n"))
 }
 
-func checkCrash(t *testing.T, c *Crash) Agreement {
-	s := c.Scenario
-	dump := c.Minidump(t, c.Options())
-	info := MinidumpDump(t, dump)
+func checkCrash(t *testing.T, r *Result) Agreement {
+	s, walk, gdb := r.Scenario, r.Walk, r.GDB
+	info := MinidumpDump(t, r.Dump)
 	if len(info.Errors) > 0 {
 		t.Errorf("minidump_dump reports errors:\n%s", strings.Join(info.Errors, "\n"))
 	}
-	walk := Stackwalk(t, dump, c.Symbols(t))
-	gdb := GDBBacktraces(t, c.Arch, c.Path, c.Core)
 
 	// The crashing thread: gdb's selected thread, the dump's exception
 	// thread, and the thread the walk marks as crashed are one.
@@ -129,7 +126,7 @@ func checkCrash(t *testing.T, c *Crash) Agreement {
 	if fn := firstOwnFunction(s, th); fn != s.CrashesIn {
 		t.Errorf("gdb's innermost function of the program is %q, the scenario crashes in %q", fn, s.CrashesIn)
 	}
-	t.Logf("%s: %v", c.Capture, a)
+	t.Logf("%s: %v", r.Capture, a)
 	return a
 }
 
