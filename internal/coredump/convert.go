@@ -8,9 +8,10 @@
 // stream order: ThreadList (one thread per NT_PRSTATUS, its context and up
 // to 32 KiB of stack from its page-aligned stack pointer), ModuleList (one
 // module per mapped file, with its GNU build ID), MemoryList (the stacks,
-// and 256 bytes around the crashing instruction), Exception (the signal),
-// SystemInfo, LinuxAuxv and LinuxMaps. What a core does not record (the
-// kernel's uname, the CPU count) comes from Options.
+// and 256 bytes around the crashing instruction as Breakpad's in-process
+// writer copies them), Exception (the signal), SystemInfo, LinuxAuxv and
+// LinuxMaps. What a core does not record (the kernel's uname, the CPU
+// count) comes from Options.
 //
 // The core is untrusted input: every offset, size and count in it is
 // checked before use, and allocations are bounded by what the file holds.
@@ -67,7 +68,8 @@ type Options struct {
 	ModernARM64 bool
 
 	// NoInstructionMemory leaves out the 256 bytes around the crashing
-	// thread's instruction pointer that Breakpad's writer copies.
+	// thread's instruction pointer that Breakpad's in-process writer
+	// copies (its core2md, working post mortem, does not).
 	NoInstructionMemory bool
 
 	// RegisterMemory, if positive, also copies that many bytes on either

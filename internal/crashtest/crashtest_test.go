@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -107,7 +108,7 @@ func checkCrash(t *testing.T, r *Result) Agreement {
 		if gdb.HasSiginfo && walk.CrashAddress != th.Frames[0].PC {
 			t.Errorf("crash address 0x%x, the faulting instruction is at 0x%x", walk.CrashAddress, th.Frames[0].PC)
 		}
-	case s.Signal == 11 && gdb.HasSiginfo:
+	case s.Signal == syscall.SIGSEGV && gdb.HasSiginfo:
 		if walk.CrashAddress != s.FaultAddr {
 			t.Errorf("crash address 0x%x, the program touches 0x%x", walk.CrashAddress, s.FaultAddr)
 		}
@@ -133,7 +134,7 @@ func checkCrash(t *testing.T, r *Result) Agreement {
 // faults reports whether the scenario's signal carries a fault address.
 func faults(s Scenario) bool {
 	switch s.Signal {
-	case 4, 5, 7, 8, 11:
+	case syscall.SIGILL, syscall.SIGTRAP, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGSEGV:
 		return true
 	}
 	return false
@@ -141,11 +142,11 @@ func faults(s Scenario) bool {
 
 func signalName(s Scenario) string {
 	switch s.Signal {
-	case 6:
+	case syscall.SIGABRT:
 		return "abrt"
-	case 8:
+	case syscall.SIGFPE:
 		return "fpe"
-	case 11:
+	case syscall.SIGSEGV:
 		return "segv"
 	}
 	return fmt.Sprint(int(s.Signal))
