@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ type buildSpec struct {
 	arch  string // "x86_64", "x86" or "arm64", as dump_syms names them
 	cc    string
 	cxx   bool
+	opt   string // -O0 or -O2
 	flags []string
 	// lib builds the program's units as a shared library without libc:
 	// there are no 32-bit libc headers here, and the units need none.
@@ -42,20 +44,21 @@ func (s buildSpec) String() string {
 	if s.cxx {
 		lang = "c++"
 	}
-	return fmt.Sprintf("%s-%s-%s%s-seed%d", s.arch, lang, filepath.Base(s.cc), strings.Join(s.flags, ""), s.seed)
+	return fmt.Sprintf("%s-%s-%s%s%s-seed%d", s.arch, lang, filepath.Base(s.cc), s.opt, strings.Join(s.flags, ""), s.seed)
 }
 
 // corpusSpecs lists the builds: C and C++ on x86_64 with gcc (DWARF 4:
 // this dump_syms reads GCC's DWARF 5 range lists only partly and says so)
 // and clang (DWARF 5), C on arm64 with gcc and clang, and C on 32-bit x86,
-// each at -O0 and -O2.
+// each at -O0 and -O2, for one generated program; SYMFLOW_BREAKPAD_SEEDS=n
+// builds n programs each. -short keeps the -O2 C builds.
 func corpusSpecs(short bool) []buildSpec {
-	seeds := []int64{1, 2}
-	if short {
-		seeds = seeds[:1]
+	nseeds := 1
+	if n, err := strconv.Atoi(os.Getenv("SYMFLOW_BREAKPAD_SEEDS")); err == nil && n > 0 {
+		nseeds = n
 	}
 	var specs []buildSpec
-	for _, seed := range seeds {
+	for seed := int64(1); seed <= int64(nseeds); seed++ {
 		for _, opt := range []string{"-O0", "-O2"} {
 			for _, cxx := range []bool{false, true} {
 				gcc, clang := "gcc", "clang"
@@ -63,17 +66,26 @@ func corpusSpecs(short bool) []buildSpec {
 					gcc, clang = "g++", "clang++"
 				}
 				specs = append(specs,
-					buildSpec{arch: "x86_64", cc: gcc, cxx: cxx, flags: []string{opt, "-gdwarf-4"}, seed: seed},
-					buildSpec{arch: "x86_64", cc: clang, cxx: cxx, flags: []string{opt, "-g"}, seed: seed},
+					buildSpec{arch: "x86_64", cc: gcc, cxx: cxx, opt: opt, flags: []string{"-gdwarf-4"}, seed: seed},
+					buildSpec{arch: "x86_64", cc: clang, cxx: cxx, opt: opt, flags: []string{"-g"}, seed: seed},
 				)
 			}
 			specs = append(specs,
-				buildSpec{arch: "arm64", cc: "aarch64-linux-gnu-gcc", flags: []string{opt, "-gdwarf-4"}, seed: seed},
-				buildSpec{arch: "arm64", cc: "clang", flags: []string{"--target=aarch64-linux-gnu", opt, "-g"}, seed: seed},
-				buildSpec{arch: "x86", cc: "gcc", flags: []string{"-m32", opt, "-gdwarf-4"}, lib: true, seed: seed},
-				buildSpec{arch: "x86", cc: "clang", flags: []string{"--target=i686-linux-gnu", opt, "-g"}, lib: true, seed: seed},
+				buildSpec{arch: "arm64", cc: "aarch64-linux-gnu-gcc", opt: opt, flags: []string{"-gdwarf-4"}, seed: seed},
+				buildSpec{arch: "arm64", cc: "clang", opt: opt, flags: []string{"--target=aarch64-linux-gnu", "-g"}, seed: seed},
+				buildSpec{arch: "x86", cc: "gcc", opt: opt, flags: []string{"-m32", "-gdwarf-4"}, lib: true, seed: seed},
+				buildSpec{arch: "x86", cc: "clang", opt: opt, flags: []string{"--target=i686-linux-gnu", "-g"}, lib: true, seed: seed},
 			)
 		}
+	}
+	if short {
+		var kept []buildSpec
+		for _, s := range specs {
+			if !s.cxx && s.opt == "-O2" {
+				kept = append(kept, s)
+			}
+		}
+		specs = kept
 	}
 	return specs
 }
@@ -98,7 +110,7 @@ func build(t testing.TB, spec buildSpec) string {
 			return
 		}
 		srcs := genProgram(t, dir, spec.seed, spec.cxx)
-		flags := append([]string{}, spec.flags...)
+		flags := append([]string{spec.opt}, spec.flags...)
 		name := "prog"
 		if spec.lib {
 			srcs = srcs[:len(srcs)-1] // no main: it calls printf
