@@ -137,19 +137,66 @@ func (b breakpadCFI) covers(addr uint64) bool { return b.rules(addr) != nil }
 
 // dwarfCFI holds a file's DWARF CFI tables: .eh_frame first, then
 // .debug_frame for code .eh_frame does not describe.
-type dwarfCFI []*dwarfcfi.Table
+type dwarfCFI struct {
+	arch   dwarfcfi.Arch
+	tables []*dwarfcfi.Table
+}
 
 func (d dwarfCFI) rules(addr uint64) unwind.Rules {
-	for _, t := range d {
+	for _, t := range d.tables {
 		if row, err := t.Find(addr); err == nil {
-			return row
+			return symbolicRow{row, d.arch}
 		}
 	}
 	return nil
 }
 
+// symbolicRow evaluates a DWARF row as Symbolicator does, which walks
+// with CFI that symbolic converted to Breakpad's STACK CFI: Breakpad has
+// no "undefined" rule, so a return address the DWARF leaves undefined
+// (glibc's _start and clone end the stack this way) keeps the ABI's rule
+// instead, read below the CFA on x86 and from the link register on arm.
+// The walk then finds the same garbage caller Symbolicator finds, and
+// symbolication drops it the same way.
+type symbolicRow struct {
+	row  *dwarfcfi.Row
+	arch dwarfcfi.Arch
+}
+
+func (s symbolicRow) Unwind(get func(name string) (uint64, bool), mem interface {
+	Read(addr uint64, size int) (uint64, bool)
+}) (map[string]uint64, error) {
+	out, err := s.row.Unwind(get, mem)
+	if err != nil {
+		return out, err
+	}
+	if _, ok := out[".ra"]; ok {
+		return out, nil
+	}
+	if rule, ok := s.row.Rule(s.row.RA); !ok || rule.Kind != dwarfcfi.RuleUndefined {
+		return out, nil
+	}
+	cfa, ok := out[".cfa"]
+	if !ok {
+		return out, nil
+	}
+	var ra uint64
+	switch s.arch {
+	case dwarfcfi.AMD64:
+		ra, ok = mem.Read(cfa-8, 8)
+	case dwarfcfi.X86:
+		ra, ok = mem.Read(cfa-4, 4)
+	default:
+		ra, ok = get("lr")
+	}
+	if ok {
+		out[".ra"] = ra
+	}
+	return out, nil
+}
+
 func (d dwarfCFI) covers(addr uint64) bool {
-	for _, t := range d {
+	for _, t := range d.tables {
 		if t.Covers(addr) {
 			return true
 		}
@@ -203,7 +250,7 @@ func elfCFI(data []byte) cfiSource {
 		}
 		return s, b
 	}
-	var tables dwarfCFI
+	tables := dwarfCFI{arch: arch}
 	if s, b := section(".eh_frame"); s != nil {
 		opts := dwarfcfi.Options{Arch: arch, ByteOrder: ef.ByteOrder, SectionAddr: s.Addr}
 		if got := ef.Section(".got"); got != nil {
@@ -217,15 +264,15 @@ func elfCFI(data []byte) cfiSource {
 			}
 		}
 		if t, err := dwarfcfi.Parse(b, dwarfcfi.EHFrame, opts); err == nil {
-			tables = append(tables, t)
+			tables.tables = append(tables.tables, t)
 		}
 	}
 	if s, b := section(".debug_frame"); s != nil {
 		if t, err := dwarfcfi.Parse(b, dwarfcfi.DebugFrame, dwarfcfi.Options{Arch: arch, ByteOrder: ef.ByteOrder}); err == nil {
-			tables = append(tables, t)
+			tables.tables = append(tables.tables, t)
 		}
 	}
-	if len(tables) == 0 {
+	if len(tables.tables) == 0 {
 		return nil
 	}
 	return tables
@@ -243,7 +290,7 @@ func machoCFI(data []byte, arch string) cfiSource {
 	if err != nil {
 		return nil
 	}
-	var tables dwarfCFI
+	tables := dwarfCFI{arch: a}
 	for _, sec := range []struct {
 		seg, name string
 		kind      dwarfcfi.Kind
@@ -257,10 +304,10 @@ func machoCFI(data []byte, arch string) cfiSource {
 			continue
 		}
 		if t, err := dwarfcfi.Parse(b, sec.kind, dwarfcfi.Options{Arch: a, ByteOrder: mf.ByteOrder, SectionAddr: s.Addr}); err == nil {
-			tables = append(tables, t)
+			tables.tables = append(tables.tables, t)
 		}
 	}
-	if len(tables) == 0 {
+	if len(tables.tables) == 0 {
 		return nil
 	}
 	return tables
