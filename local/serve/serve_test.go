@@ -138,15 +138,19 @@ func TestCrashDir(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
+	if _, err := st.UploadDebugFile(ctx, "42", filepath.Join(root, "events/debug-files/crashy")); err != nil {
+		t.Fatal(err)
+	}
+	dump := string(readFile(t, "events/crash-upload/crashy.dmp"))
 	const good = "crashes/42/0123456789abcdef0123456789abcdef.dmp"
-	put(good, "MDMP")
+	put(good, dump[:len(dump)/2])
 	put("crashes/42/not-an-event.dmp", "MDMP")
 	put("crashes/77/0123456789abcdef0123456789abcdef.crash", "Incident Identifier: X")
 	put("quarantine/crashes/42/old.dmp", "MDMP")
 	if n := svc.Watcher.Scan(ctx); n != 0 {
 		t.Errorf("first scan announced %d unsettled files", n)
 	}
-	put(good, "MDMP more bytes") // still being written
+	put(good, dump) // still being written
 	if n := svc.Watcher.Scan(ctx); n != 2 {
 		t.Errorf("second scan announced %d files, want the 2 settled ones", n)
 	}
@@ -157,7 +161,7 @@ func TestCrashDir(t *testing.T) {
 		t.Errorf("fourth scan announced %d files again", n)
 	}
 	// S3 delivers at least once: the same event many times.
-	ev, err := serve.ObjectCreatedEvent(stack.CrashBucket, good, 15)
+	ev, err := serve.ObjectCreatedEvent(stack.CrashBucket, good, int64(len(dump)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +180,27 @@ func TestCrashDir(t *testing.T) {
 		t.Errorf("execution %+v %v", ex, err)
 	}
 	// SubmitTask streamed the file from the crash bucket into the multipart
-	// request: the embedded Symbolicator read it and answered that it does
-	// not walk minidump stacks.
-	if ex.Status != "FAILED" || ex.Error != "SymbolicationFailed" || !strings.Contains(ex.Cause, "stack walking") {
-		t.Errorf("minidump execution %s %s: %s", ex.Status, ex.Error, ex.Cause)
+	// request: the embedded Symbolicator walked the dump with the project's
+	// debug file and named the crashing function.
+	if ex.Status != "SUCCEEDED" {
+		t.Fatalf("minidump execution %s %s: %s", ex.Status, ex.Error, ex.Cause)
+	}
+	var out struct {
+		Result struct {
+			Result struct{ Bucket, Key string } `json:"result"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(ex.Output, &out); err != nil || out.Result.Result.Key == "" {
+		t.Fatalf("execution output %s: %v", ex.Output, err)
+	}
+	result, err := os.ReadFile(filepath.Join(st.StateDir, "s3", out.Result.Result.Bucket, filepath.FromSlash(out.Result.Result.Key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{`"function":"checked_limit"`, `"function":"parse_limits"`, `"function":"main"`, `"trust":"cfi"`} {
+		if !strings.Contains(string(result), fn) {
+			t.Errorf("result lacks %s: %.600s", fn, result)
+		}
 	}
 	// The file reached the crash bucket SubmitTask reads.
 	if _, err := os.Stat(filepath.Join(st.StateDir, "s3", stack.CrashBucket, filepath.FromSlash(good))); err != nil {
