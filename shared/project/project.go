@@ -48,6 +48,10 @@ type Project struct {
 	// Installations are the project's sentry-app installations, whose
 	// components the PrepareComponents step prepares.
 	Installations []Installation `json:"installations,omitempty"`
+	// UploadKeys let the project's applications post minidumps: the current
+	// key first, then replaced keys still accepted until they expire. Only
+	// their hashes are kept (see UploadKey).
+	UploadKeys []UploadKey `json:"upload_keys,omitempty"`
 }
 
 // Options are the project options the workflow reads.
