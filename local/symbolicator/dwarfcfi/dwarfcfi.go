@@ -11,9 +11,12 @@
 // ELF or Mach-O vaddrs the section describes); callers convert from and to
 // load addresses.
 //
-// The rows agree with llvm-dwarfdump's unwind table dump (LLVM 14): the
-// tests compare every row of generated binaries and objects for x86_64,
-// aarch64, i386 and arm.
+// Rows follow GCC's unwinder (libgcc), which compilers' output is written
+// for: DW_CFA_remember_state saves the CFA rule along with the register
+// rules, and DW_CFA_AARCH64_negate_ra_state toggles the return address
+// signing state. The tests compare every row of binaries and objects built
+// by GCC and clang for x86_64, aarch64, i386 and arm with readelf's and
+// llvm-dwarfdump's unwind tables.
 package dwarfcfi
 
 import (
@@ -147,22 +150,20 @@ type fdeRef struct {
 }
 
 // Parse reads the framing of a call frame section: the length and id of
-// every entry up to the end or, in .eh_frame, up to a zero terminator. An
-// entry whose length runs past the section is an error. The content of
-// CIEs and FDEs is decoded later, when Find, Covers or Len needs it; an
-// FDE that cannot be decoded (unknown CIE version or augmentation,
-// DW_EH_PE_indirect address) is then left out rather than failing the
-// table, because the rest of it is still good.
+// every entry up to the end or, in .eh_frame, up to the zero terminator
+// (what follows it is ignored, as the GNU unwinder ignores it). An entry
+// whose length runs past the section, or a zero length in .debug_frame,
+// is an error.
+//
+// The content of CIEs and FDEs is decoded later, when Find, Covers or Len
+// needs it. An FDE that cannot be decoded (unknown CIE version or
+// augmentation, DW_EH_PE_indirect or funcrel address) is then left out
+// rather than failing the table, because the rest of it is still good.
 func Parse(section []byte, kind Kind, opts Options) (*Table, error) {
 	if kind != EHFrame && kind != DebugFrame {
 		return nil, fmt.Errorf("dwarfcfi: unknown section kind %d", kind)
 	}
-	switch opts.Arch {
-	case AMD64, ARM64, X86, ARM:
-	default:
-		return nil, fmt.Errorf("dwarfcfi: unknown architecture %d", opts.Arch)
-	}
-	t, err := newReaderTable(section, opts)
+	t, err := newTable(section, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +190,13 @@ func Parse(section []byte, kind Kind, opts Options) (*Table, error) {
 }
 
 // Find returns the unwind row in effect at addr: the FDE covering addr is
-// found, its CIE's initial instructions and its own instructions up to addr
-// are run. The error wraps ErrNoFDE when no FDE covers addr.
+// found, and its CIE's initial instructions and its own instructions up to
+// addr are run. The error wraps ErrNoFDE when no FDE covers addr.
+//
+// For a caller's frame, look up the return address minus one (inside the
+// call instruction: a call can be a function's last instruction), unless
+// the callee's row is a SignalFrame, whose return address is the
+// interrupted instruction itself.
 func (t *Table) Find(addr uint64) (*Row, error) {
 	f, err := t.lookup(addr)
 	if err != nil {

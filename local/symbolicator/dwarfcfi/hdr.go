@@ -26,7 +26,7 @@ type Hdr struct {
 func ParseHdr(hdr []byte, opts Options) (*Hdr, error) {
 	opts.Hdr = nil
 	opts.DataAddr = opts.SectionAddr
-	t, err := newReaderTable(hdr, opts)
+	t, err := newTable(hdr, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +73,13 @@ func ParseHdr(hdr []byte, opts Options) (*Hdr, error) {
 	return h, nil
 }
 
-// newReaderTable makes a Table value that only serves to decode pointers.
-func newReaderTable(data []byte, opts Options) (*Table, error) {
+// newTable checks opts and makes a Table over data.
+func newTable(data []byte, opts Options) (*Table, error) {
+	switch opts.Arch {
+	case AMD64, ARM64, X86, ARM:
+	default:
+		return nil, fmt.Errorf("dwarfcfi: unknown architecture %d", opts.Arch)
+	}
 	t := &Table{data: data, opts: opts, bo: opts.ByteOrder, ptr: opts.PtrSize}
 	if t.bo == nil {
 		t.bo = binary.LittleEndian

@@ -156,7 +156,8 @@ func (r *Row) regName(reg uint64) string {
 //
 // DWARF numbers: amd64 0-16 rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip;
 // arm64 0-31 x0-x28 fp lr sp; x86 0-8 eax ecx edx ebx esp ebp esi edi eip,
-// 9 efl; arm 0-15 r0-r10 fp ip sp lr pc.
+// 9 efl (the ELF numbering: Darwin's i386 .eh_frame swaps esp and ebp);
+// arm 0-15 r0-r10 fp ip sp lr pc.
 func RegisterName(arch Arch, reg uint64) (string, bool) {
 	var names []string
 	switch arch {

@@ -591,3 +591,34 @@ func TestSignalFrame(t *testing.T) {
 		t.Errorf("Unwind through __restore_rt:\n got %#x\nwant %#x", got, want)
 	}
 }
+
+// TestRASignState checks the aarch64 return address signing state row by
+// row on hand-written CFI (testdata/src/cfi_aarch64.s), where it follows
+// from the instructions: DW_CFA_AARCH64_negate_ra_state after each
+// pacibsp/paciasp and autibsp/autiasp, and DW_CFA_restore_state bringing
+// back the state remembered before the epilogue.
+func TestRASignState(t *testing.T) {
+	obj := filepath.Join(t.TempDir(), "cfi.o")
+	output(t, "aarch64-linux-gnu-gcc", "-c", filepath.Join("testdata", "src", "cfi_aarch64.s"), "-o", obj)
+	secs := loadSections(t, obj)
+	if len(secs) != 1 {
+		t.Fatalf("%d call frame sections", len(secs))
+	}
+	tb, err := Parse(secs[0].data, secs[0].kind, secs[0].opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// signed_b covers 0x0..0x30, signed_a 0x30..0x44.
+	signed := func(a uint64) bool {
+		return (a >= 0x4 && a < 0x1c) || (a >= 0x20 && a < 0x30) || (a >= 0x34 && a < 0x40)
+	}
+	for a := uint64(0); a < 0x44; a += 4 {
+		r, err := tb.Find(a)
+		if err != nil {
+			t.Fatalf("Find(%#x): %v", a, err)
+		}
+		if r.RASigned != signed(a) {
+			t.Errorf("Find(%#x).RASigned = %v, want %v", a, r.RASigned, signed(a))
+		}
+	}
+}
