@@ -31,7 +31,31 @@ import (
 const (
 	Prefix           = "crashes/"
 	QuarantinePrefix = "quarantine/"
+	// AnnotationsPrefix holds what a client sent with an uploaded crash
+	// besides the file (shared/api's minidump route): outside Prefix, so
+	// writing it triggers nothing.
+	AnnotationsPrefix = "annotations/"
 )
+
+// Key is where the crash file of a project's event is uploaded:
+// crashes/<project_id>/<event_id>.dmp for a minidump, .crash for an Apple
+// crash report. Everything that stores crash files names them so (the
+// API's minidump upload, its presigned uploads, a client writing to the
+// bucket itself), which makes "one execution per project and event" one
+// rule for all of them. ParseKey reads it back.
+func Key(projectID, eventID, kind string) string {
+	ext := ".dmp"
+	if kind == task.KindAppleCrashReport {
+		ext = ".crash"
+	}
+	return Prefix + projectID + "/" + eventID + ext
+}
+
+// AnnotationsKey is where the annotations of a project's event are kept:
+// annotations/<project_id>/<event_id>.json.
+func AnnotationsKey(projectID, eventID string) string {
+	return AnnotationsPrefix + projectID + "/" + eventID + ".json"
+}
 
 // Object is one uploaded object, as an S3 event names it.
 type Object struct {

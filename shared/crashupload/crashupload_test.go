@@ -86,11 +86,25 @@ func TestParseKey(t *testing.T) {
 			if err != nil || p != tc.project || e != tc.event || k != tc.kind {
 				t.Errorf("ParseKey(%q) = %q %q %q %v", tc.key, p, e, k, err)
 			}
+			if back := crashupload.Key(p, e, k); back != tc.key {
+				t.Errorf("Key(%q, %q, %q) = %q, want %q", p, e, k, back, tc.key)
+			}
 			continue
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.reason) {
 			t.Errorf("ParseKey(%q) error %v, want one saying %q", tc.key, err, tc.reason)
 		}
+	}
+}
+
+func TestAnnotationsKey(t *testing.T) {
+	key := crashupload.AnnotationsKey("42", "0123456789abcdef0123456789abcdef")
+	if key != "annotations/42/0123456789abcdef0123456789abcdef.json" {
+		t.Errorf("AnnotationsKey = %q", key)
+	}
+	// Outside crashes/: writing annotations never triggers an execution.
+	if _, _, _, err := crashupload.ParseKey(key); err == nil {
+		t.Errorf("ParseKey accepted the annotations key %q", key)
 	}
 }
 
