@@ -99,6 +99,23 @@ func TestDebuginfodSource(t *testing.T) {
 	}
 	frames := arr(t, obj(t, arr(t, resp.JSON["stacktraces"], "st")[0], "st")["frames"], "frames")
 	checkChain(t, frames, 0, chain, 0, hexAddr(testImageAddr+inlineAddr-s.LoadAddr))
+	// Source context from debuginfod's /source endpoint: the server reads
+	// the file the DWARF names.
+	text, err := os.ReadFile(filepath.Join(s.Dir, "sample.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(text), "\n")
+	for i, f := range frames {
+		f := obj(t, f, "frame")
+		line := int(f["lineno"].(float64))
+		if f["context_line"] != lines[line-1] {
+			t.Errorf("frames[%d].context_line = %q, want line %d of sample.c, %q", i, f["context_line"], line, lines[line-1])
+		}
+		if pre, _ := f["pre_context"].([]any); line > 1 && (len(pre) == 0 || pre[len(pre)-1] != lines[line-2]) {
+			t.Errorf("frames[%d].pre_context = %q", i, pre)
+		}
+	}
 
 	// A build id debuginfod does not know is a plain miss.
 	other := *s

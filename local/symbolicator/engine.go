@@ -88,11 +88,13 @@ type indexedFile struct {
 // engine symbolicates one request. It holds no state across requests; the
 // caches live in the Service.
 type engine struct {
-	svc     *Service
-	req     *symbolicateRequest
-	walk    bool           // the request walks stacks: modules need unwind files too
-	modules []*moduleEntry // request order
-	sorted  []*moduleEntry // by image_addr
+	svc  *Service
+	req  *symbolicateRequest
+	walk bool // the request walks stacks: modules need unwind files too
+	// pendingContext lists the frames whose source no bundle held.
+	pendingContext []pendingContext
+	modules        []*moduleEntry // request order
+	sorted         []*moduleEntry // by image_addr
 }
 
 func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[string]any {
@@ -153,6 +155,9 @@ func (e *engine) run(ctx context.Context) map[string]any {
 	traces := make([]any, 0, len(req.Stacktraces))
 	for _, st := range req.Stacktraces {
 		traces = append(traces, e.symbolicateThread(st))
+	}
+	if len(e.pendingContext) > 0 {
+		e.applyDebuginfodContext(ctx)
 	}
 	if req.Options.CallerFirst {
 		for _, t := range traces {
@@ -899,8 +904,8 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 			fr.Line = 0
 		}
 		o["lineno"] = fr.Line
-		if e.req.Options.ApplySourceContext {
-			applySourceContext(o, m.bundles)
+		if e.req.Options.ApplySourceContext && !applySourceContext(o, m.bundles) {
+			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, module: m})
 		}
 		if fr.Lang != "" && fr.Lang != "unknown" {
 			o["lang"] = fr.Lang
@@ -966,25 +971,73 @@ func marshalResponse(v any) []byte {
 
 // applySourceContext adds the lines around a frame's line from the first
 // source bundle holding its file, as Symbolicator does: five lines before
-// and after, long lines cut.
-func applySourceContext(frame map[string]any, bundles []*sourcebundle.Bundle) {
+// and after, long lines cut. It reports whether the frame is done: it has
+// context, or it has no file and line to look for.
+func applySourceContext(frame map[string]any, bundles []*sourcebundle.Bundle) bool {
 	path, _ := frame["abs_path"].(string)
 	line, _ := frame["lineno"].(int)
 	if path == "" || line <= 0 {
-		return
+		return true
 	}
 	for _, b := range bundles {
-		src, ok := b.Source(path)
-		if !ok {
+		if src, ok := b.Source(path); ok {
+			return setContext(frame, src, line)
+		}
+	}
+	return false
+}
+
+// setContext cuts the context of line out of src into the frame.
+func setContext(frame map[string]any, src []byte, line int) bool {
+	pre, cur, post, ok := sourcebundle.Context(src, line, sourcebundle.DefaultContextLines)
+	if !ok {
+		return true // not text, or no such line: nothing to show
+	}
+	frame["pre_context"] = pre
+	frame["context_line"] = cur
+	frame["post_context"] = post
+	return true
+}
+
+// pendingContext is a symbolicated frame whose source no bundle held.
+type pendingContext struct {
+	frame  map[string]any
+	module *moduleEntry
+}
+
+// maxSourceBytes bounds one source file fetched from a debuginfod server.
+const maxSourceBytes = 8 << 20
+
+// applyDebuginfodContext fetches the sources no bundle held from the
+// request's debuginfod sources (GET <url>/<build id>/source/<path>, the
+// debuginfod protocol), one download per file, and adds their context.
+func (e *engine) applyDebuginfodContext(ctx context.Context) {
+	type key struct{ codeID, path string }
+	fetched := map[key][]byte{}
+	for _, p := range e.pendingContext {
+		codeID := p.module.raw.CodeID
+		path, _ := p.frame["abs_path"].(string)
+		line, _ := p.frame["lineno"].(int)
+		if codeID == "" || p.module.raw.Type != "elf" || !strings.HasPrefix(path, "/") {
 			continue
 		}
-		pre, cur, post, ok := sourcebundle.Context(src, line, sourcebundle.DefaultContextLines)
-		if !ok {
-			return
+		k := key{codeID, path}
+		src, seen := fetched[k]
+		if !seen {
+			for _, s := range e.req.Sources {
+				if s.Type != sourceHTTP || s.Layout.Type != "debuginfod" {
+					continue
+				}
+				data, ferr := e.svc.fetch.fetch(ctx, remoteFile{src: s, location: codeID + "/source" + path})
+				if ferr == nil && len(data) <= maxSourceBytes {
+					src = data
+					break
+				}
+			}
+			fetched[k] = src
 		}
-		frame["pre_context"] = pre
-		frame["context_line"] = cur
-		frame["post_context"] = post
-		return
+		if src != nil {
+			setContext(p.frame, src, line)
+		}
 	}
 }
