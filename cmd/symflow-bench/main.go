@@ -1,6 +1,6 @@
 // Command symflow-bench measures symflow against its references and goals
 // (symbolication, end-to-end executions, transitions and cost, cold
-// start), prints one report and writes it as JSON for comparison between
+// start, minidumps), prints one report and writes it as JSON for comparison between
 // runs. Run it from the repository root: make bench.
 package main
 
@@ -28,6 +28,7 @@ func run() error {
 	flag.StringVar(&cfg.Root, "root", ".", "repository root")
 	quick := flag.Bool("quick", false, "tiny sizes: check that every section runs, not how fast")
 	markdown := flag.Bool("markdown", false, "also print the headline numbers as Markdown tables (for the README)")
+	only := flag.String("only", "", "run only these sections, comma-separated: "+strings.Join(bench.Sections, ", "))
 	chaosN := flag.Int("chaos-executions", cfg.ChaosExecutions, "executions of the load-with-faults run (0: skip)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -39,6 +40,9 @@ func run() error {
 	}
 	if *quick {
 		cfg = bench.QuickConfig(cfg.Root)
+	}
+	if *only != "" {
+		cfg.Sections = strings.Split(*only, ",")
 	}
 	cfg.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -1,7 +1,8 @@
 // Package bench measures symflow against its references and its goals:
 // symbolication against llvm-symbolizer and addr2line, end-to-end
 // executions through the local engine, state transitions and what they
-// cost on AWS, and the functions' size and cold start. Run measures
+// cost on AWS, the functions' size and cold start, and minidumps walked
+// and symbolicated against Breakpad's minidump_stackwalk. Run measures
 // everything and returns one Report, printed as tables (WriteText) and
 // kept as JSON (WriteJSON) to compare runs.
 //
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +47,12 @@ type Config struct {
 	// ChaosExecutions is the size of the load-with-faults run; negative
 	// skips it.
 	ChaosExecutions int
+	// Minidumps are the crashes of the minidump section, as crashtest
+	// "scenario/arch" names.
+	Minidumps []string
+	// Sections limits the run to these sections (Sections lists the
+	// names); empty runs every one.
+	Sections []string
 	// Progress receives one line per step; nil is silent.
 	Progress io.Writer
 }
@@ -58,7 +66,17 @@ var DefaultConfig = Config{
 	ExecutionsPerWorker: 8,
 	Repeats:             3,
 	ChaosExecutions:     200,
+	// A C crash at -O0 and -O2, threads, a crash in a shared library, C++
+	// through libstdc++ (the largest symbol file), and one arm64 dump.
+	Minidumps: []string{
+		"c-null-gcc-O2/amd64", "c-abort-clang-O0/amd64", "c-threads-gcc-O2/amd64",
+		"c-shared-lib-gcc-O2-nofp/amd64", "cxx-uncaught-gcc-O0/amd64", "c-null-clang-O2-nofp/arm64",
+	},
 }
+
+// Sections names the report's sections, in the order they run, for
+// Config.Sections and symflow-bench -only.
+var Sections = []string{"symbolication", "end-to-end", "transitions", "cold-start", "minidump", "chaos"}
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig
@@ -83,7 +101,15 @@ func (c Config) withDefaults() Config {
 	if c.ChaosExecutions == 0 {
 		c.ChaosExecutions = d.ChaosExecutions
 	}
+	if len(c.Minidumps) == 0 {
+		c.Minidumps = d.Minidumps
+	}
 	return c
+}
+
+// runs reports whether the section named runs.
+func (c Config) runs(section string) bool {
+	return len(c.Sections) == 0 || slices.Contains(c.Sections, section)
 }
 
 // Machine names where a report was measured.
@@ -93,6 +119,9 @@ type Machine struct {
 	MemoryMB  int64  `json:"memory_mb"`
 	GoVersion string `json:"go_version"`
 	OS        string `json:"os"`
+	// LoadAverage is the 1-minute load average when the run began: on a
+	// shared machine, how much else was running.
+	LoadAverage float64 `json:"load_average"`
 }
 
 func thisMachine() Machine {
@@ -106,6 +135,9 @@ func thisMachine() Machine {
 			}
 		}
 		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscan(string(b), &m.LoadAverage)
 	}
 	if f, err := os.Open("/proc/meminfo"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -133,6 +165,7 @@ type Report struct {
 	TradeOffs     []TradeOff        `json:"trade_offs"`
 	ColdStarts    []ColdStart       `json:"cold_starts"`
 	Chaos         *chaos.LoadReport `json:"chaos,omitempty"`
+	Minidumps     *Minidumps        `json:"minidumps,omitempty"`
 	Goals         []Goal            `json:"goals"`
 }
 
@@ -146,10 +179,17 @@ type Goal struct {
 	Off string `json:"off,omitempty"`
 }
 
-// Run measures everything. A missing reference tool is reported, not an
-// error; a step that cannot run is.
+// Run measures everything, or the sections cfg.Sections names. A missing
+// symbolizer is reported, not an error; a step that cannot run is, and
+// so is a missing tool of the minidump section (a compiler, gdb, qemu,
+// Breakpad's tools), which has nothing to compare without them.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
+	for _, s := range cfg.Sections {
+		if !slices.Contains(Sections, s) {
+			return nil, fmt.Errorf("unknown section %q (sections: %s)", s, strings.Join(Sections, ", "))
+		}
+	}
 	start := time.Now()
 	rep := &Report{Date: start.UTC(), Machine: thisMachine()}
 	tmp, err := os.MkdirTemp("", "symflow-bench-")
@@ -163,39 +203,56 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return func() { progress(cfg, "%s: %s", name, time.Since(t).Round(time.Millisecond)) }
 	}
 
-	done := step("symbolication")
-	if rep.Symbolication, err = measureSymbolication(ctx, cfg, tmp); err != nil {
-		return nil, fmt.Errorf("symbolication: %w", err)
+	var done func()
+	if cfg.runs("symbolication") {
+		done = step("symbolication")
+		if rep.Symbolication, err = measureSymbolication(ctx, cfg, tmp); err != nil {
+			return nil, fmt.Errorf("symbolication: %w", err)
+		}
+		done()
 	}
-	done()
 
-	done = step("end to end")
-	if rep.EndToEnd, err = measureEndToEnd(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("end to end: %w", err)
+	if cfg.runs("end-to-end") {
+		done = step("end to end")
+		if rep.EndToEnd, err = measureEndToEnd(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("end to end: %w", err)
+		}
+		done()
 	}
-	done()
 
-	done = step("transitions")
-	memory, err := functionMemory(cfg.Root)
-	if err != nil {
-		return nil, err
+	if cfg.runs("transitions") {
+		done = step("transitions")
+		memory, err := functionMemory(cfg.Root)
+		if err != nil {
+			return nil, err
+		}
+		if rep.Scenarios, err = measureScenarios(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("transitions: %w", err)
+		}
+		for _, s := range rep.Scenarios {
+			rep.Costs = append(rep.Costs, costPerMillion(s.Name, s.Transitions, s.Invocations, s.GBSeconds, s.Duration+s.Waited))
+		}
+		rep.TradeOffs = tradeOffs(rep.Scenarios[0], memory["submit-task"], memory["poll-task"])
+		done()
 	}
-	if rep.Scenarios, err = measureScenarios(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("transitions: %w", err)
-	}
-	for _, s := range rep.Scenarios {
-		rep.Costs = append(rep.Costs, costPerMillion(s.Name, s.Transitions, s.Invocations, s.GBSeconds, s.Duration+s.Waited))
-	}
-	rep.TradeOffs = tradeOffs(rep.Scenarios[0], memory["submit-task"], memory["poll-task"])
-	done()
 
-	done = step("cold start")
-	if rep.ColdStarts, err = measureColdStarts(ctx, cfg, tmp); err != nil {
-		return nil, fmt.Errorf("cold start: %w", err)
+	if cfg.runs("cold-start") {
+		done = step("cold start")
+		if rep.ColdStarts, err = measureColdStarts(ctx, cfg, tmp); err != nil {
+			return nil, fmt.Errorf("cold start: %w", err)
+		}
+		done()
 	}
-	done()
 
-	if cfg.ChaosExecutions > 0 {
+	if cfg.runs("minidump") {
+		done = step("minidumps")
+		if rep.Minidumps, err = measureMinidumps(ctx, cfg, tmp); err != nil {
+			return nil, fmt.Errorf("minidumps: %w", err)
+		}
+		done()
+	}
+
+	if cfg.ChaosExecutions > 0 && cfg.runs("chaos") {
 		done = step("load with faults")
 		rep.Chaos, err = chaos.RunLoad(ctx, chaos.LoadConfig{
 			Root: cfg.Root, Executions: cfg.ChaosExecutions, Concurrency: 16,
@@ -252,6 +309,7 @@ func QuickConfig(root string) Config {
 		ExecutionsPerWorker: 1,
 		Repeats:             1,
 		ChaosExecutions:     -1,
+		Minidumps:           []string{"c-null-gcc-O2/amd64"},
 	}
 }
 

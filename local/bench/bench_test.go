@@ -82,13 +82,28 @@ func TestRunQuick(t *testing.T) {
 			t.Errorf("cold start %+v: want a size, an init and a first response after it", c)
 		}
 	}
-	if len(rep.Goals) != 6 {
-		t.Errorf("%d goals, want 6", len(rep.Goals))
+	if m := rep.Minidumps; m == nil || len(m.Runs) != 1 {
+		t.Errorf("minidump section %+v: want one dump", m)
+	} else {
+		r := m.Runs[0]
+		if r.Cold <= 0 || r.Warm <= 0 || r.Process <= 0 || r.ELFCold <= 0 || r.Reference <= 0 || r.Speedup <= 0 {
+			t.Errorf("minidump run %+v: want every time and a speedup", r)
+		}
+		// Both walkers found the crashing thread's frames at least.
+		if r.Threads < 1 || r.Modules < 2 || r.Frames < 3 || r.ReferenceFrames < 3 || r.SymbolBytes <= 0 {
+			t.Errorf("minidump run %+v: want threads, modules, symbol files and frames from both walkers", r)
+		}
+		if m.Slowest != r.Dump || m.Median.Cold != r.Cold {
+			t.Errorf("one dump: slowest %q and median %+v, want the dump itself", m.Slowest, m.Median)
+		}
+	}
+	if len(rep.Goals) != 7 {
+		t.Errorf("%d goals, want 7", len(rep.Goals))
 	}
 
 	var text, js bytes.Buffer
 	rep.WriteText(&text)
-	for _, h := range []string{"1. Symbolication", "2. End to end", "3. Transitions", "4. Cold start", "Goals", bench.PricesDate} {
+	for _, h := range []string{"1. Symbolication", "2. End to end", "3. Transitions", "4. Cold start", "6. Minidumps", "Goals", bench.PricesDate} {
 		if !strings.Contains(text.String(), h) {
 			t.Errorf("text report lacks %q", h)
 		}
@@ -101,8 +116,8 @@ func TestRunQuick(t *testing.T) {
 			n++ // a table's separator row
 		}
 	}
-	if n != 6 {
-		t.Errorf("Markdown report has %d tables, want 6:\n%s", n, md.String())
+	if n != 7 {
+		t.Errorf("Markdown report has %d tables, want 7:\n%s", n, md.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
@@ -113,5 +128,29 @@ func TestRunQuick(t *testing.T) {
 	}
 	if len(back.Scenarios) != 3 || back.Scenarios[0].Transitions != 6 {
 		t.Errorf("JSON report read back %+v", back.Scenarios)
+	}
+}
+
+// TestSections checks that a run limited to some sections leaves the
+// others out and that an unknown section is refused.
+func TestSections(t *testing.T) {
+	cfg := bench.QuickConfig("../..")
+	cfg.Sections = []string{"transitions"}
+	rep, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scenarios) != 3 || rep.Symbolication != nil || rep.EndToEnd != nil || rep.ColdStarts != nil || rep.Minidumps != nil {
+		t.Errorf("transitions only: got %d scenarios, symbolication %v, end to end %v, %d cold starts, minidumps %v",
+			len(rep.Scenarios), rep.Symbolication != nil, rep.EndToEnd != nil, len(rep.ColdStarts), rep.Minidumps != nil)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if strings.Contains(text.String(), "1. Symbolication") || !strings.Contains(text.String(), "3. Transitions") {
+		t.Errorf("text report of transitions only:\n%s", text.String())
+	}
+	cfg.Sections = []string{"minidumps"}
+	if _, err := bench.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), `unknown section "minidumps"`) {
+		t.Errorf("unknown section: error %v", err)
 	}
 }

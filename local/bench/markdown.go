@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -58,6 +59,14 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", c.Function, mb(c.Bytes), dur(c.FirstResponse))
 		}
 		fmt.Fprintln(w)
+	}
+	if m := r.Minidumps; m != nil && len(m.Runs) > 0 {
+		fmt.Fprintln(w, "| minidump | minidump_stackwalk | symflow cold | symflow warm | fresh symflow process | symflow cold, ELF files | symflow faster (cold) |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
+		for _, run := range append(slices.Clone(m.Runs), m.Median) {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f× |\n", run.Dump, dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Process), dur(run.ELFCold), run.Speedup)
+		}
+		fmt.Fprintf(w, "\nMedians of %d runs each; both read the same Breakpad symbol files (ELF: symflow reads the binaries instead); symflow answers POST /minidump over loopback HTTP, minidump_stackwalk runs as a process.\n\n", m.Repeats)
 	}
 	fmt.Fprintln(w, "| goal | target | measured | met |")
 	fmt.Fprintln(w, "|---|---|---|---|")

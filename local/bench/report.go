@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -70,6 +71,18 @@ func goals(r *Report) []Goal {
 		add("slowest cold start to first response", "≤ 30 ms", fmt.Sprintf("%s (%s)", dur(slow.FirstResponse), slow.Function),
 			slow.FirstResponse <= GoalColdStart, fmt.Sprintf("%s over", dur(slow.FirstResponse-GoalColdStart)))
 	}
+	if m := r.Minidumps; m != nil && len(m.Runs) > 0 {
+		var slow MinidumpRun
+		for _, run := range m.Runs {
+			if run.Dump == m.Slowest {
+				slow = run
+			}
+		}
+		add("minidumps vs minidump_stackwalk, cold, every dump", fmt.Sprintf("≥ %.0f×", GoalMinidumpSpeedup),
+			fmt.Sprintf("%.1f× slowest (%s), %.1f× median", slow.Speedup, slow.Dump, m.Median.Speedup),
+			slow.Speedup >= GoalMinidumpSpeedup,
+			fmt.Sprintf("%.1f× short on %s (%.0f%% of the goal)", GoalMinidumpSpeedup-slow.Speedup, slow.Dump, 100*slow.Speedup/GoalMinidumpSpeedup))
+	}
 	return out
 }
 
@@ -104,6 +117,8 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 }
 
+func kb(b int64) string { return fmt.Sprintf("%.0f kB", float64(b)/(1<<10)) }
+
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 
 func usd(x float64) string { return fmt.Sprintf("$%.2f", x) }
@@ -111,8 +126,8 @@ func usd(x float64) string { return fmt.Sprintf("$%.2f", x) }
 // WriteText prints the report: one table per section, then the goals.
 func (r *Report) WriteText(w io.Writer) {
 	m := r.Machine
-	fmt.Fprintf(w, "symflow bench, %s, %d CPUs (%s), %d MB, %s, %s, took %s\n",
-		r.Date.Format("2006-01-02 15:04 MST"), m.CPUs, m.CPUModel, m.MemoryMB, m.GoVersion, m.OS, r.Duration.Round(time.Second))
+	fmt.Fprintf(w, "symflow bench, %s, %d CPUs (%s), %d MB, %s, %s, load average %.1f, took %s\n",
+		r.Date.Format("2006-01-02 15:04 MST"), m.CPUs, m.CPUModel, m.MemoryMB, m.GoVersion, m.OS, m.LoadAverage, r.Duration.Round(time.Second))
 	tw := func() *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight) }
 	end := func(t *tabwriter.Writer) { t.Flush(); fmt.Fprintln(w) }
 
@@ -186,6 +201,23 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Chaos != nil {
 		fmt.Fprintln(w, "\n5. Load with faults (local/chaos)")
 		r.Chaos.WriteTable(w)
+	}
+
+	if m := r.Minidumps; m != nil {
+		fmt.Fprintf(w, "\n6. Minidumps: real crashes (internal/crashtest) walked and symbolicated from the same Breakpad symbols; symflow by POST /minidump over loopback, answer read; minidump_stackwalk -m as a process; median of %d\n", m.Repeats)
+		t := tw()
+		fmt.Fprintln(t, "dump\tsize\tthreads\tmodules\t.sym files\tframes\tminidump_stackwalk\tsymflow cold\twarm\tfresh process\tELF cold\tELF warm\tfaster cold\tprocess\tELF\t")
+		for _, run := range append(slices.Clone(m.Runs), m.Median) {
+			frames := fmt.Sprintf("%d / %d", run.Frames, run.ReferenceFrames)
+			threads, modules := fmt.Sprint(run.Threads), fmt.Sprint(run.Modules)
+			if run.Dump == "median" {
+				frames, threads, modules = "", "", ""
+			}
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f×\t%.1f×\t%.1f×\t\n", run.Dump, kb(run.DumpBytes), threads, modules, mb(run.SymbolBytes), frames,
+				dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Process), dur(run.ELFCold), dur(run.ELFWarm), run.Speedup, run.ProcessSpeedup, run.ELFSpeedup)
+		}
+		end(t)
+		fmt.Fprintln(w, "frames: symflow / minidump_stackwalk, every thread; cold: a fresh in-process service, empty caches; warm: the same service again; fresh process: symflow symbolicator serve from exec to answer; ELF: CFI from .eh_frame and symbols from DWARF of the binaries (native layout) instead of .sym files; faster: minidump_stackwalk's time over symflow's")
 	}
 
 	fmt.Fprintln(w, "\nGoals")
