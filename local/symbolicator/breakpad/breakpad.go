@@ -41,8 +41,9 @@
 //     record, so an unknown record there fails the file as well.
 //   - Malformed PUBLIC, FILE and INFO records are skipped, and so are unknown
 //     records outside functions.
-//   - Symbol records end at the first STACK record: FUNC, PUBLIC and line
-//     records after it are ignored, as symbolic ignores them.
+//   - Symbol records end at the first STACK record: after it only STACK
+//     records count, as in symbolic, which stops reading FUNC, PUBLIC,
+//     INLINE_ORIGIN and line records there.
 //   - A malformed STACK CFI INIT or STACK WIN record makes symbolic drop all
 //     unwind information of the module while symbols stay usable. Parse
 //     then returns the File with StackErr set, and CFI and Win find nothing.
@@ -234,7 +235,7 @@ func (p *parser) parse() (*File, error) {
 func (p *parser) module(raw string) error {
 	s := trim(raw)
 	c := cursor{s}
-	if c.word() != "MODULE" || !c.space() {
+	if c.word() != "MODULE" {
 		shown := s
 		if len(shown) > 40 {
 			shown = shown[:40] + "..."
@@ -245,21 +246,19 @@ func (p *parser) module(raw string) error {
 		return p.errorf("MODULE", "not UTF-8")
 	}
 	m := &p.f.Module
-	m.OS = c.word()
-	if !c.space() {
-		return p.errorf("MODULE", "no architecture")
+	for _, field := range []struct {
+		what string
+		dst  *string
+	}{{"OS", &m.OS}, {"architecture", &m.Arch}, {"debug id", &m.ID}} {
+		if !c.space() || c.s == "" {
+			return p.errorf("MODULE", "no %s", field.what)
+		}
+		*field.dst = c.word()
 	}
-	m.Arch = c.word()
-	if !c.space() {
-		return p.errorf("MODULE", "no debug id")
-	}
-	m.ID = c.word()
 	if len(m.ID) < 32 || len(m.ID) > 40 || !isHex(m.ID) {
 		return p.errorf("MODULE", "debug id %q is not 32 to 40 hexadecimal digits", m.ID)
 	}
-	if c.s != "" && !c.space() {
-		return p.errorf("MODULE", "debug id %q is not followed by a blank", m.ID)
-	}
+	c.space()
 	m.Name = c.s
 	p.f.ptrSize, p.f.raReg = archInfo(m.Arch)
 	return nil

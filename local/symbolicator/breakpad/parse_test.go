@@ -27,6 +27,7 @@ func TestBrokenRecords(t *testing.T) {
 		{name: "MODULE bad id", sym: "MODULE Linux x86_64 XYZ test\n", wantErr: `debug id "XYZ"`},
 		{name: "MODULE short id", sym: "MODULE Linux x86_64 0011 test\n", wantErr: "32 to 40 hexadecimal digits"},
 		{name: "MODULE no id", sym: "MODULE Linux x86_64\n", wantErr: "MODULE record: no debug id"},
+		{name: "MODULE alone", sym: "MODULE \n", wantErr: "MODULE record: no OS"},
 		{name: "MODULE without name", sym: "MODULE Linux x86_64 000102030405060708090A0B0C0D0E0F0\n", check: func(t *testing.T, f *File) {
 			if f.Module.Name != "" || f.Module.ID != "000102030405060708090A0B0C0D0E0F0" {
 				t.Errorf("Module %+v", f.Module)
