@@ -86,7 +86,7 @@ func TestRunQuick(t *testing.T) {
 		t.Errorf("minidump section %+v: want one dump", m)
 	} else {
 		r := m.Runs[0]
-		if r.Cold <= 0 || r.Warm <= 0 || r.Process <= 0 || r.ELFCold <= 0 || r.Reference <= 0 || r.Speedup <= 0 {
+		if r.Cold <= 0 || r.Warm <= 0 || r.ProcessStart <= 0 || r.Process < r.ProcessStart || r.ELFCold <= 0 || r.Reference <= 0 || r.Speedup <= 0 {
 			t.Errorf("minidump run %+v: want every time and a speedup", r)
 		}
 		// Both walkers found the crashing thread's frames at least.

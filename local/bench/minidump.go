@@ -60,7 +60,10 @@ type MinidumpRun struct {
 	Warm time.Duration `json:"warm_ns"`
 	// Process is a fresh `symflow symbolicator serve` process: from its
 	// start to the answer read, as minidump_stackwalk is timed.
-	Process time.Duration `json:"process_ns"`
+	// ProcessStart is the part of it before the process listens: the
+	// symflow binary's start (its package initialisation included).
+	Process      time.Duration `json:"process_ns"`
+	ProcessStart time.Duration `json:"process_start_ns"`
 	// ELFCold and ELFWarm read the ELF files themselves (CFI from
 	// .eh_frame, symbols from DWARF) from a native-layout store instead
 	// of the Breakpad files.
@@ -384,8 +387,8 @@ func coldAndWarm(ctx context.Context, body []byte, contentType string) (cold, wa
 }
 
 // freshProcess times a new `symflow symbolicator serve` process from its
-// start until its answer to the request is read.
-func freshProcess(ctx context.Context, bin string, body []byte, contentType string) (time.Duration, error) {
+// start until its answer to the request is read, and until it listens.
+func freshProcess(ctx context.Context, bin string, body []byte, contentType string) (total, listening time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "symbolicator", "serve", "--listen", "127.0.0.1:0")
@@ -393,7 +396,7 @@ func freshProcess(ctx context.Context, bin string, body []byte, contentType stri
 	cmd.Stderr = logs
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -404,16 +407,17 @@ func freshProcess(ctx context.Context, bin string, body []byte, contentType stri
 	var addr string
 	select {
 	case addr = <-logs.addr:
+		listening = time.Since(start)
 	case err := <-exited:
 		exited <- err // for the deferred wait
-		return 0, fmt.Errorf("symflow symbolicator serve ended without listening (%v): %s", err, lastLines(logs.text(), 5))
+		return 0, 0, fmt.Errorf("symflow symbolicator serve ended without listening (%v): %s", err, lastLines(logs.text(), 5))
 	}
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	if _, err := postMinidump(ctx, client, "http://"+addr, body, contentType); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Since(start), nil
+	return time.Since(start), listening, nil
 }
 
 // listenWatcher receives a symflow process's JSON log lines and sends the
@@ -498,7 +502,7 @@ func (d *minidumpDump) measure(ctx context.Context, tool, symflowBin string, rep
 	if err != nil {
 		return err
 	}
-	var ref, cold, warm, proc, elfCold, elfWarm []time.Duration
+	var ref, cold, warm, proc, procStart, elfCold, elfWarm []time.Duration
 	for range reps {
 		r, n, err := stackwalk(ctx, tool, d.dump, d.breakpad)
 		if err != nil {
@@ -514,14 +518,16 @@ func (d *minidumpDump) measure(ctx context.Context, tool, symflowBin string, rep
 		if err != nil {
 			return fmt.Errorf("symflow with ELF files: %w", err)
 		}
-		p, err := freshProcess(ctx, symflowBin, bpBody, bpType)
+		p, ps, err := freshProcess(ctx, symflowBin, bpBody, bpType)
 		if err != nil {
 			return fmt.Errorf("symflow process: %w", err)
 		}
-		ref, cold, warm, elfCold, elfWarm, proc = append(ref, r), append(cold, c), append(warm, w), append(elfCold, ec), append(elfWarm, ew), append(proc, p)
+		ref, cold, warm, elfCold, elfWarm = append(ref, r), append(cold, c), append(warm, w), append(elfCold, ec), append(elfWarm, ew)
+		proc, procStart = append(proc, p), append(procStart, ps)
 	}
 	m := func(ds []time.Duration) time.Duration { return percentile(ds, 0.5) }
-	d.run.Reference, d.run.Cold, d.run.Warm, d.run.Process, d.run.ELFCold, d.run.ELFWarm = m(ref), m(cold), m(warm), m(proc), m(elfCold), m(elfWarm)
+	d.run.Reference, d.run.Cold, d.run.Warm, d.run.ELFCold, d.run.ELFWarm = m(ref), m(cold), m(warm), m(elfCold), m(elfWarm)
+	d.run.Process, d.run.ProcessStart = m(proc), m(procStart)
 	d.run.Speedup = d.run.Reference.Seconds() / d.run.Cold.Seconds()
 	d.run.ProcessSpeedup = d.run.Reference.Seconds() / d.run.Process.Seconds()
 	d.run.ELFSpeedup = d.run.Reference.Seconds() / d.run.ELFCold.Seconds()
@@ -539,6 +545,7 @@ func medianRun(runs []MinidumpRun) (MinidumpRun, string) {
 	med.Cold = medianOf(runs, func(r MinidumpRun) time.Duration { return r.Cold })
 	med.Warm = medianOf(runs, func(r MinidumpRun) time.Duration { return r.Warm })
 	med.Process = medianOf(runs, func(r MinidumpRun) time.Duration { return r.Process })
+	med.ProcessStart = medianOf(runs, func(r MinidumpRun) time.Duration { return r.ProcessStart })
 	med.ELFCold = medianOf(runs, func(r MinidumpRun) time.Duration { return r.ELFCold })
 	med.ELFWarm = medianOf(runs, func(r MinidumpRun) time.Duration { return r.ELFWarm })
 	med.Speedup = medianOf(runs, func(r MinidumpRun) float64 { return r.Speedup })

@@ -206,18 +206,18 @@ func (r *Report) WriteText(w io.Writer) {
 	if m := r.Minidumps; m != nil {
 		fmt.Fprintf(w, "\n6. Minidumps: real crashes (internal/crashtest) walked and symbolicated from the same Breakpad symbols; symflow by POST /minidump over loopback, answer read; minidump_stackwalk -m as a process; median of %d\n", m.Repeats)
 		t := tw()
-		fmt.Fprintln(t, "dump\tsize\tthreads\tmodules\t.sym files\tframes\tminidump_stackwalk\tsymflow cold\twarm\tfresh process\tELF cold\tELF warm\tfaster cold\tprocess\tELF\t")
+		fmt.Fprintln(t, "dump\tsize\tthreads\tmodules\t.sym files\tframes\tminidump_stackwalk\tsymflow cold\twarm\tfresh process\tits start\tELF cold\tELF warm\tfaster cold\tprocess\tELF\t")
 		for _, run := range append(slices.Clone(m.Runs), m.Median) {
 			frames := fmt.Sprintf("%d / %d", run.Frames, run.ReferenceFrames)
 			threads, modules := fmt.Sprint(run.Threads), fmt.Sprint(run.Modules)
 			if run.Dump == "median" {
 				frames, threads, modules = "", "", ""
 			}
-			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f×\t%.1f×\t%.1f×\t\n", run.Dump, kb(run.DumpBytes), threads, modules, mb(run.SymbolBytes), frames,
-				dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Process), dur(run.ELFCold), dur(run.ELFWarm), run.Speedup, run.ProcessSpeedup, run.ELFSpeedup)
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f×\t%.1f×\t%.1f×\t\n", run.Dump, kb(run.DumpBytes), threads, modules, mb(run.SymbolBytes), frames,
+				dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Process), dur(run.ProcessStart), dur(run.ELFCold), dur(run.ELFWarm), run.Speedup, run.ProcessSpeedup, run.ELFSpeedup)
 		}
 		end(t)
-		fmt.Fprintln(w, "frames: symflow / minidump_stackwalk, every thread; cold: a fresh in-process service, empty caches; warm: the same service again; fresh process: symflow symbolicator serve from exec to answer; ELF: CFI from .eh_frame and symbols from DWARF of the binaries (native layout) instead of .sym files; faster: minidump_stackwalk's time over symflow's")
+		fmt.Fprintln(w, "frames: symflow / minidump_stackwalk, every thread; cold: a fresh in-process service, empty caches; warm: the same service again; fresh process: symflow symbolicator serve from exec to answer, its start: from exec to listening; ELF: CFI from .eh_frame and symbols from DWARF of the binaries (native layout) instead of .sym files; faster: minidump_stackwalk's time over symflow's")
 	}
 
 	fmt.Fprintln(w, "\nGoals")
