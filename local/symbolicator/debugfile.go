@@ -12,6 +12,7 @@ import (
 	"github.com/symflow/symflow/local/symbolicator/dwarfcfi"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
 	"github.com/symflow/symflow/local/symbolicator/unwind"
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // loadedFile is a debug file the service can use, whatever its format: an
@@ -318,7 +319,7 @@ func machoCFI(data []byte, arch string) cfiSource {
 func openMachO(data []byte, arch string) (*macho.File, error) {
 	if fat, err := macho.NewFatFile(bytes.NewReader(data)); err == nil {
 		for _, a := range fat.Arches {
-			if machoArchName(a.Cpu) == arch {
+			if debugfile.MachOArch(a.Cpu) == arch {
 				return a.File, nil
 			}
 		}
@@ -327,16 +328,3 @@ func openMachO(data []byte, arch string) (*macho.File, error) {
 	return macho.NewFile(bytes.NewReader(data))
 }
 
-func machoArchName(c macho.Cpu) string {
-	switch c {
-	case macho.CpuAmd64:
-		return "x86_64"
-	case macho.CpuArm64:
-		return "arm64"
-	case macho.Cpu386:
-		return "x86"
-	case macho.CpuArm:
-		return "arm"
-	}
-	return ""
-}
