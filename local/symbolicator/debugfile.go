@@ -327,4 +327,3 @@ func openMachO(data []byte, arch string) (*macho.File, error) {
 	}
 	return macho.NewFile(bytes.NewReader(data))
 }
-
