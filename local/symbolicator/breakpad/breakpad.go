@@ -48,12 +48,16 @@
 //     unwind information of the module while symbols stay usable. Parse
 //     then returns the File with StackErr set, and CFI and Win find nothing.
 //     A malformed STACK CFI delta record is skipped.
+//   - STACK WIN records of types other than 0 and 4, and those whose type
+//     and has_program_string disagree, are ignored, as rust-minidump (which
+//     walks Symbolicator's stacks) ignores them.
 //
 // Where symbolic depends on record order in ways dump_syms never exercises,
 // this package is more lenient: FILE and INFO records count wherever they
 // appear before the STACK records (symbolic reads them only in the block
 // right after MODULE), and INLINE_ORIGIN names are resolved after the whole
-// file is read.
+// file is read. The MODULE architecture is not checked against a list, and
+// addresses are not limited to 32 bits as in symcache.
 //
 // Overlapping FUNC, STACK CFI INIT and STACK WIN ranges are resolved as
 // rust-minidump resolves them (see CFI and Win); the first range in address

@@ -97,8 +97,9 @@ func (h *inlineeHeap) Pop() any {
 // makes them a tree: a range overlapping the previous one at its depth is
 // moved to start where that one ends (or dropped if engulfed), a range
 // reaching past its parent is split at the parent's end, and a range with
-// no parent at the depth above is dropped. Splitting is bounded: at most
-// 4n+1024 ranges are produced from n, the rest are dropped.
+// no parent at the depth above is dropped. Hostile input can make splits
+// multiply, so the work is bounded: after 4n+1024 steps for n ranges the
+// ones left are dropped.
 func properlyNested(recs []inlineRec) []inlineRec {
 	h := make(inlineeHeap, len(recs))
 	for i, r := range recs {
@@ -161,14 +162,8 @@ type node struct {
 	addr, size uint64
 	name       string
 	inline     bool
-	lines      []nodeLine
+	lines      []lineRec
 	children   []int
-}
-
-type nodeLine struct {
-	addr, size uint64
-	file       uint64
-	line       uint32
 }
 
 // location is a source location in the flattened form: a function, a place
@@ -235,7 +230,7 @@ func (f *File) buildTree(fn *funcRec) []node {
 				break
 			}
 			top := stack[len(stack)-1].node
-			nodes[top].lines = append(nodes[top].lines, nodeLine{addr: in.addr, size: in.size, file: in.callFile, line: in.callLine})
+			nodes[top].lines = append(nodes[top].lines, lineRec{addr: in.addr, size: in.size, file: in.callFile, line: in.callLine})
 			nodes = append(nodes, node{addr: in.addr, size: in.size, name: f.origins[in.origin], inline: true})
 			stack = append(stack, open{satAdd(in.addr, in.size), len(nodes) - 1})
 			continue
@@ -254,12 +249,12 @@ func (f *File) buildTree(fn *funcRec) []node {
 			split = inl[i].addr
 		}
 		if split < lineEnd {
-			nodes[top.node].lines = append(nodes[top.node].lines, nodeLine{addr: cur.addr, size: split - cur.addr, file: cur.file, line: cur.line})
+			nodes[top.node].lines = append(nodes[top.node].lines, lineRec{addr: cur.addr, size: split - cur.addr, file: cur.file, line: cur.line})
 			cur.size = lineEnd - split
 			cur.addr = split
 			continue
 		}
-		nodes[top.node].lines = append(nodes[top.node].lines, nodeLine{addr: cur.addr, size: cur.size, file: cur.file, line: cur.line})
+		nodes[top.node].lines = append(nodes[top.node].lines, cur)
 		haveCur = false
 	}
 	for len(stack) > 1 {
