@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/task"
 )
@@ -164,7 +165,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	p.footer(exec, sf.stateDir)
+	return finish(ctx, stdout, st, exec, p, sf.stateDir)
+}
+
+// finish prints how an execution ended and, when it succeeded, its result.
+func finish(ctx context.Context, stdout io.Writer, st *stack.Stack, exec *asl.Execution, p *progress, stateDir string) error {
+	p.footer(exec, stateDir)
 	if exec.Status != "SUCCEEDED" {
 		return &exitError{1, fmt.Errorf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)}
 	}
@@ -205,9 +211,5 @@ func cmdRunCrash(ctx context.Context, sf stackFlags, path string, data []byte, q
 	if err != nil {
 		return err
 	}
-	p.footer(exec, sf.stateDir)
-	if exec.Status != "SUCCEEDED" {
-		return &exitError{1, fmt.Errorf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)}
-	}
-	return printResult(ctx, stdout, st, exec)
+	return finish(ctx, stdout, st, exec, p, sf.stateDir)
 }
