@@ -73,6 +73,29 @@ func TestRunSample(t *testing.T) {
 	}
 }
 
+// `make run`'s second half: the sample minidump goes through the
+// crash-upload path and its walk names the crashing functions.
+func TestRunSampleMinidump(t *testing.T) {
+	state := t.TempDir()
+	out, errOut, code := symflow(t, append([]string{"run", filepath.Join(repo, "events/crash-upload/crashy.dmp")}, sampleArgs(state)...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"crash upload:", "s3://symflow-crashes/crashes/42/", "→ SubmitTask", "✓ SUCCEEDED",
+		"(crashed)", "checked_limit", "/src/crashy/crashy.c:15", "parse_limits", "load_config", "run", "main",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Without a project there is nothing to upload the crash for.
+	_, errOut, code = symflow(t, "run", filepath.Join(repo, "events/crash-upload/crashy.dmp"), "--root", repo, "--state-dir", t.TempDir())
+	if code != 2 || !strings.Contains(errOut, "--project-config") {
+		t.Errorf("without a project: exit %d, %s", code, errOut)
+	}
+}
+
 func TestRunFailureExitCode(t *testing.T) {
 	event := filepath.Join(t.TempDir(), "event.json")
 	os.WriteFile(event, []byte(`{"project_id":"404","event_id":"f0e1d2c3b4a5968778695a4b3c2d1e0f","kind":"payload","payload":{"stacktraces":[]}}`), 0o644)
