@@ -164,7 +164,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		{name: "recovers", script: []chaos.Fault{chaos.Lost, chaos.None, chaos.Pending, chaos.Unavailable}},
 		{name: "symbolication-failed", script: []chaos.Fault{chaos.Failed}, errorName: "SymbolicationFailed"},
 		{name: "server-error", script: []chaos.Fault{chaos.ServerError}, errorName: "SymbolicationFailed"},
-		{name: "malformed", script: []chaos.Fault{chaos.Pending, chaos.NonJSON}, errorName: "MalformedResponse"},
+		{name: "malformed", script: []chaos.Fault{chaos.NonJSON, chaos.NonJSON, chaos.NonJSON, chaos.NonJSON}, errorName: "MalformedResponse"},
 		{name: "budget", script: []chaos.Fault{chaos.Unavailable, chaos.Unavailable, chaos.Unavailable}, errorName: "ResubmitBudgetExhausted"},
 		{name: "unreachable", script: []chaos.Fault{chaos.Reset, chaos.Reset, chaos.Reset, chaos.Reset}, errorName: "SymbolicatorUnreachable"},
 		{name: "unknown-project", mutate: func(s *task.State) { s.ProjectID = "7" }, errorName: "ProjectNotFound"},

@@ -275,14 +275,18 @@ func TestFaults(t *testing.T) {
 		{name: "answer cut off on poll", script: []chaos.Fault{P, chaos.Cut}, status: asl.StatusSucceeded, submits: 1, polls: 2},
 
 		// Unusable bodies: a named error, no retry loop.
-		{name: "truncated answer to submit", script: []chaos.Fault{chaos.Truncated}, status: asl.StatusFailed,
-			errorName: "MalformedResponse", causeHas: []string{"submit", "not JSON", "SymbolicatorUrl"}, submits: 1},
-		{name: "truncated answer to poll", script: []chaos.Fault{P, chaos.Truncated}, status: asl.StatusFailed,
-			errorName: "MalformedResponse", causeHas: []string{"poll", "not JSON"}, submits: 1, polls: 1},
-		{name: "HTML answer to submit", script: []chaos.Fault{chaos.NonJSON}, status: asl.StatusFailed,
-			errorName: "MalformedResponse", causeHas: []string{"502 Bad Gateway", "proxy"}, submits: 1},
-		{name: "HTML answer to poll", script: []chaos.Fault{P, chaos.NonJSON}, status: asl.StatusFailed,
-			errorName: "MalformedResponse", causeHas: []string{"poll", "502 Bad Gateway"}, submits: 1, polls: 1},
+		// Answers that are not JSON are retried like network errors (three
+		// retries, as Sentry's client); only four in a row are malformed.
+		// A broken answer to a poll has handed the result out: Symbolicator
+		// keeps a result until it is delivered, so the retried poll finds
+		// the task gone, and it is submitted again.
+		{name: "truncated answer to submit, retried", script: []chaos.Fault{chaos.Truncated}, status: asl.StatusSucceeded, submits: 2},
+		{name: "HTML answer to poll, retried", script: []chaos.Fault{P, chaos.NonJSON}, status: asl.StatusSucceeded,
+			pathHas: []string{"PollTask", "ForgetLostTask"}, lost: 1, submits: 2},
+		{name: "truncated answers to submit", script: []chaos.Fault{chaos.Truncated, chaos.Truncated, chaos.Truncated, chaos.Truncated}, status: asl.StatusFailed,
+			errorName: "MalformedResponse", causeHas: []string{"submit", "not JSON", "SymbolicatorUrl"}, submits: 4},
+		{name: "HTML answers to submit", script: []chaos.Fault{chaos.NonJSON, chaos.NonJSON, chaos.NonJSON, chaos.NonJSON}, status: asl.StatusFailed,
+			errorName: "MalformedResponse", causeHas: []string{"502 Bad Gateway", "proxy"}, submits: 4},
 
 		// Symbolicator ends the task.
 		{name: "failed", script: []chaos.Fault{chaos.Failed}, status: asl.StatusFailed,
