@@ -83,6 +83,7 @@ type moduleEntry struct {
 // indexedFile is a parsed debug file in the index cache.
 type indexedFile struct {
 	file *objfile.File
+	syms *breakpad.File
 }
 
 // engine symbolicates one request. It holds no state across requests; the
@@ -474,7 +475,7 @@ func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log 
 		}
 		lf = fromObject(f, data)
 	case "breakpad":
-		f, err := safeBreakpad(data)
+		f, err := s.openBreakpad(data)
 		if err != nil {
 			log.Info("Breakpad symbol file unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
 			fm.err = &fetchError{Status: downloadMalformed}
@@ -569,6 +570,20 @@ type parse struct {
 	done chan struct{}
 	file *objfile.File
 	err  error
+}
+
+// openBreakpad parses a .sym file, reusing an earlier parse of the same
+// bytes from the index cache (keyed by a digest of the content).
+func (s *Service) openBreakpad(data []byte) (*breakpad.File, error) {
+	key := "breakpad/" + contentDigest(data)
+	if v, ok := s.index.get(key); ok && v.syms != nil {
+		return v.syms, nil
+	}
+	f, err := safeBreakpad(data)
+	if err == nil {
+		s.index.add(key, indexedFile{syms: f}, int64(len(data)))
+	}
+	return f, err
 }
 
 func safeBreakpad(data []byte) (f *breakpad.File, err error) {
