@@ -13,6 +13,16 @@
 //	PUT  /v1/projects/{project_id}/installations/{uuid}            store a sentry-app installation
 //	POST /v1/projects/{project_id}/debug-files                     upload a small debug file (raw body)
 //	POST /v1/projects/{project_id}/debug-files/uploads             presigned URLs for a large one
+//	POST   /v1/projects/{project_id}/config/upload-key             make (or rotate) the upload key, shown once
+//	DELETE /v1/projects/{project_id}/config/upload-key             revoke every upload key
+//
+// and the routes crashing applications post to, authorized by the
+// project's upload key instead of the operators' IAM signature
+// (minidump.go):
+//
+//	POST /v1/projects/{project_id}/minidump                        a minidump in a multipart form (Crashpad, Breakpad)
+//	POST /api/{project_id}/minidump/                               the same, where Sentry's clients post it
+//	POST /v1/projects/{project_id}/minidump/uploads                a presigned URL for a dump too large for the API
 //
 // Every error is JSON {"error": {"code", "message", "field"?}} with a 4xx
 // status naming what is wrong, or 500 with only the request id: internal
@@ -24,8 +34,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -44,11 +56,17 @@ type Request struct {
 	Path string
 	// Header holds the request headers with lowercase names.
 	Header map[string]string
-	Body   []byte
+	// Query is the query string. It may carry an upload key: it is never
+	// logged.
+	Query url.Values
+	Body  []byte
 	// BaseURL ("https://host") prefixes the status URLs returned.
 	BaseURL string
 	// RequestID is logged with every line and returned on internal errors.
 	RequestID string
+
+	// prechecked says Precheck has passed the request already.
+	prechecked bool
 }
 
 // Response is what the API answers.
@@ -123,7 +141,24 @@ type Server struct {
 	ResultLinks ResultLinks
 	// Limits; the defaults above when zero.
 	MaxPayloadBytes, MaxConfigBytes, MaxDebugFileBytes, MaxInlineResultBytes int
-	Log                                                                      *slog.Logger
+
+	// CrashBucket receives uploaded minidumps under the crash-upload
+	// trigger's key (crashupload.Key) and their annotations; empty turns
+	// the minidump routes off (501).
+	CrashBucket string
+	// CrashFiles writes to the crash bucket (blob.Store).
+	CrashFiles CrashFiles
+	// CrashUploads may be nil: POST …/minidump/uploads then answers 501.
+	CrashUploads CrashUploads
+	// Minidump limits; the defaults in minidump.go when zero.
+	MaxMinidumpRequestBytes, MaxMinidumpBytes int
+	MaxPresignedMinidumpBytes                 int64
+
+	// Now and Random default to the clock and crypto/rand; tests set them.
+	Now    func() time.Time
+	Random io.Reader
+
+	Log *slog.Logger
 }
 
 // Error is the body of every error response.
@@ -146,6 +181,11 @@ const (
 	CodeNotADebugFile     = "not_a_debug_file"
 	CodeNotImplemented    = "not_implemented"
 	CodeInternal          = "internal"
+	// Minidump uploads.
+	CodeMissingUploadKey    = "missing_upload_key"
+	CodeInvalidUploadKey    = "invalid_upload_key"
+	CodeNotAMinidump        = "not_a_minidump"
+	CodeUnsupportedEncoding = "unsupported_content_encoding"
 )
 
 // apiError is an error response on its way out.
@@ -153,6 +193,7 @@ type apiError struct {
 	status int
 	body   Error
 	allow  string // for 405
+	header map[string]string
 }
 
 func (e *apiError) Error() string { return e.body.Code + ": " + e.body.Message }
@@ -169,18 +210,26 @@ func notFound(code, format string, a ...any) *apiError {
 type route struct {
 	method, pattern string
 	handle          func(s *Server, ctx context.Context, r *Request, p params) (int, any, *apiError)
+	// precheck, when set, decides what can be decided before the body is
+	// looked at (see Precheck).
+	precheck func(s *Server, ctx context.Context, r *Request, p params) *apiError
 }
 
 type params map[string]string
 
 var routes = []route{
-	{http.MethodPost, "/v1/projects/{project_id}/events/{event_id}/symbolicate", (*Server).submit},
-	{http.MethodGet, "/v1/executions/{execution_id}", (*Server).getExecution},
-	{http.MethodGet, "/v1/projects/{project_id}/config", (*Server).getConfig},
-	{http.MethodPut, "/v1/projects/{project_id}/config", (*Server).putConfig},
-	{http.MethodPut, "/v1/projects/{project_id}/installations/{uuid}", (*Server).putInstallation},
-	{http.MethodPost, "/v1/projects/{project_id}/debug-files", (*Server).uploadDebugFile},
-	{http.MethodPost, "/v1/projects/{project_id}/debug-files/uploads", (*Server).presignDebugFiles},
+	{http.MethodPost, "/v1/projects/{project_id}/events/{event_id}/symbolicate", (*Server).submit, nil},
+	{http.MethodGet, "/v1/executions/{execution_id}", (*Server).getExecution, nil},
+	{http.MethodGet, "/v1/projects/{project_id}/config", (*Server).getConfig, nil},
+	{http.MethodPut, "/v1/projects/{project_id}/config", (*Server).putConfig, nil},
+	{http.MethodPost, "/v1/projects/{project_id}/config/upload-key", (*Server).rotateUploadKey, nil},
+	{http.MethodDelete, "/v1/projects/{project_id}/config/upload-key", (*Server).revokeUploadKeys, nil},
+	{http.MethodPut, "/v1/projects/{project_id}/installations/{uuid}", (*Server).putInstallation, nil},
+	{http.MethodPost, "/v1/projects/{project_id}/debug-files", (*Server).uploadDebugFile, nil},
+	{http.MethodPost, "/v1/projects/{project_id}/debug-files/uploads", (*Server).presignDebugFiles, nil},
+	{http.MethodPost, "/v1/projects/{project_id}/minidump", (*Server).uploadMinidump, (*Server).precheckMinidump},
+	{http.MethodPost, "/api/{project_id}/minidump", (*Server).uploadMinidump, (*Server).precheckMinidump},
+	{http.MethodPost, "/v1/projects/{project_id}/minidump/uploads", (*Server).presignMinidump, (*Server).precheckUploadKey},
 }
 
 // match reports whether path fits pattern, capturing its parameters.
@@ -206,7 +255,7 @@ func match(pattern, path string) (params, bool) {
 // Handle answers one request. It never panics on bad input: a panic in a
 // handler is logged and answered 500.
 func (s *Server) Handle(ctx context.Context, r Request) (resp Response) {
-	log := s.logger().With("request_id", r.RequestID, "method", r.Method, "path", r.Path)
+	log := s.requestLog(r)
 	defer func() {
 		if v := recover(); v != nil {
 			log.ErrorContext(ctx, "handler panicked", "panic", fmt.Sprint(v))
@@ -223,17 +272,13 @@ func (s *Server) Handle(ctx context.Context, r Request) (resp Response) {
 			allowed = append(allowed, rt.method)
 			continue
 		}
-		status, body, aerr := rt.handle(s, ctx, &r, p)
-		if aerr != nil {
-			if aerr.status == http.StatusInternalServerError {
-				log.ErrorContext(ctx, "request failed", "error", aerr.body.Message)
-				return s.internal(r)
+		if rt.precheck != nil && !r.prechecked {
+			if aerr := rt.precheck(s, ctx, &r, p); aerr != nil {
+				return s.answer(ctx, log, r, 0, nil, aerr)
 			}
-			log.InfoContext(ctx, "request rejected", "status", aerr.status, "code", aerr.body.Code, "field", aerr.body.Field)
-			return errorResponse(aerr)
 		}
-		log.InfoContext(ctx, "request served", "status", status)
-		return jsonResponse(status, body)
+		status, body, aerr := rt.handle(s, ctx, &r, p)
+		return s.answer(ctx, log, r, status, body, aerr)
 	}
 	if len(allowed) > 0 {
 		return errorResponse(&apiError{
@@ -243,6 +288,64 @@ func (s *Server) Handle(ctx context.Context, r Request) (resp Response) {
 		})
 	}
 	return errorResponse(notFound(CodeNotFound, "no route %s %s", r.Method, r.Path))
+}
+
+// Precheck decides what can be decided about r before its body is read:
+// for the minidump upload routes, the project id, the upload key, the
+// declared length and the content type, so that a request without a valid
+// key costs a store lookup and no parsing, and `symflow serve` refuses it
+// without reading the body at all. ok is false when r is refused, with the
+// answer in resp. r.Body is not looked at; requests of other routes pass.
+// Handle runs the same checks unless Precheck has passed r already.
+func (s *Server) Precheck(ctx context.Context, r *Request) (resp Response, ok bool) {
+	log := s.requestLog(*r)
+	defer func() {
+		if v := recover(); v != nil {
+			log.ErrorContext(ctx, "precheck panicked", "panic", fmt.Sprint(v))
+			resp, ok = s.internal(*r), false
+		}
+	}()
+	for _, rt := range routes {
+		p, matched := match(rt.pattern, r.Path)
+		if !matched || rt.method != r.Method || rt.precheck == nil {
+			continue
+		}
+		if aerr := rt.precheck(s, ctx, r, p); aerr != nil {
+			return s.answer(ctx, log, *r, 0, nil, aerr), false
+		}
+		break
+	}
+	r.prechecked = true
+	return Response{}, true
+}
+
+// requestLog is the logger for r's lines. The query string is left out:
+// it may hold an upload key.
+func (s *Server) requestLog(r Request) *slog.Logger {
+	return s.logger().With("request_id", r.RequestID, "method", r.Method, "path", r.Path)
+}
+
+// answer turns a handler's result into the response, logging it.
+func (s *Server) answer(ctx context.Context, log *slog.Logger, r Request, status int, body any, aerr *apiError) Response {
+	if aerr != nil {
+		if aerr.status == http.StatusInternalServerError {
+			log.ErrorContext(ctx, "request failed", "error", aerr.body.Message)
+			return s.internal(r)
+		}
+		log.InfoContext(ctx, "request rejected", "status", aerr.status, "code", aerr.body.Code, "field", aerr.body.Field)
+		return errorResponse(aerr)
+	}
+	log.InfoContext(ctx, "request served", "status", status)
+	if t, ok := body.(textBody); ok {
+		return Response{Status: status, Header: map[string]string{"content-type": t.contentType}, Body: t.data}
+	}
+	return jsonResponse(status, body)
+}
+
+// textBody is a handler's answer that is not JSON.
+type textBody struct {
+	contentType string
+	data        []byte
 }
 
 // internalErr turns an unexpected failure into a 500 whose message is
@@ -263,6 +366,9 @@ func errorResponse(e *apiError) Response {
 	if e.allow != "" {
 		resp.Header["allow"] = e.allow
 	}
+	for k, v := range e.header {
+		resp.Header[k] = v
+	}
 	return resp
 }
 
@@ -280,6 +386,13 @@ func (s *Server) logger() *slog.Logger {
 		return s.Log
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func limit(v, def int) int {

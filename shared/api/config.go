@@ -35,6 +35,9 @@ type configBody struct {
 	AllowedOrigins      []string               `json:"allowed_origins"`
 	LastDebugFileUpload json.RawMessage        `json:"last_debug_file_upload"` // read-only
 	Installations       []project.Installation `json:"installations"`
+	// UploadKeys are changed through …/config/upload-key only: what GET
+	// shows is accepted back and ignored, and the stored keys are kept.
+	UploadKeys json.RawMessage `json:"upload_keys"` // read-only
 }
 
 type optionsBody struct {
@@ -103,6 +106,7 @@ func hideProject(p project.Project) project.Project {
 		}
 		out.Installations[i] = inst
 	}
+	out.UploadKeys = hideUploadKeys(p.UploadKeys)
 	return out
 }
 
@@ -168,6 +172,7 @@ func (s *Server) checkConfig(id string, b configBody, stored project.Project) (p
 		Slug:           b.Slug,
 		Organization:   b.Organization,
 		AllowedOrigins: b.AllowedOrigins,
+		UploadKeys:     stored.UploadKeys,
 		Options: project.Options{
 			BuiltinSymbolSources: b.Options.BuiltinSymbolSources,
 			ScrapeJavaScript:     b.Options.ScrapeJavaScript,
