@@ -26,9 +26,19 @@ type EventHandler func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (
 // into HTTP.
 type Gateway struct {
 	Handler EventHandler
+	// Precheck, when set, sees each request's event before the body is
+	// read (api.Server.PrecheckHTTPAPI); a refusal is answered at once and
+	// the body is never read.
+	Precheck func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, bool)
 }
 
 func (g Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.Precheck != nil {
+		if resp, ok := g.Precheck(r.Context(), Event(r, nil)); !ok {
+			writeResponse(w, resp)
+			return
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -46,11 +56,17 @@ func (g Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, `{"message":"Internal Server Error"}`)
 		return
 	}
+	writeResponse(w, resp)
+}
+
+// writeResponse writes the handler's answer as API Gateway would.
+func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
 	for k, v := range resp.Headers {
 		w.Header().Set(k, v)
 	}
 	out := []byte(resp.Body)
 	if resp.IsBase64Encoded {
+		var err error
 		if out, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
 			writeJSON(w, http.StatusInternalServerError, `{"message":"Internal Server Error"}`)
 			return

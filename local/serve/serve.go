@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"context"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -30,6 +32,15 @@ type Service struct {
 	Crashes  *crashupload.Handler
 	// Watcher is nil without a crash folder.
 	Watcher *Watcher
+	// Bucket announces the objects written to the local crash bucket
+	// under crashes/ (by the minidump route, or a presigned upload) to
+	// BucketCrashes, as S3 does through EventBridge. New starts it; Close
+	// stops it.
+	Bucket        *Watcher
+	BucketCrashes *crashupload.Handler
+
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // New wires the API and crash-upload handlers to st as functions/api and
@@ -41,22 +52,48 @@ func New(st *stack.Stack, opts Options) *Service {
 	}
 	exec := NewExecutor(st, st.StateDir, log.With("component", "executor"))
 	starter := &execution.Starter{Runner: exec, Claims: st.Store, Blobs: st.Blobs, PayloadBucket: stack.CrashBucket}
+	presign := awss3.NewPresignClient(st.S3)
 	srv := &api.Server{
 		Projects:    st.Store,
 		Starter:     starter,
 		Executions:  exec,
 		Results:     st.Blobs,
-		ResultLinks: api.S3ResultLinks{Client: awss3.NewPresignClient(st.S3)},
+		ResultLinks: api.S3ResultLinks{Client: presign},
 		DebugFiles: &debugfile.Store{
 			Bucket:    stack.DebugFilesBucket,
 			Blobs:     st.Blobs,
 			Projects:  st.Store,
-			Presigner: debugfile.S3Presigner{Client: awss3.NewPresignClient(st.S3)},
+			Presigner: debugfile.S3Presigner{Client: presign},
 		},
-		Settings: st.Steps.Settings,
-		Log:      log.With("function", "api"),
+		CrashBucket:  stack.CrashBucket,
+		CrashFiles:   st.Blobs,
+		CrashUploads: api.S3CrashUploads{Client: presign},
+		Settings:     st.Steps.Settings,
+		Log:          log.With("function", "api"),
 	}
-	s := &Service{API: srv, Gateway: Gateway{Handler: srv.HandleHTTPAPI}, Executor: exec}
+	s := &Service{
+		API: srv,
+		// Precheck refuses an upload without a valid key before its body
+		// is read.
+		Gateway:  Gateway{Handler: srv.HandleHTTPAPI, Precheck: srv.PrecheckHTTPAPI},
+		Executor: exec,
+	}
+	// The local S3 server keeps the bucket's objects as files under
+	// StateDir/s3/<bucket>/.
+	bucketDir := filepath.Join(st.StateDir, "s3", stack.CrashBucket)
+	s.BucketCrashes = &crashupload.Handler{
+		Starter:    starter,
+		Projects:   st.Store,
+		Quarantine: DirQuarantine{Dir: bucketDir},
+		Log:        log.With("function", "crash-upload"),
+	}
+	s.Bucket = &Watcher{
+		Dir: bucketDir, Bucket: stack.CrashBucket, InPlace: true,
+		Sink: s.BucketCrashes.HandleEvent, Interval: opts.PollInterval, Log: log.With("component", "crash-bucket"),
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop, s.done = stop, make(chan struct{})
+	go func() { defer close(s.done); s.Bucket.Run(ctx) }()
 	if opts.CrashDir != "" {
 		s.Crashes = &crashupload.Handler{
 			Starter:    starter,
@@ -72,5 +109,9 @@ func New(st *stack.Stack, opts Options) *Service {
 	return s
 }
 
-// Close stops running executions.
-func (s *Service) Close() { s.Executor.Close() }
+// Close stops watching the crash bucket and stops running executions.
+func (s *Service) Close() {
+	s.stop()
+	<-s.done
+	s.Executor.Close()
+}

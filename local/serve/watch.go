@@ -33,10 +33,17 @@ type EventSink func(ctx context.Context, raw json.RawMessage) error
 // "Object Created" event S3 would send. Files under DIR/quarantine/ are
 // never picked up. A file is announced once it has kept its size for one
 // poll, so a file still being written is not taken half.
+//
+// With InPlace, Dir is the bucket itself (the local S3 server's folder for
+// it): files are objects already, and are only announced. That is how
+// objects written to the local crash bucket by anything (the API's
+// minidump route, a presigned upload) reach the crash-upload handler, as
+// S3 sends them to EventBridge.
 type Watcher struct {
 	Dir      string
 	Bucket   string
-	S3       ObjectPutter
+	S3       ObjectPutter // unused with InPlace
+	InPlace  bool
 	Sink     EventSink
 	Interval time.Duration // time.Second when 0
 	Log      *slog.Logger
@@ -110,6 +117,14 @@ func (w *Watcher) Scan(ctx context.Context) int {
 }
 
 func (w *Watcher) announce(ctx context.Context, path, key string, size int64) error {
+	if w.InPlace {
+		ev, err := ObjectCreatedEvent(w.Bucket, key, size)
+		if err != nil {
+			return err
+		}
+		w.log().Info("crash object announced", "bucket", w.Bucket, "key", key)
+		return w.Sink(ctx, ev)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err

@@ -166,8 +166,13 @@ func API(ctx context.Context) (*api.Server, error) {
 			Projects:  c.store,
 			Presigner: debugfile.S3Presigner{Client: presign},
 		},
-		Settings: settings,
-		Log:      Logger(),
+		// Minidump uploads land in the crash bucket under the trigger's own
+		// keys (crashes/...), presigned ones too.
+		CrashBucket:  os.Getenv(api.EnvCrashBucket),
+		CrashFiles:   blobs,
+		CrashUploads: api.S3CrashUploads{Client: presign},
+		Settings:     settings,
+		Log:          Logger(),
 	}, nil
 }
 
