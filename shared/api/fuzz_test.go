@@ -110,6 +110,10 @@ func FuzzRequest(f *testing.F) {
 	f.Add("POST", "/v1/projects/42/debug-files/uploads", []byte(`{"code_id":"7b0672f0346e9b1e7f306a8aa55e53b6b67611e2","debug_id":"f072067b-6e34-1e9b-7f30-6a8aa55e53b6","kinds":["executable"]}`), false)
 	f.Add("POST", "/v1/projects/42/debug-files", []byte("\x7fELF\x02\x01\x01"), true)
 	f.Add("DELETE", "/v1/projects/42//config", []byte("{"), false)
+	f.Add("POST", "/v1/projects/42/minidump", []byte("--B\r\nContent-Disposition: form-data; name=\"upload_file_minidump\"; filename=\"x.dmp\"\r\n\r\nMDMP\r\n--B--\r\n"), true)
+	f.Add("POST", "/api/42/minidump/", []byte("MDMP"), true)
+	f.Add("POST", "/v1/projects/42/minidump/uploads", []byte(`{"size":1}`), false)
+	f.Add("DELETE", "/v1/projects/42/config/upload-key", []byte(nil), false)
 
 	f.Fuzz(func(t *testing.T, method, path string, body []byte, b64 bool) {
 		if len(body) > 256<<10 || len(path) > 2048 {
