@@ -4,7 +4,7 @@ GO ?= go
 FUNCTIONS := $(filter-out internal,$(notdir $(wildcard functions/*)))
 BIN := bin
 
-.PHONY: run test deps lint build bench load fuzz clean sample-debug-file sample-minidump
+.PHONY: run test deps lint build bench load fuzz clean sample-debug-file sample-minidump sample-source-bundle
 
 ## run: symbolicate the sample crash through the local state machine, first
 ## as a stack trace sent to the API, then as a minidump uploaded to the crash
@@ -12,11 +12,11 @@ BIN := bin
 run:
 	$(GO) run ./cmd/symflow run events/execution/native-crash.json \
 	  --project-config events/project/sample-project.json \
-	  --debug-file events/debug-files/crashy
+	  --debug-file events/debug-files/crashy --debug-file events/debug-files/crashy.src.zip
 	@echo; echo "── the same crash as a minidump, through the crash-upload path ──"; echo
 	$(GO) run ./cmd/symflow run events/crash-upload/crashy.dmp \
 	  --project-config events/project/sample-project.json \
-	  --debug-file events/debug-files/crashy
+	  --debug-file events/debug-files/crashy --debug-file events/debug-files/crashy.src.zip
 
 ## deps: install what the tests need (Debian packages, npm tools, Go modules)
 deps:
@@ -78,3 +78,12 @@ sample-minidump:
 
 clean:
 	rm -rf $(BIN) .symflow
+
+## sample-source-bundle: rebuild events/debug-files/crashy.src.zip, the sample
+## program's sources as a Sentry source bundle (source context in make run)
+sample-source-bundle:
+	@set -e; id=$$($(GO) run ./cmd/symflow debug-files identify events/debug-files/crashy); \
+	  code=$$(echo "$$id" | sed -n 's/.*code_id=\([0-9a-f]*\).*/\1/p'); \
+	  debug=$$(echo "$$id" | sed -n 's/.*debug_id=\([0-9a-f-]*\).*/\1/p'); \
+	  python3 scripts/bundle-sources.py events/debug-files/crashy.src.zip "$$code" "$$debug" crashy \
+	    /src/crashy/crashy.c=events/debug-files/crashy.c

@@ -162,6 +162,7 @@ func printResult(ctx context.Context, w io.Writer, st *stack.Stack, exec *asl.Ex
 				AbsPath         string `json:"abs_path"`
 				Lineno          int    `json:"lineno"`
 				Package         string `json:"package"`
+				ContextLine     string `json:"context_line"`
 			} `json:"frames"`
 		} `json:"stacktraces"`
 		Modules []struct {
@@ -198,6 +199,10 @@ func printResult(ctx context.Context, w io.Writer, st *stack.Stack, exec *asl.Ex
 				loc = fmt.Sprintf("%s:%d", f.AbsPath, f.Lineno)
 			}
 			fmt.Fprintf(w, "  %-3s %-18s %-16s %-28s %-14s %s\n", idx, f.InstructionAddr, fn, loc, f.Status, filepath.Base(f.Package))
+			if f.ContextLine != "" {
+				// The source line, from the frame's source context.
+				fmt.Fprintf(w, "  %-3s %-18s | %s\n", "", "", strings.TrimSpace(f.ContextLine))
+			}
 		}
 	}
 	fmt.Fprintln(w, "modules:")

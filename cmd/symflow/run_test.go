@@ -33,6 +33,7 @@ func sampleArgs(stateDir string) []string {
 		"--root", repo, "--state-dir", stateDir,
 		"--project-config", filepath.Join(repo, "events/project/sample-project.json"),
 		"--debug-file", filepath.Join(repo, "events/debug-files/crashy"),
+		"--debug-file", filepath.Join(repo, "events/debug-files/crashy.src.zip"),
 	}
 }
 
@@ -47,6 +48,7 @@ func TestRunSample(t *testing.T) {
 	for _, want := range []string{
 		"→ LookupSources", "→ SubmitTask", "→ ProcessResponse", "✓ SUCCEEDED",
 		"checked_limit", "/src/crashy/crashy.c:15", "parse_limits", "/src/crashy/crashy.c:22",
+		"| return cfg->limits[i] * 2; /* cfg->limits is NULL: the crash */", // source context from the bundle
 		"load_config", "main", "missing", "libc.so.6", "issue-link", "prepared",
 		"link.board (select): crash=Crash triage, backlog=Backlog", "open-in-editor?installationId=",
 	} {
@@ -84,6 +86,7 @@ func TestRunSampleMinidump(t *testing.T) {
 	for _, want := range []string{
 		"crash upload:", "s3://symflow-crashes/crashes/42/", "→ SubmitTask", "✓ SUCCEEDED",
 		"(crashed)", "checked_limit", "/src/crashy/crashy.c:15", "parse_limits", "load_config", "run", "main",
+		"| int r = load_config(name);",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

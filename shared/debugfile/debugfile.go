@@ -12,11 +12,13 @@
 package debugfile
 
 import (
+	"archive/zip"
 	"bytes"
 	"debug/elf"
 	"debug/macho"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,11 +27,12 @@ import (
 
 // Identity is what identifies a debug file to a symbol server.
 type Identity struct {
-	Format  string `json:"format"` // "elf" or "macho"
+	Format  string `json:"format"` // "elf", "macho" or "sourcebundle"
 	Arch    string `json:"arch,omitempty"`
 	CodeID  string `json:"code_id,omitempty"`
 	DebugID string `json:"debug_id"`
-	// FileType is "executable" (code), "debuginfo" (DWARF only) or "both".
+	// FileType is "executable" (code), "debuginfo" (DWARF only), "both",
+	// or "sourcebundle" (sources only).
 	FileType string `json:"file_type"`
 }
 
@@ -72,8 +75,66 @@ func Identify(data []byte) (id Identity, err error) {
 			return Identity{}, reject("universal Mach-O without slices")
 		}
 		return identifyMachO(ff.Arches[0].File)
+	case "SYSB", "PK\x03\x04":
+		return identifySourceBundle(data)
 	}
-	return Identity{}, reject("not an ELF or Mach-O file (magic %x)", data[:4])
+	return Identity{}, reject("not an ELF or Mach-O file or a source bundle (magic %x)", data[:4])
+}
+
+// maxManifest bounds a source bundle's manifest.json.
+const maxManifest = 4 << 20
+
+// identifySourceBundle reads the identity of a source bundle (the zip of
+// sources with a manifest.json that sentry-cli's bundle-sources writes,
+// after the SYSB header): the debug_id and code_id attributes of the
+// object it was made from. It is stored beside that object's files, where
+// Symbolicator looks for it (unified layout: <id>/sourcebundle).
+func identifySourceBundle(data []byte) (Identity, error) {
+	z := data
+	if string(data[:4]) == "SYSB" {
+		if len(data) < 8 {
+			return Identity{}, reject("source bundle header of %d bytes", len(data))
+		}
+		z = data[8:]
+	}
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		return Identity{}, reject("malformed source bundle: %v", err)
+	}
+	var manifest struct {
+		DebugID string `json:"debug_id"`
+		CodeID  string `json:"code_id"`
+		Arch    string `json:"arch"`
+	}
+	found := false
+	for _, f := range zr.File {
+		if f.Name != "manifest.json" {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return Identity{}, reject("source bundle manifest: %v", err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxManifest+1))
+		rc.Close()
+		if err != nil || len(b) > maxManifest {
+			return Identity{}, reject("source bundle manifest unreadable or over %d bytes", maxManifest)
+		}
+		if err := json.Unmarshal(b, &manifest); err != nil {
+			return Identity{}, reject("source bundle manifest is not JSON: %v", err)
+		}
+		found = true
+		break
+	}
+	if !found {
+		return Identity{}, reject("zip without manifest.json is not a source bundle")
+	}
+	id := Identity{Format: "sourcebundle", Arch: manifest.Arch, FileType: "sourcebundle",
+		CodeID: strings.ToLower(manifest.CodeID), DebugID: strings.ToLower(manifest.DebugID)}
+	if id.CodeID == "" && id.DebugID == "" {
+		return Identity{}, reject("source bundle manifest names neither debug_id nor code_id")
+	}
+	return id, nil
 }
 
 func identifyELF(data []byte) (Identity, error) {
@@ -211,7 +272,7 @@ type Object struct {
 // by code_id, so an ELF without a build-id is rejected with the reason.
 func Objects(projectID string, id Identity) ([]Object, error) {
 	key := strings.ToLower(id.CodeID)
-	if id.Format == "macho" {
+	if id.Format == "macho" || (id.Format == "sourcebundle" && key == "") {
 		key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
 	}
 	if len(key) < 3 {
@@ -228,6 +289,8 @@ func Objects(projectID string, id Identity) ([]Object, error) {
 		kinds = []string{"debuginfo"}
 	case "both":
 		kinds = []string{"executable", "debuginfo"}
+	case "sourcebundle":
+		kinds = []string{"sourcebundle"}
 	default:
 		return nil, fmt.Errorf("file type %q is not executable, debuginfo or both", id.FileType)
 	}

@@ -1,6 +1,7 @@
 package debugfile_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -195,7 +196,7 @@ func TestRejected(t *testing.T) {
 		"empty":            {nil, "too short"},
 		"text":             {[]byte("hello, this is a text file\n"), "not an ELF or Mach-O file"},
 		"PE":               {append([]byte("MZ\x90\x00"), make([]byte, 200)...), "not an ELF or Mach-O file"},
-		"zip":              {[]byte("PK\x03\x04rest"), "not an ELF or Mach-O file"},
+		"zip":              {[]byte("PK\x03\x04rest"), "malformed source bundle"},
 		"truncated ELF":    {crashyData[:40], "malformed ELF"},
 		"ELF header only":  {crashyData[:64], ""},
 		"truncated Mach-O": {[]byte("\xcf\xfa\xed\xfe\x07\x00\x00\x01"), "malformed Mach-O"},
@@ -284,4 +285,47 @@ func BenchmarkIdentify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestSourceBundle: a source bundle is identified by the object it was
+// made from (its manifest's code_id and debug_id) and stored beside that
+// object's files, where Symbolicator's unified layout looks for it.
+func TestSourceBundle(t *testing.T) {
+	data, err := os.ReadFile("../../events/debug-files/crashy.src.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := debugfile.Identify(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Format != "sourcebundle" || id.CodeID != "7b0672f0346e9b1e7f306a8aa55e53b6b67611e2" || id.DebugID != "f072067b-6e34-1e9b-7f30-6a8aa55e53b6" {
+		t.Errorf("identity = %+v", id)
+	}
+	objs, err := debugfile.Objects("42", id)
+	if err != nil || len(objs) != 1 || objs[0].Key != "42/7b/0672f0346e9b1e7f306a8aa55e53b6b67611e2/sourcebundle" {
+		t.Errorf("objects = %v, %v", objs, err)
+	}
+	for name, bad := range map[string][]byte{
+		"no manifest":          zipOf(t, map[string]string{"files/a.c": "int x;"}),
+		"manifest not JSON":    zipOf(t, map[string]string{"manifest.json": "{"}),
+		"no identifier":        zipOf(t, map[string]string{"manifest.json": `{"files":{}}`}),
+		"truncated after SYSB": data[:6],
+	} {
+		if _, err := debugfile.Identify(bad); err == nil || !errors.Is(err, debugfile.ErrRejected) {
+			t.Errorf("%s: error %v, want a rejection", name, err)
+		}
+	}
+}
+
+func zipOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, text := range files {
+		w, _ := zw.Create(name)
+		w.Write([]byte(text))
+	}
+	zw.Close()
+	return append([]byte("SYSB\x02\x00\x00\x00"), buf.Bytes()...)
 }
