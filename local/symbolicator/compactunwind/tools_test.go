@@ -107,13 +107,13 @@ func load(t testing.TB, img image) (*Table, *macho.File) {
 
 // objdumpInfo is llvm-objdump --unwind-info's view of a section.
 type objdumpInfo struct {
-	common        []uint32
-	personalities []uint32
-	lsda          map[uint32]uint32 // function offset → LSDA offset
-	entries       []objdumpEntry
-	pages         int
-	regularEntries int // entries of regular (uncompressed) pages
-	sentinel      uint32 // the last first-level index entry's function offset
+	common         []uint32
+	personalities  []uint32
+	lsda           map[uint32]uint32 // function offset → LSDA offset
+	entries        []objdumpEntry
+	pages          int
+	regularEntries int    // entries of regular (uncompressed) pages
+	sentinel       uint32 // the last first-level index entry's function offset
 }
 
 type objdumpEntry struct{ off, enc uint32 }
