@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +97,64 @@ func TestWiring(t *testing.T) {
 		if strings.Contains(resp.Body, "shown-nowhere") {
 			t.Errorf("%s: a secret in the answer: %s", tc.event, resp.Body)
 		}
+	}
+
+	// A minidump upload reaches the crash bucket under the trigger's key,
+	// through the real S3 client.
+	base, err := os.ReadFile("../../events/api/get-config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path, query string, headers map[string]string, body []byte) events.APIGatewayV2HTTPResponse {
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(base, &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev.RawPath, ev.RequestContext.HTTP.Path, ev.RequestContext.HTTP.Method = path, path, method
+		ev.RawQueryString = query
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		for k, v := range headers {
+			ev.Headers[k] = v
+		}
+		resp, err := srv.HandleHTTPAPI(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := send("POST", "/v1/projects/42/config/upload-key", "", nil, nil)
+	var key struct {
+		UploadKey string `json:"upload_key"`
+	}
+	if resp.StatusCode != 201 || json.Unmarshal([]byte(resp.Body), &key) != nil {
+		t.Fatalf("upload key: %d %s", resp.StatusCode, resp.Body)
+	}
+	dump, err := os.ReadFile("../../events/crash-upload/crashy.dmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("upload_file_minidump", "4b3c2a1f-0e9d-4c8b-a7f6-e5d4c3b2a190.dmp")
+	fw.Write(dump)
+	mw.WriteField("prod", "crashy")
+	mw.Close()
+	resp = send("POST", "/v1/projects/42/minidump", "key="+key.UploadKey, map[string]string{"content-type": mw.FormDataContentType(), "accept": "text/plain"}, form.Bytes())
+	if resp.StatusCode != 200 || resp.Body != "4b3c2a1f0e9d4c8ba7f6e5d4c3b2a190" {
+		t.Fatalf("minidump upload: %d %s", resp.StatusCode, resp.Body)
+	}
+	obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("symflow-crashes"), Key: aws.String("crashes/42/4b3c2a1f0e9d4c8ba7f6e5d4c3b2a190.dmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if !bytes.Equal(stored, dump) {
+		t.Errorf("stored %d bytes, want the %d uploaded", len(stored), len(dump))
+	}
+	resp = send("POST", "/v1/projects/42/minidump/uploads", "", map[string]string{"x-symflow-key": key.UploadKey}, []byte(`{"size": 10}`))
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, `symflow-crashes/crashes/42/`) {
+		t.Errorf("presigned upload: %d %s", resp.StatusCode, resp.Body)
 	}
 }
 
