@@ -190,3 +190,12 @@ func TestAgainstObjdump(t *testing.T) {
 	t.Logf("%d images, %d entries (%d in regular pages), %d pages, %d LSDA descriptors agree with llvm-objdump; modes: %s",
 		len(imgs), totalEntries, totalRegular, totalPages, totalLSDA, strings.Join(ms, ", "))
 }
+
+// TestMain removes the images the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if imagesDir != "" {
+		os.RemoveAll(imagesDir)
+	}
+	os.Exit(code)
+}

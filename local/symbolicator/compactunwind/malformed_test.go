@@ -367,7 +367,7 @@ func TestMalformed(t *testing.T) {
 		t.Errorf("an entry with an encoding index past both tables was found")
 	}
 	// Invalid encodings evaluate to errors, not panics.
-	for _, enc := range []uint32{0x01000007 << 0 | 6, 0x02001c00, 0x020003ff | 6<<10, 0x0f000000, 0x02000000 | 2<<10} {
+	for _, enc := range []uint32{0x01000007<<0 | 6, 0x02001c00, 0x020003ff | 6<<10, 0x0f000000, 0x02000000 | 2<<10} {
 		e := &Entry{Encoding: enc, arch: "x86_64"}
 		m := &machine{regs: map[string]uint64{"rbp": 0x8000, "rsp": 0x7000}, mem: map[uint64]uint64{0x8008: 1}}
 		if _, err := e.Unwind(m.get, m); err == nil {
