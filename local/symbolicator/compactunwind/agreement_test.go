@@ -41,6 +41,9 @@ var (
 	imagesOnce sync.Once
 	imagesDir  string
 	imagesErr  error
+	// builtImages are the images of every variant, built once per test
+	// binary (tests using them run sequentially).
+	builtImages []image
 )
 
 // manySource writes a C file with enough small functions of varied
@@ -79,6 +82,9 @@ func buildAll(t *testing.T) []image {
 	if imagesErr != nil {
 		t.Fatal(imagesErr)
 	}
+	if builtImages != nil {
+		return builtImages
+	}
 	var imgs []image
 	for _, v := range variants() {
 		src := filepath.Join("testdata", v.src)
@@ -88,6 +94,7 @@ func buildAll(t *testing.T) []image {
 		abs, _ := filepath.Abs(src)
 		imgs = append(imgs, buildDylib(t, imagesDir, v.arch, abs, v.flags...))
 	}
+	builtImages = imgs
 	return imgs
 }
 
