@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/symflow/symflow/local/symbolicator/breakpad"
+	"github.com/symflow/symflow/local/symbolicator/compactunwind"
 	"github.com/symflow/symflow/local/symbolicator/dwarfcfi"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
 	"github.com/symflow/symflow/local/symbolicator/unwind"
@@ -279,9 +280,11 @@ func elfCFI(data []byte) cfiSource {
 	return tables
 }
 
-// machoCFI reads __TEXT,__eh_frame and __DWARF,__debug_frame. Compact
-// unwind (__unwind_info) is not read: functions it alone describes are
-// walked by frame pointer or scanning.
+// machoCFI reads compact unwind information (__TEXT,__unwind_info) and
+// DWARF CFI (__TEXT,__eh_frame, __DWARF,__debug_frame). As symbolic
+// converts them for Symbolicator, the compact encoding describes a
+// function unless it defers to DWARF (or has none), and then the DWARF
+// rules do.
 func machoCFI(data []byte, arch string) cfiSource {
 	a, ok := cfiArch(arch)
 	if !ok {
@@ -291,7 +294,8 @@ func machoCFI(data []byte, arch string) cfiSource {
 	if err != nil {
 		return nil
 	}
-	tables := dwarfCFI{arch: a}
+	var src machoUnwind
+	src.dwarf = dwarfCFI{arch: a}
 	for _, sec := range []struct {
 		seg, name string
 		kind      dwarfcfi.Kind
@@ -305,13 +309,52 @@ func machoCFI(data []byte, arch string) cfiSource {
 			continue
 		}
 		if t, err := dwarfcfi.Parse(b, sec.kind, dwarfcfi.Options{Arch: a, ByteOrder: mf.ByteOrder, SectionAddr: s.Addr}); err == nil {
-			tables.tables = append(tables.tables, t)
+			src.dwarf.tables = append(src.dwarf.tables, t)
 		}
 	}
-	if len(tables.tables) == 0 {
+	if s := mf.Section("__unwind_info"); s != nil && s.Seg == "__TEXT" {
+		textSeg := mf.Segment("__TEXT")
+		if b, err := s.Data(); err == nil && textSeg != nil {
+			if t, err := compactunwind.Parse(b, s.Addr, textSeg.Addr, arch); err == nil {
+				if text := mf.Section("__text"); text != nil {
+					if code, err := text.Data(); err == nil {
+						t.Text = func(addr uint64, n int) ([]byte, bool) {
+							if addr < text.Addr || addr-text.Addr > uint64(len(code)) || uint64(n) > uint64(len(code))-(addr-text.Addr) {
+								return nil, false
+							}
+							off := addr - text.Addr
+							return code[off : off+uint64(n)], true
+						}
+					}
+				}
+				src.compact = t
+			}
+		}
+	}
+	if src.compact == nil && len(src.dwarf.tables) == 0 {
 		return nil
 	}
-	return tables
+	return src
+}
+
+// machoUnwind is a Mach-O file's unwind information: compact unwind
+// first, DWARF CFI where the compact encoding defers to it.
+type machoUnwind struct {
+	compact *compactunwind.Table
+	dwarf   dwarfCFI
+}
+
+func (m machoUnwind) rules(addr uint64) unwind.Rules {
+	if m.compact != nil {
+		if e, ok := m.compact.Find(addr); ok && e.Encoding != 0 && !e.UsesDWARF() {
+			return e
+		}
+	}
+	return m.dwarf.rules(addr)
+}
+
+func (m machoUnwind) covers(addr uint64) bool {
+	return (m.compact != nil && m.compact.Covers(addr)) || m.dwarf.covers(addr)
 }
 
 // openMachO opens a thin Mach-O file or the slice of a universal one for
