@@ -589,7 +589,7 @@ func (s *Service) openBreakpad(data []byte) (*breakpad.File, error) {
 func safeBreakpad(data []byte) (f *breakpad.File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("Breakpad reader failed: %v", r)
+			f, err = nil, fmt.Errorf("the Breakpad reader failed: %v", r)
 		}
 	}()
 	return breakpad.Parse(data)

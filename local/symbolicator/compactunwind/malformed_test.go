@@ -68,10 +68,10 @@ func synth() []byte {
 	u16(3)
 	u16(24)
 	u16(2)
-	u32(1<<24 | 0x000)
+	u32(1 << 24) // function offset 0
 	u32(2<<24 | 0x010)
 	u32(3<<24 | 0x100)
-	u32(0x03000000 | 3<<16 | 1<<13 | 1<<10 | 0) // STACK_IND, imm at +3, adjust 1, rbx
+	u32(0x03000000 | 3<<16 | 1<<13 | 1<<10) // STACK_IND, imm at +3, adjust 1, rbx (permutation 0)
 	u32(0x04000000 | 0x1234)
 	return b
 }

@@ -177,28 +177,3 @@ func objdumpUnwind(t testing.TB, path string) *objdumpInfo {
 	}
 	return info
 }
-
-// symbols returns the image's defined function symbols (address → name),
-// sorted by address.
-func symbols(f *macho.File) []macho.Symbol {
-	var out []macho.Symbol
-	if f.Symtab == nil {
-		return nil
-	}
-	text := f.Section("__text")
-	for _, s := range f.Symtab.Syms {
-		if s.Type&0x0e == 0x0e && text != nil && s.Sect == uint8(sectionIndex(f, "__text")) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func sectionIndex(f *macho.File, name string) int {
-	for i, s := range f.Sections {
-		if s.Name == name {
-			return i + 1
-		}
-	}
-	return -1
-}
