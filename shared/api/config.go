@@ -67,6 +67,15 @@ func (s *Server) loadProject(ctx context.Context, id string) (p project.Project,
 	return p, true, nil
 }
 
+// configuredProject loads project id, which must be configured.
+func (s *Server) configuredProject(ctx context.Context, id string) (project.Project, *apiError) {
+	p, found, e := s.loadProject(ctx, id)
+	if e == nil && !found {
+		e = projectNotFound(id)
+	}
+	return p, e
+}
+
 func projectNotFound(id string) *apiError {
 	return notFound(CodeProjectNotFound, "project %s is not configured; PUT /v1/projects/%s/config first", id, id)
 }
@@ -76,12 +85,9 @@ func (s *Server) getConfig(ctx context.Context, r *Request, p params) (int, any,
 	if e := checkProjectID(id); e != nil {
 		return 0, nil, e
 	}
-	stored, found, e := s.loadProject(ctx, id)
+	stored, e := s.configuredProject(ctx, id)
 	if e != nil {
 		return 0, nil, e
-	}
-	if !found {
-		return 0, nil, projectNotFound(id)
 	}
 	return http.StatusOK, hideProject(stored), nil
 }
@@ -328,12 +334,9 @@ func (s *Server) putInstallation(ctx context.Context, r *Request, p params) (int
 	if e := decodeStrict(r.Body, &inst); e != nil {
 		return 0, nil, e
 	}
-	stored, found, e := s.loadProject(ctx, id)
+	stored, e := s.configuredProject(ctx, id)
 	if e != nil {
 		return 0, nil, e
-	}
-	if !found {
-		return 0, nil, projectNotFound(id)
 	}
 	var prev project.Installation
 	for _, i := range stored.Installations {

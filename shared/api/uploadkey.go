@@ -190,12 +190,9 @@ func (s *Server) rotateUploadKey(ctx context.Context, r *Request, p params) (int
 	if body.KeepPreviousSeconds < 0 || keep > MaxKeepPreviousUploadKey {
 		return 0, nil, badField("keep_previous_seconds", "%d is not between 0 and %d (90 days)", body.KeepPreviousSeconds, int64(MaxKeepPreviousUploadKey/time.Second))
 	}
-	stored, found, e := s.loadProject(ctx, id)
+	stored, e := s.configuredProject(ctx, id)
 	if e != nil {
 		return 0, nil, e
-	}
-	if !found {
-		return 0, nil, projectNotFound(id)
 	}
 	now := s.now()
 	key, next, err := project.NewUploadKey(s.random(), now)
@@ -234,12 +231,9 @@ func (s *Server) revokeUploadKeys(ctx context.Context, r *Request, p params) (in
 	if e := checkProjectID(id); e != nil {
 		return 0, nil, e
 	}
-	stored, found, e := s.loadProject(ctx, id)
+	stored, e := s.configuredProject(ctx, id)
 	if e != nil {
 		return 0, nil, e
-	}
-	if !found {
-		return 0, nil, projectNotFound(id)
 	}
 	n := len(stored.UploadKeys)
 	if n > 0 {
