@@ -268,6 +268,10 @@ func TestFaults(t *testing.T) {
 			errorName: "SymbolicatorUnreachable", causeHas: []string{"SymbolicatorUrl"}, submits: 4},
 		{name: "slow answer on submit", script: []chaos.Fault{chaos.Slow}, status: asl.StatusSucceeded, submits: 2},
 		{name: "slow answer on poll", script: []chaos.Fault{P, chaos.Slow}, status: asl.StatusSucceeded, submits: 1, polls: 2},
+		// Slow is not dead: a poll whose every attempt timed out is polled
+		// again (the task exists), not taken for an unreachable service.
+		{name: "slow answers to a whole poll", script: []chaos.Fault{P, chaos.Slow, chaos.Slow, chaos.Slow, chaos.Slow}, status: asl.StatusSucceeded,
+			pathHas: []string{"WaitForTask"}, submits: 1, polls: 5},
 		{name: "slow every time", mix: chaos.Mix{chaos.Slow: 1}, status: asl.StatusFailed,
 			errorName: "SymbolicatorUnreachable", causeHas: []string{"idle timeout", "SymbolicatorUrl"}, submits: 4},
 

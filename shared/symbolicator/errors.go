@@ -62,6 +62,10 @@ type NetworkError struct {
 	URL      string // without credentials
 	Attempts int
 	Err      error
+	// TimedOut says the last attempt reached Symbolicator but got no
+	// answer in time (the idle timeout), as opposed to a connection that
+	// could not be made or was reset. A slow service is not a dead one.
+	TimedOut bool
 }
 
 func (e *NetworkError) Error() string {

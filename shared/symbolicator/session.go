@@ -517,7 +517,7 @@ func (e *retryable) giveUp(task, url string, attempts int, why error) error {
 	if why != nil {
 		err = errors.Join(err, why)
 	}
-	return &NetworkError{Task: task, URL: url, Attempts: attempts, Err: err}
+	return &NetworkError{Task: task, URL: url, Attempts: attempts, Err: err, TimedOut: e.kind == "timeout"}
 }
 
 func (s *Session) endpoint(ref string) *url.URL {

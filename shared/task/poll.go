@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/symflow/symflow/shared/dynamo"
+	"github.com/symflow/symflow/shared/symbolicator"
 )
 
 // PollTask asks Symbolicator for the task's state. Symbolicator holds the
@@ -22,6 +23,18 @@ func (s *Steps) PollTask(ctx context.Context, in Input) (*Progress, error) {
 	prev.Polls++
 	sess, workers := s.session(ctx, &in, prev.WorkerID)
 	resp, err := sess.Query(ctx, prev.RequestID)
+	var ne *symbolicator.NetworkError
+	if errors.As(err, &ne) && ne.TimedOut {
+		// Slow is not dead: the task was there and the service took
+		// longer than the client waits (a starved machine, a long GC).
+		// Polling is a GET of a task that still exists, so the poll is
+		// simply repeated; the deadline bounds how long.
+		next := prev
+		next.Status = "pending"
+		next.Message = ne.Err.Error()
+		s.logger(ctx, &in).WarnContext(ctx, "poll timed out; polling again", "request_id", prev.RequestID, "polls", next.Polls, "error", ne.Err)
+		return &next, nil
+	}
 	if err != nil {
 		return nil, s.classify("poll", prev.RequestID, err)
 	}
