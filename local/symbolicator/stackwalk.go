@@ -49,6 +49,9 @@ func (s *Service) processMinidump(ctx context.Context, req *symbolicateRequest, 
 		}
 		req.Modules = append(req.Modules, rm)
 	}
+	// Walked stacks are callee first whatever the request's options say,
+	// and carry no signal: Symbolicator symbolicates them that way.
+	req.Options.CallerFirst, req.Signal = false, nil
 	e := newEngine(s, req, true)
 	w := &walkModules{ctx: ctx, e: e}
 	var modulesEnd uint64
