@@ -21,10 +21,8 @@ func (s *Service) processAppleCrashReport(ctx context.Context, req *symbolicateR
 	req.Modules = nil
 	for i := range r.BinaryImages {
 		img := &r.BinaryImages[i]
-		m := &rawModule{Type: "macho", CodeID: normalizeCodeID(img.CodeID()), CodeFile: img.Path, DebugFile: img.Path, ImageAddr: img.Addr}
-		if d, ok := parseDebugID(img.DebugID()); ok {
-			m.DebugID = d.String()
-		}
+		m := &rawModule{Type: "macho", CodeID: normalizeCodeID(img.CodeID()), DebugID: normalizeDebugID(img.DebugID()),
+			CodeFile: img.Path, DebugFile: img.Path, ImageAddr: img.Addr}
 		m.ImageSize, m.HasImageSize = img.ImageSize()
 		req.Modules = append(req.Modules, m)
 	}

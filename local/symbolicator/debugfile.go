@@ -228,17 +228,8 @@ func elfCFI(data []byte) cfiSource {
 	if err != nil {
 		return nil
 	}
-	var arch dwarfcfi.Arch
-	switch ef.Machine {
-	case elf.EM_X86_64:
-		arch = dwarfcfi.AMD64
-	case elf.EM_AARCH64:
-		arch = dwarfcfi.ARM64
-	case elf.EM_386:
-		arch = dwarfcfi.X86
-	case elf.EM_ARM:
-		arch = dwarfcfi.ARM
-	default:
+	arch, ok := cfiArch(debugfile.ELFArch(ef.Machine))
+	if !ok {
 		return nil
 	}
 	section := func(name string) (*elf.Section, []byte) {

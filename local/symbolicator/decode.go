@@ -593,9 +593,7 @@ func decodeModule(raw json.RawMessage, path string) (*rawModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := parseDebugID(debugID); ok {
-		m.DebugID = d.String()
-	}
+	m.DebugID = normalizeDebugID(debugID)
 	if m.CodeFile, _, err = o.str("code_file", path); err != nil {
 		return nil, err
 	}
@@ -632,6 +630,15 @@ func normalizeObjectType(t string) string {
 	default:
 		return "unknown"
 	}
+}
+
+// normalizeDebugID writes a debug id as symbolic's DebugId displays it,
+// "" when it is not one.
+func normalizeDebugID(s string) string {
+	if d, ok := parseDebugID(s); ok {
+		return d.String()
+	}
+	return ""
 }
 
 // normalizeCodeID lowercases a code id the way symbolic's CodeId does.

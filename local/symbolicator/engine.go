@@ -323,14 +323,8 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 
 	var cands []candidate
 	for i, fm := range metas {
-		c := candidate{Source: fm.rf.src.ID, Location: fm.rf.uri(), Download: downloadInfo{Status: downloadOK}}
-		if fm.err != nil {
-			c.Download.Status = fm.err.Status
-			if fm.err.Status == downloadNoPerm || fm.err.Status == downloadError {
-				d := fm.err.Details
-				c.Download.Details = &d
-			}
-		} else if fm.file != nil {
+		c := newCandidate(fm.rf, fm.err)
+		if fm.err == nil && fm.file != nil {
 			feat := fm.file.features
 			c.Download.Features = &feat
 		}
@@ -400,30 +394,36 @@ func (e *engine) findSourceBundles(ctx context.Context, m *moduleEntry, id objec
 			log.Warn("listing source bundles failed", "source", src.ID, "error", err)
 		}
 		for _, rf := range rfs {
-			c := candidate{Source: src.ID, Location: rf.uri(), Download: downloadInfo{Status: downloadOK}}
 			data, ferr := e.svc.fetch.fetch(ctx, rf)
-			switch {
-			case ferr != nil:
-				c.Download.Status = ferr.Status
-				if ferr.Status == downloadNoPerm || ferr.Status == downloadError {
-					d := ferr.Details
-					c.Download.Details = &d
-				}
-			default:
-				b, err := sourcebundle.Open(data, sourcebundle.Limits{})
-				if err != nil {
+			c := newCandidate(rf, ferr)
+			if ferr == nil {
+				if b, err := sourcebundle.Open(data, sourcebundle.Limits{}); err != nil {
 					log.Info("source bundle unreadable", "source", src.ID, "location", rf.uri(), "error", err)
 					c.Download.Status = downloadMalformed
-					break
+				} else {
+					c.Download.Features = &objfile.Features{HasSources: true}
+					m.bundles = append(m.bundles, b)
+					m.features.HasSources = true
 				}
-				c.Download.Features = &objfile.Features{HasSources: true}
-				m.bundles = append(m.bundles, b)
-				m.features.HasSources = true
 			}
 			cands = append(cands, c)
 		}
 	}
 	return cands
+}
+
+// newCandidate is the candidate for one place looked at: downloaded, or
+// the fetch error's status, with its details when they say what failed.
+func newCandidate(rf remoteFile, ferr *fetchError) candidate {
+	c := candidate{Source: rf.src.ID, Location: rf.uri(), Download: downloadInfo{Status: downloadOK}}
+	if ferr != nil {
+		c.Download.Status = ferr.Status
+		if ferr.Status == downloadNoPerm || ferr.Status == downloadError {
+			d := ferr.Details
+			c.Download.Details = &d
+		}
+	}
+	return c
 }
 
 // sortCandidates orders candidates as Symbolicator lists them, by source
@@ -718,11 +718,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		out[k] = v
 	}
 	if len(st.Registers) > 0 {
-		regs := map[string]string{}
-		for k, v := range st.Registers {
-			regs[k] = formatHex(v)
-		}
-		out["registers"] = regs
+		out["registers"] = hexRegisters(st.Registers)
 	}
 	def := adjustAuto
 	for _, f := range st.Frames {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/symflow/symflow/local/symbolicator/minidump"
@@ -42,12 +41,8 @@ func (s *Service) processMinidump(ctx context.Context, req *symbolicateRequest, 
 	mods := dump.ModulesByAddress()
 	req.Modules = nil
 	for _, m := range mods {
-		rm := &rawModule{Type: objType, CodeID: normalizeCodeID(m.CodeID), CodeFile: m.Name, DebugFile: m.DebugFile,
-			ImageAddr: m.Base, ImageSize: m.Size, HasImageSize: m.Size != 0}
-		if d, ok := parseDebugID(m.DebugID); ok {
-			rm.DebugID = d.String()
-		}
-		req.Modules = append(req.Modules, rm)
+		req.Modules = append(req.Modules, &rawModule{Type: objType, CodeID: normalizeCodeID(m.CodeID), DebugID: normalizeDebugID(m.DebugID),
+			CodeFile: m.Name, DebugFile: m.DebugFile, ImageAddr: m.Base, ImageSize: m.Size, HasImageSize: m.Size != 0})
 	}
 	// Walked stacks are callee first whatever the request's options say,
 	// and carry no signal: Symbolicator symbolicates them that way.
@@ -114,7 +109,7 @@ func (s *Service) processMinidump(ctx context.Context, req *symbolicateRequest, 
 	kept := e.modules[:0]
 	req.Modules = req.Modules[:0]
 	for _, m := range e.modules {
-		if m.unwindStatus == statusUnused && m.raw.CodeID == "" && m.raw.DebugID == "" && !w.framesIn(m, req.Stacktraces) {
+		if m.unwindStatus == statusUnused && m.raw.CodeID == "" && m.raw.DebugID == "" && !e.framesIn(m) {
 			continue
 		}
 		m.index = len(kept)
@@ -262,15 +257,11 @@ type walkModules struct {
 	e   *engine
 }
 
-// entry returns the module whose [base, base+size) holds addr.
+// entry returns the module whose [base, base+size) holds addr: as in
+// rust-minidump, a module the dump gives no size covers nothing.
 func (w *walkModules) entry(addr uint64) *moduleEntry {
-	sorted := w.e.sorted
-	i := sort.Search(len(sorted), func(i int) bool { return sorted[i].raw.ImageAddr > addr })
-	if i == 0 {
-		return nil
-	}
-	m := sorted[i-1]
-	if m.raw.ImageSize == 0 || addr-m.raw.ImageAddr >= m.raw.ImageSize {
+	m := w.e.moduleFor(addr, addrMode{})
+	if m == nil || m.raw.ImageSize == 0 || addr-m.raw.ImageAddr >= m.raw.ImageSize {
 		return nil
 	}
 	w.touch(m)
@@ -328,11 +319,11 @@ func (w *walkModules) Code(addr uint64) (inModule, hasSymbols, inFunction bool) 
 	return true, true, ok && len(frames) > 0
 }
 
-// framesIn reports whether any walked frame lies in m.
-func (w *walkModules) framesIn(m *moduleEntry, traces []*rawStacktrace) bool {
-	for _, st := range traces {
+// framesIn reports whether any frame of the request lies in m.
+func (e *engine) framesIn(m *moduleEntry) bool {
+	for _, st := range e.req.Stacktraces {
 		for _, f := range st.Frames {
-			if f.Addr >= m.raw.ImageAddr && (m.raw.ImageSize == 0 || f.Addr-m.raw.ImageAddr < m.raw.ImageSize) {
+			if e.moduleFor(f.Addr, f.Mode) == m {
 				return true
 			}
 		}
