@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -105,13 +104,5 @@ func (r *foregroundRunner) Start(ctx context.Context, name string, input json.Ra
 }
 
 func (r *foregroundRunner) Describe(ctx context.Context, name string) (execution.Execution, error) {
-	saved, err := stack.LoadExecution(r.st.StateDir, name)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, stack.ErrNoExecution) {
-			return execution.Execution{}, fmt.Errorf("describe execution %s: %w", name, execution.ErrNotFound)
-		}
-		return execution.Execution{}, err
-	}
-	return execution.Execution{Name: saved.Name, Status: saved.Status, Input: saved.Input, Output: saved.Output,
-		Error: saved.Error, Cause: saved.Cause, StartDate: saved.StartDate, StopDate: saved.StopDate}, nil
+	return serve.SavedExecution(r.st.StateDir, name)
 }

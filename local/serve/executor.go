@@ -115,7 +115,13 @@ func (e *Executor) Describe(ctx context.Context, name string) (execution.Executi
 	if ok {
 		return out, nil
 	}
-	saved, err := stack.LoadExecution(e.stateDir, name)
+	return SavedExecution(e.stateDir, name)
+}
+
+// SavedExecution describes an execution from its history in stateDir, or
+// execution.ErrNotFound.
+func SavedExecution(stateDir, name string) (execution.Execution, error) {
+	saved, err := stack.LoadExecution(stateDir, name)
 	if err != nil {
 		return execution.Execution{}, fmt.Errorf("describe execution %s: %w", name, execution.ErrNotFound)
 	}
