@@ -94,8 +94,10 @@ type engine struct {
 	walk bool // the request walks stacks: modules need unwind files too
 	// pendingContext lists the frames whose source no bundle held.
 	pendingContext []pendingContext
-	modules        []*moduleEntry // request order
-	sorted         []*moduleEntry // by image_addr
+	// bundleSources holds the bundle files read for this request.
+	bundleSources map[bundleFile]bundleSource
+	modules       []*moduleEntry // request order
+	sorted        []*moduleEntry // by image_addr
 }
 
 func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[string]any {
@@ -915,7 +917,7 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 			fr.Line = 0
 		}
 		o["lineno"] = fr.Line
-		if e.req.Options.ApplySourceContext && !applySourceContext(o, m.bundles) {
+		if e.req.Options.ApplySourceContext && !e.applySourceContext(o, m.bundles) {
 			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, module: m})
 		}
 		if fr.Lang != "" && fr.Lang != "unknown" {
@@ -984,18 +986,41 @@ func marshalResponse(v any) []byte {
 // source bundle holding its file, as Symbolicator does: five lines before
 // and after, long lines cut. It reports whether the frame is done: it has
 // context, or it has no file and line to look for.
-func applySourceContext(frame map[string]any, bundles []*sourcebundle.Bundle) bool {
+func (e *engine) applySourceContext(frame map[string]any, bundles []*sourcebundle.Bundle) bool {
 	path, _ := frame["abs_path"].(string)
 	line, _ := frame["lineno"].(int)
 	if path == "" || line <= 0 {
 		return true
 	}
 	for _, b := range bundles {
-		if src, ok := b.Source(path); ok {
-			return setContext(frame, src, line)
+		// A file is decompressed once per request, however many frames
+		// it holds.
+		k := bundleFile{b, path}
+		f, seen := e.bundleSources[k]
+		if !seen {
+			f.src, f.ok = b.Source(path)
+			if e.bundleSources == nil {
+				e.bundleSources = map[bundleFile]bundleSource{}
+			}
+			e.bundleSources[k] = f
+		}
+		if f.ok {
+			return setContext(frame, f.src, line)
 		}
 	}
 	return false
+}
+
+// bundleFile is one file of one source bundle; bundleSource its contents
+// and whether the bundle has it.
+type bundleFile struct {
+	bundle *sourcebundle.Bundle
+	path   string
+}
+
+type bundleSource struct {
+	src []byte
+	ok  bool
 }
 
 // setContext cuts the context of line out of src into the frame.
