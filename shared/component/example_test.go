@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 
 	"github.com/symflow/symflow/shared/component"
 	"github.com/symflow/symflow/shared/project"
@@ -48,16 +47,4 @@ func ExamplePreparer_Prepare() {
 	fmt.Println(string(prepared.Schema))
 	// Output:
 	// {"create":{"required_fields":[{"type":"select","name":"assignee","uri":"/assignees","choices":[["u1","Ada"],["u2","Grace"]],"defaultValue":"u2"},{"type":"select","name":"team","depends_on":["org"],"uri":"/teams","choices":[]}]}}
-}
-
-func ExampleAddressPolicy_Check() {
-	var policy component.AddressPolicy // production: public addresses only
-	for _, a := range []string{"93.184.216.34:443", "10.0.0.7:80", "169.254.169.254:80", "127.0.0.1:8080"} {
-		fmt.Println(policy.Check(netip.MustParseAddrPort(a)))
-	}
-	// Output:
-	// <nil>
-	// refusing to connect to 10.0.0.7:80: private address
-	// refusing to connect to 169.254.169.254:80: cloud metadata address
-	// refusing to connect to 127.0.0.1:8080: loopback address (allowed only in local mode)
 }

@@ -3,12 +3,10 @@ package component
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"slices"
-	"syscall"
 	"time"
+
+	"github.com/symflow/symflow/shared/egress"
 )
 
 // Defaults of SafeClient.
@@ -18,119 +16,19 @@ const (
 	DefaultMaxResponseBytes = 1 << 20
 )
 
-// metadataAddrs are the cloud metadata services, refused whatever the
-// options say: reaching them from a request an app controls would hand the
-// app the function's credentials.
-var metadataAddrs = []netip.Addr{
-	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, …
-	netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
-	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
-}
+// AddressPolicy decides which resolved addresses a SafeClient may connect
+// to: egress.Policy, the one guard for every outbound request a third party
+// chooses. The zero value allows globally reachable unicast addresses only.
+type AddressPolicy = egress.Policy
 
-// reservedPrefixes are ranges that are neither private nor loopback in
-// net/netip's sense but are no public internet host either.
-var reservedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT, shared space
-	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),   // reserved, and broadcast
-	netip.MustParsePrefix("192.0.2.0/24"),  // documentation
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-	netip.MustParsePrefix("192.88.99.0/24"), // 6to4 relay anycast
-	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated)
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: may embed a private IPv4
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-	netip.MustParsePrefix("2002::/16"),     // 6to4: may embed a private IPv4
-	netip.MustParsePrefix("100::/64"),      // discard-only
-	netip.MustParsePrefix("2001::/32"),     // Teredo: may embed a private IPv4
-	netip.MustParsePrefix("2001:db8::/32"), // documentation
-}
-
-// BlockedAddressError is returned when a request would connect to an
-// address that apps must not make symflow reach: private networks,
-// loopback, link-local, metadata services and the like. The address is the
-// resolved one, so a host name that resolves to such an address is refused
-// too, however it was reached (directly or by a redirect).
-type BlockedAddressError struct {
-	Addr   netip.AddrPort
-	Reason string // e.g. "loopback address", "cloud metadata address"
-}
-
-func (e *BlockedAddressError) Error() string {
-	return fmt.Sprintf("refusing to connect to %s: %s", e.Addr, e.Reason)
-}
-
-// AddressPolicy decides which resolved addresses a SafeClient may connect to.
-// The zero value allows public unicast addresses only.
-type AddressPolicy struct {
-	// AllowLoopback allows 127.0.0.0/8 and ::1: local mode and tests, where
-	// the apps run on this machine.
-	AllowLoopback bool
-	// AllowAddrPorts allows these exact addresses and ports whatever they
-	// are (metadata services excepted): one local app rather than the whole
-	// loopback range.
-	AllowAddrPorts []netip.AddrPort
-}
-
-// Check returns a *BlockedAddressError when the policy refuses addr.
-func (p AddressPolicy) Check(addr netip.AddrPort) error {
-	ip := addr.Addr().Unmap().WithZone("")
-	reason := ""
-	switch {
-	case slices.Contains(metadataAddrs, ip):
-		reason = "cloud metadata address"
-	case slices.Contains(p.AllowAddrPorts, netip.AddrPortFrom(ip, addr.Port())):
-		return nil
-	case !ip.IsValid():
-		reason = "invalid address"
-	case ip.IsLoopback():
-		if p.AllowLoopback {
-			return nil
-		}
-		reason = "loopback address (allowed only in local mode)"
-	case ip.IsUnspecified():
-		reason = "unspecified address"
-	case ip.IsPrivate():
-		reason = "private address"
-	case ip.IsLinkLocalUnicast():
-		reason = "link-local address"
-	case ip.IsMulticast(), ip.IsInterfaceLocalMulticast(), ip.IsLinkLocalMulticast():
-		reason = "multicast address"
-	default:
-		for _, pre := range reservedPrefixes {
-			if pre.Contains(ip) {
-				reason = "reserved address (" + pre.String() + ")"
-				break
-			}
-		}
-	}
-	if reason == "" {
-		return nil
-	}
-	return &BlockedAddressError{Addr: netip.AddrPortFrom(ip, addr.Port()), Reason: reason}
-}
-
-// Control is a net.Dialer Control function: it runs after the address is
-// resolved and the socket created but before connecting, so a refused
-// address is never sent a packet.
-func (p AddressPolicy) Control(network, address string, _ syscall.RawConn) error {
-	switch network {
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
-	default:
-		return fmt.Errorf("refusing to connect to %s: network %q is not allowed", address, network)
-	}
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("refusing to connect to %q: not an IP address and port: %w", address, err)
-	}
-	return p.Check(ap)
-}
+// BlockedAddressError is egress.BlockedAddressError: a connection refused
+// because its resolved address is not allowed, however it was reached
+// (directly, by a host name or by a redirect).
+type BlockedAddressError = egress.BlockedAddressError
 
 // ClientOptions configure SafeClient. Zero fields take the defaults.
 type ClientOptions struct {
-	Policy AddressPolicy
+	Policy egress.Policy
 	// Timeout bounds a whole request, redirects and reading the body
 	// included (DefaultTimeout).
 	Timeout time.Duration
@@ -164,8 +62,10 @@ func (e *TooManyRedirectsError) Error() string {
 
 // SafeClient returns an HTTP client for requests to URLs that third parties
 // (sentry-app authors) control. Every connection, the first and each
-// redirect's, is checked against opts.Policy on the resolved IP at dial time,
-// which also defeats DNS rebinding; proxies from the environment are ignored
+// redirect's, goes through an egress.Dialer: opts.Policy is checked on the
+// resolved IP just before connecting, which also defeats DNS rebinding, and
+// a redirect to a refused IP literal or a scheme other than http(s) is
+// refused before any connection. Proxies from the environment are ignored
 // since they would make the proxy, not the target, the checked address.
 // The whole exchange is bounded in time, redirects and body size.
 func SafeClient(opts ClientOptions) *http.Client {
@@ -181,28 +81,23 @@ func SafeClient(opts ClientOptions) *http.Client {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	dialer := &net.Dialer{
-		Timeout:   opts.Timeout,
-		KeepAlive: 30 * time.Second,
-		Control:   opts.Policy.Control,
-	}
-	transport := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           16,
-		IdleConnTimeout:        60 * time.Second,
-		TLSHandshakeTimeout:    opts.Timeout,
-		ResponseHeaderTimeout:  opts.Timeout,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
+	transport := egress.NewTransport(&egress.Dialer{Policy: opts.Policy, Timeout: opts.Timeout, KeepAlive: 30 * time.Second})
+	transport.MaxIdleConns = 16
+	transport.IdleConnTimeout = 60 * time.Second
+	transport.TLSHandshakeTimeout = opts.Timeout
+	transport.ResponseHeaderTimeout = opts.Timeout
+	transport.MaxResponseHeaderBytes = 64 << 10
 	maxRedirects := opts.MaxRedirects
+	policy := opts.Policy
 	return &http.Client{
 		Transport: &limitTransport{next: transport, limit: opts.MaxResponseBytes},
 		Timeout:   opts.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
 				return &TooManyRedirectsError{Max: maxRedirects}
+			}
+			if err := policy.CheckURL(req.URL); err != nil {
+				return err
 			}
 			// The signature of a GET is the same for every request of the
 			// app: another host must not get it to replay.

@@ -14,6 +14,8 @@ import (
 	"time"
 )
 
+// TestAddressPolicyControl checks the policy SafeClient dials with (the
+// egress package's, whose own tests cover every range) as its callers see it.
 func TestAddressPolicyControl(t *testing.T) {
 	allowed := netip.MustParseAddrPort("127.0.0.1:8081")
 	tests := []struct {
@@ -48,12 +50,12 @@ func TestAddressPolicyControl(t *testing.T) {
 		{name: "unspecified v6", address: "[::]:80", reason: "unspecified address"},
 		{name: "multicast", address: "224.0.0.1:80", reason: "multicast address"},
 		{name: "multicast v6", address: "[ff02::1]:80", reason: "multicast address"},
-		{name: "this network", address: "0.1.2.3:80", reason: "reserved address (0.0.0.0/8)"},
-		{name: "carrier-grade NAT", address: "100.64.0.1:80", reason: "reserved address (100.64.0.0/10)"},
-		{name: "broadcast", address: "255.255.255.255:80", reason: "reserved address (240.0.0.0/4)"},
-		{name: "NAT64 of private", address: "[64:ff9b::a00:1]:80", reason: "reserved address (64:ff9b::/96)"},
-		{name: "IPv4-compatible v6", address: "[::7f00:1]:80", reason: "reserved address (::/96)"},
-		{name: "documentation", address: "192.0.2.10:80", reason: "reserved address (192.0.2.0/24)"},
+		{name: "this network", address: "0.1.2.3:80", reason: "special-purpose address (0.0.0.0/8)"},
+		{name: "carrier-grade NAT", address: "100.64.0.1:80", reason: "special-purpose address (100.64.0.0/10)"},
+		{name: "broadcast", address: "255.255.255.255:80", reason: "special-purpose address (240.0.0.0/4)"},
+		{name: "NAT64 of private", address: "[64:ff9b::a00:1]:80", reason: "NAT64 address (64:ff9b::/96) of 10.0.0.1, a private address"},
+		{name: "IPv4-compatible v6", address: "[::7f00:1]:80", reason: "IPv4-compatible address (::/96, deprecated) of 127.0.0.1"},
+		{name: "documentation", address: "192.0.2.10:80", reason: "special-purpose address (192.0.2.0/24)"},
 		{name: "host name", address: "example.com:80", reason: "not an IP address and port"},
 		{name: "unix socket", network: "unix", address: "/run/x.sock", reason: `network "unix" is not allowed`},
 	}
@@ -86,8 +88,8 @@ func TestBlockedAddressErrorNamesAddress(t *testing.T) {
 	if !errors.As(err, &blocked) {
 		t.Fatalf("Check = %v, want *BlockedAddressError", err)
 	}
-	if blocked.Addr.String() != "10.0.0.5:8080" || blocked.Reason != "private address" {
-		t.Errorf("BlockedAddressError = %+v, want 10.0.0.5:8080, private address", blocked)
+	if blocked.Addr.String() != "10.0.0.5:8080" || blocked.Reason != "private address (10.0.0.0/8)" {
+		t.Errorf("BlockedAddressError = %+v, want 10.0.0.5:8080, private address (10.0.0.0/8)", blocked)
 	}
 }
 
@@ -175,6 +177,38 @@ func TestSafeClientRefusesRedirectToLoopback(t *testing.T) {
 	}
 	if firstHits.Load() != 1 || targetHits.Load() != 0 {
 		t.Errorf("hits first=%d target=%d, want 1 and 0", firstHits.Load(), targetHits.Load())
+	}
+}
+
+// TestSafeClientRefusesRedirectBeforeConnecting: a redirect to a refused
+// IP literal or another scheme is refused by CheckRedirect, whatever the
+// policy allows for the first hop.
+func TestSafeClientRefusesRedirectBeforeConnecting(t *testing.T) {
+	for _, tt := range []struct{ location, want string }{
+		{"http://169.254.169.254/latest/meta-data/iam/security-credentials/", "cloud metadata address"},
+		{"http://[fd00:ec2::254]/latest/meta-data/", "cloud metadata address"},
+		{"http://[::ffff:10.0.0.1]:8080/", "private address"},
+		{"http://[2002:a9fe:a9fe::]/", "cloud metadata address"},
+		{"file:///etc/passwd", "only http and https"},
+	} {
+		t.Run(tt.location, func(t *testing.T) {
+			first, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", tt.location)
+				w.WriteHeader(http.StatusFound)
+			})
+			c := SafeClient(ClientOptions{Policy: AddressPolicy{AllowLoopback: true}, Timeout: 5 * time.Second})
+			resp, err := c.Get(first.URL)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("redirect to %s followed", tt.location)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to say %q", err, tt.want)
+			}
+			if hits.Load() != 1 {
+				t.Errorf("first hop got %d requests, want 1", hits.Load())
+			}
+		})
 	}
 }
 

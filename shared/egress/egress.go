@@ -113,10 +113,10 @@ func (p Policy) Check(addr netip.AddrPort) error {
 	if ip.IsLoopback() && p.AllowLoopback {
 		return nil
 	}
+	if ip.IsLoopback() {
+		return &BlockedAddressError{Addr: ap, Reason: "loopback address (allowed only in local mode)"}
+	}
 	if r := reservedReason(ip); r != "" {
-		if ip.IsLoopback() {
-			r += "; allowed only in local mode"
-		}
 		return &BlockedAddressError{Addr: ap, Reason: r}
 	}
 	return nil

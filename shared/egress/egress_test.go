@@ -184,7 +184,7 @@ func TestEmbeddedIPv4(t *testing.T) {
 		local  bool   // checked in local mode
 	}{
 		{"::ffff:10.0.0.5", "private address (10.0.0.0/8)", false},
-		{"::ffff:127.0.0.1", "loopback address (127.0.0.0/8)", false},
+		{"::ffff:127.0.0.1", "loopback address (allowed only in local mode)", false},
 		{"::ffff:192.0.2.1", "special-purpose address (192.0.2.0/24)", false},
 		{"64:ff9b::a00:5", "NAT64 address (64:ff9b::/96) of 10.0.0.5, a private address", false},
 		{"64:ff9b::7f00:1", "NAT64 address (64:ff9b::/96) of 127.0.0.1, a loopback address", false},
