@@ -40,13 +40,42 @@ test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	bash scripts/fuzz.sh 5000x
 
-## build: cross-compile every function to bin/<name>/bootstrap (provided.al2023, arm64)
+## build: cross-compile every function to bin/<name>/bootstrap (provided.al2023,
+## the template's architecture)
 build:
 	@for f in $(FUNCTIONS); do \
 	  echo "build $$f"; \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
-	    -o $(BIN)/$$f/bootstrap ./functions/$$f || exit 1; \
+	  $(call lambda-build,$$f,$(BIN)/$$f) || exit 1; \
 	done
+
+# sam build: template.yaml's functions use SAM's makefile build method
+# (Metadata BuildMethod makefile, ContextPath .), so `sam build` runs
+# `make build-<LogicalId>` with ARTIFACTS_DIR set, from a scratch folder.
+# The logical id names the package: LookupSourcesFunction is
+# functions/lookup-sources. The build runs from this Makefile's folder,
+# where go.mod is, whatever the current one.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+# LAMBDA_ARCH is the template's Globals Architectures (arm64 or x86_64);
+# set it to override.
+ifndef LAMBDA_ARCH
+LAMBDA_ARCH := $(shell sed -n 's/^ *Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' $(ROOT)/template.yaml | head -n 1)
+endif
+GOARCH_arm64 := arm64
+GOARCH_x86_64 := amd64
+
+# lambda-build,PACKAGE,OUTDIR: OUTDIR/bootstrap for provided.al2023.
+define lambda-build
+cd $(ROOT) && GOOS=linux GOARCH=$(GOARCH_$(LAMBDA_ARCH)) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+  -o $(abspath $(2))/bootstrap ./functions/$(1)
+endef
+
+build-%Function:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it; by hand: make $@ ARTIFACTS_DIR=DIR)" >&2; exit 2; }
+	@test -n "$(GOARCH_$(LAMBDA_ARCH))" || { echo "architecture \"$(LAMBDA_ARCH)\" (template.yaml Architectures or LAMBDA_ARCH): want arm64 or x86_64" >&2; exit 2; }
+	@pkg=$$(echo '$*' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]'); \
+	  test -f $(ROOT)/functions/$$pkg/main.go || { echo "$@: no functions/$$pkg/main.go for logical id $*Function" >&2; exit 2; }; \
+	  echo "build $*Function: functions/$$pkg -> $(ARTIFACTS_DIR)/bootstrap (linux/$(GOARCH_$(LAMBDA_ARCH)))"; \
+	  $(call lambda-build,$$pkg,$(ARTIFACTS_DIR))
 
 ## bench: measure against the reference tools and the goals (report printed, bench.json written)
 bench: deps
