@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/symflow/symflow/shared/egress"
 )
 
 // Download statuses of a candidate (SEMANTICS §4).
@@ -179,87 +180,31 @@ func newFetcher(cfg *Config) *fetcher {
 		f.client, f.insecure = cfg.HTTPClient, cfg.HTTPClient
 		return f
 	}
-	guard := &addressGuard{allowReserved: cfg.ConnectToReservedIPs, allowedHosts: map[string]bool{}}
-	for _, h := range cfg.AllowedHosts {
-		guard.allowedHosts[strings.ToLower(h)] = true
-	}
+	// Sources are chosen by the caller's users: every connection, and
+	// every redirect, goes through the egress guard, as Symbolicator
+	// refuses reserved addresses unless connect_to_reserved_ips is set.
+	policy := egress.Policy{AllowLoopback: cfg.AllowLoopback || cfg.ConnectToReservedIPs, AllowHosts: cfg.AllowedHosts}
+	dialer := &egress.Dialer{Policy: policy, Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	mk := func(insecure bool) *http.Client {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.Proxy = nil
-		tr.DialContext = guard.dialContext
+		tr := egress.NewTransport(dialer)
 		if insecure {
 			// Only for sources that ask for it with accept_invalid_certs.
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec
 		}
-		return &http.Client{Transport: tr}
+		return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			return policy.CheckURL(req.URL)
+		}}
 	}
 	f.client, f.insecure = mk(false), mk(true)
 	return f
 }
 
-// addressGuard refuses connections to loopback, private, link-local and
-// other reserved addresses, as Symbolicator does unless
-// connect_to_reserved_ips is set: a request's sources are chosen by the
-// caller's users and must not reach the service's own network. The address
-// is checked after resolution and the checked address is dialled, so DNS
-// cannot swap it.
-type addressGuard struct {
-	allowReserved bool
-	allowedHosts  map[string]bool
-}
-
-func (g *addressGuard) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: connectTimeout}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if g.allowReserved || g.allowedHosts[strings.ToLower(host)] || g.allowedHosts[strings.ToLower(addr)] {
-		return d.DialContext(ctx, network, addr)
-	}
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for _, ip := range ips {
-		if reservedIP(ip.IP) {
-			lastErr = fmt.Errorf("connection to reserved address %s refused", ip.IP)
-			continue
-		}
-		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.IP.String(), port))
-		if err == nil {
-			return c, nil
-		}
-		lastErr = err
-	}
-	if lastErr == nil {
-		lastErr = fmt.Errorf("no address for host %s", host)
-	}
-	return nil, lastErr
-}
-
-var reservedNets = func() []*net.IPNet {
-	var out []*net.IPNet
-	for _, c := range []string{"100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4", "64:ff9b::/96"} {
-		_, n, _ := net.ParseCIDR(c)
-		out = append(out, n)
-	}
-	return out
-}()
-
-func reservedIP(ip net.IP) bool {
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-		return true
-	}
-	for _, n := range reservedNets {
-		if n.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+// maxRedirects is how many redirects a download follows, as net/http does
+// by default.
+const maxRedirects = 10
 
 // list returns the files a source may hold for id.
 func (f *fetcher) list(ctx context.Context, src *source, id objectID, types []string) ([]remoteFile, error) {

@@ -72,16 +72,25 @@ type Config struct {
 	Logger *slog.Logger
 
 	// HTTPClient fetches from http and sentry sources and is handed to the
-	// S3 client factory. When nil the service builds one that refuses
-	// reserved addresses (loopback, private, link-local) unless
-	// ConnectToReservedIPs is set or the host is in AllowedHosts. A client
-	// given here is used as is: its owner decides what it may reach.
+	// S3 client factory. When nil the service builds one on the egress
+	// guard: it refuses reserved addresses (IANA's special-purpose ranges,
+	// loopback, private, link-local) and cloud metadata services, on the
+	// resolved address and on every redirect, but loopback when
+	// AllowLoopback is set and hosts in AllowedHosts. A client given here
+	// is used as is: its owner decides what it may reach.
 	HTTPClient *http.Client
-	// ConnectToReservedIPs lets sources reach loopback and private
-	// addresses (local mode), like Symbolicator's connect_to_reserved_ips.
+	// AllowLoopback lets sources reach 127.0.0.0/8 and ::1 (local mode,
+	// where the symbol servers run on this machine), and nothing else
+	// reserved: not link-local, private ranges or metadata services.
+	AllowLoopback bool
+	// ConnectToReservedIPs is the former name of AllowLoopback and means
+	// the same: loopback only.
+	//
+	// Deprecated: use AllowLoopback.
 	ConnectToReservedIPs bool
 	// AllowedHosts are host names or host:port pairs that may be reached
-	// even when they resolve to reserved addresses.
+	// even when they resolve to reserved addresses; metadata services stay
+	// refused.
 	AllowedHosts []string
 	// S3ClientFactory builds S3 clients; default DefaultS3ClientFactory.
 	S3ClientFactory S3ClientFactory
