@@ -98,10 +98,30 @@ type Options struct {
 	// recorded, in order; it must not block for long.
 	Observer func(HistoryEvent)
 	// StateMachineArn names the machine in the context object and the
-	// execution ARN; DefaultStateMachineArn when empty.
+	// execution ARN; DefaultStateMachineArn when empty. Resume and Redrive
+	// keep the saved execution's.
 	StateMachineArn string
 	// RoleArn is reported as $$.Execution.RoleArn.
 	RoleArn string
+	// Suspend, once closed, ends the run at the next state boundary
+	// without ending the execution: states in flight finish (a Wait or a
+	// Retry pause is cut short, being no work), no further state is
+	// entered, and the run returns with Status RUNNING and ResumeAt saying
+	// where Resume continues. If ctx is cancelled after Suspend closed (a
+	// grace period ran out), the states still in flight are abandoned and
+	// the execution is suspended all the same, never ABORTED: Resume runs
+	// them again, which is Step Functions' at-least-once for a Task whose
+	// result was not recorded.
+	Suspend <-chan struct{}
+	// Checkpoint, if set, is called with a snapshot of the execution at
+	// every point its progress must survive the process: when it starts or
+	// is redriven, on entering each top-level state (which records the
+	// transition into it, with the state's input), when it ends and when it
+	// is suspended. A saved snapshot is enough for Resume to continue the
+	// execution from its last state. The snapshot shares history events
+	// with the run: read it, never change it. It is called while the run
+	// holds its history lock, so it must not call back into the run.
+	Checkpoint func(*Execution)
 }
 
 // Execution is the record of one run, shaped like DescribeExecution plus
@@ -118,12 +138,30 @@ type Execution struct {
 	History         []HistoryEvent  `json:"events,omitempty"`
 	StartDate       time.Time       `json:"startDate"`
 	StopDate        time.Time       `json:"stopDate,omitzero"`
+	// RedriveCount is how often the execution was redriven; RedriveDate
+	// when it last was (zero if never).
+	RedriveCount int       `json:"redriveCount,omitempty"`
+	RedriveDate  time.Time `json:"redriveDate,omitzero"`
+	// ResumeAt is set on an execution whose run was suspended
+	// (Options.Suspend): the state Resume enters next and its input. It
+	// is local mode's own field, not part of the AWS API.
+	ResumeAt *Continuation `json:"resumeAt,omitempty"`
+}
+
+// Continuation is a point an execution continues from: a top-level state
+// and its input.
+type Continuation struct {
+	State string          `json:"state"`
+	Input json.RawMessage `json:"input"`
 }
 
 // failure is a state's error on its way to Retry, Catch or the execution.
 type failure struct {
 	name, cause string
-	abort       bool // the execution was aborted or timed out: nothing may catch it
+	abort       bool // the execution was aborted, timed out or suspended: nothing may catch it
+	// at is, for an abort that reached the top level, the state the run
+	// was in (or about to enter) and its input.
+	at *Continuation
 }
 
 func (f *failure) Error() string { return f.name + ": " + f.cause }
@@ -134,6 +172,11 @@ func dataLimit(what string, size int) *failure {
 
 func runtimeFailure(format string, a ...any) *failure {
 	return &failure{name: ErrRuntime, cause: fmt.Sprintf(format, a...)}
+}
+
+// stopped is the failure of a state whose context ended.
+func stopped() *failure {
+	return &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
 }
 
 var errBadName = errors.New("execution name must be 1-80 characters without whitespace, brackets, wildcards or special characters")
@@ -153,7 +196,8 @@ func validName(name string) bool {
 // Run executes the state machine to the end and returns its record. name
 // may be empty (a UUID is drawn). The error is only for bad arguments: a
 // failed, timed-out or aborted (ctx cancelled) execution is reported in
-// the Execution's Status.
+// the Execution's Status, and so is a suspended one (Options.Suspend):
+// Status RUNNING, to be continued with Resume.
 func (sm *StateMachine) Run(ctx context.Context, name string, input json.RawMessage, opts Options) (*Execution, error) {
 	if name == "" {
 		name = uuid.NewString()
@@ -177,64 +221,122 @@ func (sm *StateMachine) Run(ctx context.Context, name string, input json.RawMess
 	if opts.StateMachineArn == "" {
 		opts.StateMachineArn = DefaultStateMachineArn
 	}
-	smName, region := "", "us-east-1"
-	if parts := strings.Split(opts.StateMachineArn, ":"); len(parts) >= 7 {
-		region, smName = parts[3], parts[6]
-	}
 	execArn := strings.Replace(opts.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
-	r := &run{opts: opts, clock: opts.Clock, region: region}
-	start := r.clock.Now()
-	r.exec = &Execution{
+	start := opts.Clock.Now()
+	exec := &Execution{
 		ID: execArn, Name: name, StateMachineArn: opts.StateMachineArn, Status: StatusRunning,
 		Input: append(json.RawMessage(nil), input...), StartDate: start,
 	}
-	r.ctxExecution = map[string]any{
-		"Id": execArn, "Input": in, "Name": name, "RoleArn": opts.RoleArn,
-		"StartTime": start.UTC().Format(timeFormat), "RedriveCount": intNumber(0),
-	}
-	r.ctxStateMachine = map[string]any{"Id": opts.StateMachineArn, "Name": smName}
-
+	r := newRun(exec, in, opts)
 	th := &thread{}
 	r.emit(th, "ExecutionStarted", EventDetails{Input: mustJSON(in), RoleArn: opts.RoleArn})
+	return sm.drive(ctx, r, th, Continuation{State: sm.startAt}, in, start), nil
+}
 
+// newRun prepares the run of exec: its context object comes from the
+// record (start time, redrive count and time), so a resumed or redriven
+// execution sees what Step Functions would show it.
+func newRun(exec *Execution, input any, opts Options) *run {
+	smName, region := "", "us-east-1"
+	if parts := strings.Split(exec.StateMachineArn, ":"); len(parts) >= 7 {
+		region, smName = parts[3], parts[6]
+	}
+	r := &run{opts: opts, clock: opts.Clock, region: region, exec: exec}
+	r.ctxExecution = map[string]any{
+		"Id": exec.ID, "Input": input, "Name": exec.Name, "RoleArn": opts.RoleArn,
+		"StartTime": exec.StartDate.UTC().Format(timeFormat), "RedriveCount": intNumber(int64(exec.RedriveCount)),
+	}
+	// RedriveTime exists only once the execution has been redriven.
+	if exec.RedriveCount > 0 {
+		r.ctxExecution["RedriveTime"] = exec.RedriveDate.UTC().Format(timeFormat)
+	}
+	r.ctxStateMachine = map[string]any{"Id": exec.StateMachineArn, "Name": smName}
+	return r
+}
+
+// drive runs the top-level states from from (whose input is input) to the
+// end of the execution, or until it is suspended, and records how it
+// ended. runStart is when the current run began (the start, or the last
+// redrive): the state machine's TimeoutSeconds counts from it, as Step
+// Functions resets it on a redrive.
+func (sm *StateMachine) drive(ctx context.Context, r *run, th *thread, from Continuation, input any, runStart time.Time) *Execution {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var timedOut atomic.Bool
 	if sm.timeoutSeconds > 0 {
-		stop := afterFunc(r.clock, time.Duration(sm.timeoutSeconds)*time.Second, func() {
+		left := time.Duration(sm.timeoutSeconds)*time.Second - r.clock.Now().Sub(runStart)
+		stop := afterFunc(r.clock, max(left, 0), func() {
 			timedOut.Store(true)
 			cancel()
 		})
 		defer stop()
 	}
-	out, f := r.runMachine(rctx, sm, in, th)
-	e := r.exec
-	// A run that finished (or failed on its own) before a timeout or an
-	// abort landed keeps its own outcome.
+	idle, endIdle := context.WithCancel(rctx)
+	defer endIdle()
+	r.idle = idle
+	if r.opts.Suspend != nil {
+		go func() {
+			select {
+			case <-r.opts.Suspend:
+				r.suspending.Store(true)
+				endIdle()
+			case <-idle.Done():
+			}
+		}()
+	}
+	out, f := r.runFrom(rctx, sm, from.State, input, th, true)
+	// A run that finished (or failed on its own) before a timeout, an
+	// abort or a suspension landed keeps its own outcome.
 	switch {
 	case f != nil && f.abort && timedOut.Load():
-		e.Status, e.Error = StatusTimedOut, ErrTimeout
-		e.Cause = fmt.Sprintf("The execution timed out after %d seconds (TimeoutSeconds).", sm.timeoutSeconds)
-		r.emit(th, "ExecutionTimedOut", EventDetails{Error: e.Error, Cause: e.Cause})
+		cause := fmt.Sprintf("The execution timed out after %d seconds (TimeoutSeconds).", sm.timeoutSeconds)
+		r.end(th, StatusTimedOut, ErrTimeout, cause, nil)
+	case f != nil && f.abort && r.suspended():
+		r.suspend(f.at)
 	case f != nil && f.abort:
-		e.Status = StatusAborted
-		r.emit(th, "ExecutionAborted", EventDetails{})
+		r.end(th, StatusAborted, "", "", nil)
 	case f != nil:
-		e.Status, e.Error, e.Cause = StatusFailed, f.name, f.cause
-		r.emit(th, "ExecutionFailed", EventDetails{Error: f.name, Cause: f.cause})
+		r.end(th, StatusFailed, f.name, f.cause, nil)
 	default:
-		e.Status = StatusSucceeded
 		b, err := encodeJSON(out)
 		if err != nil {
 			b = []byte("null")
 		}
-		e.Output = b
-		r.emit(th, "ExecutionSucceeded", EventDetails{Output: string(b)})
+		r.end(th, StatusSucceeded, "", "", b)
 	}
-	e.StopDate = r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return e, nil
+	return r.exec
+}
+
+// end records the execution's outcome and its closing event.
+func (r *run) end(th *thread, status, errName, cause string, output json.RawMessage) {
+	r.mu.Lock()
+	e := r.exec
+	e.Status, e.Error, e.Cause, e.Output = status, errName, cause, output
+	e.StopDate = r.clock.Now()
+	e.ResumeAt = nil
+	r.mu.Unlock()
+	switch status {
+	case StatusTimedOut:
+		r.emit(th, "ExecutionTimedOut", EventDetails{Error: errName, Cause: cause})
+	case StatusAborted:
+		r.emit(th, "ExecutionAborted", EventDetails{})
+	case StatusFailed:
+		r.emit(th, "ExecutionFailed", EventDetails{Error: errName, Cause: cause})
+	default:
+		r.emit(th, "ExecutionSucceeded", EventDetails{Output: string(output)})
+	}
+}
+
+// suspend leaves the execution RUNNING, to continue at at.
+func (r *run) suspend(at *Continuation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exec.ResumeAt = at
+	if r.opts.Checkpoint != nil {
+		r.opts.Checkpoint(r.snapshot())
+	}
 }
 
 type run struct {
@@ -244,7 +346,12 @@ type run struct {
 	ctxExecution    map[string]any
 	ctxStateMachine map[string]any
 
-	mu   sync.Mutex // guards exec.History
+	// idle ends when the run is suspended (or its context ends): Wait
+	// states and Retry pauses sleep on it.
+	idle       context.Context
+	suspending atomic.Bool
+
+	mu   sync.Mutex // guards exec
 	exec *Execution
 }
 
@@ -267,18 +374,73 @@ func (r *run) emit(th *thread, typ string, d EventDetails) int64 {
 	if r.opts.Observer != nil {
 		r.opts.Observer(ev)
 	}
+	if r.opts.Checkpoint != nil && !th.nested && (strings.HasPrefix(typ, "Execution") || strings.HasSuffix(typ, "StateEntered")) {
+		r.opts.Checkpoint(r.snapshot())
+	}
 	return ev.ID
 }
 
+// suspended reports whether Options.Suspend has closed.
+func (r *run) suspended() bool {
+	if r.suspending.Load() {
+		return true
+	}
+	select {
+	case <-r.opts.Suspend:
+		r.suspending.Store(true)
+		return true
+	default:
+		return false
+	}
+}
+
+// snapshot copies the record; the history's events are shared, and only
+// ever appended to. r.mu must be held.
+func (r *run) snapshot() *Execution {
+	s := *r.exec
+	s.History = r.exec.History[:len(r.exec.History):len(r.exec.History)]
+	return &s
+}
+
+// sleep pauses for d on the run's clock; a suspension cuts it short.
+func (r *run) sleep(ctx context.Context, d time.Duration) error {
+	if r.idle == nil {
+		return r.clock.Sleep(ctx, d)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(r.idle, cancel)
+	defer stop()
+	return r.clock.Sleep(sctx, d)
+}
+
+// runMachine runs a machine (a Map iteration's or a Parallel branch's)
+// from its StartAt.
 func (r *run) runMachine(ctx context.Context, sm *StateMachine, input any, th *thread) (any, *failure) {
-	name := sm.startAt
+	return r.runFrom(ctx, sm, sm.startAt, input, th, false)
+}
+
+// runFrom runs states from name on. At the top level it stops before
+// entering a state once the run is suspended, and an abort names the state
+// it interrupted (failure.at).
+func (r *run) runFrom(ctx context.Context, sm *StateMachine, name string, input any, th *thread, top bool) (any, *failure) {
 	for {
+		if top && r.suspended() {
+			return nil, &failure{name: ErrTimeout, cause: "execution suspended", abort: true, at: &Continuation{State: name, Input: json.RawMessage(mustJSON(input))}}
+		}
 		if ctx.Err() != nil {
-			return nil, &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+			f := stopped()
+			if top {
+				f.at = &Continuation{State: name, Input: json.RawMessage(mustJSON(input))}
+			}
+			return nil, f
 		}
 		st := sm.states[name]
 		out, next, f := r.runState(ctx, st, input, th)
 		if f != nil {
+			if top && f.abort && f.at == nil {
+				f.at = &Continuation{State: name, Input: json.RawMessage(mustJSON(input))}
+			}
 			return nil, f
 		}
 		if next == "" {
@@ -335,8 +497,8 @@ func (r *run) runState(ctx context.Context, st *state, raw any, th *thread) (any
 				}
 				attempts[i]++
 				retryCount++
-				if err := r.clock.Sleep(ctx, time.Duration(delay*float64(time.Second))); err != nil {
-					return nil, "", &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+				if err := r.sleep(ctx, time.Duration(delay*float64(time.Second))); err != nil {
+					return nil, "", stopped()
 				}
 				continue
 			}
@@ -655,8 +817,8 @@ func (r *run) wait(ctx context.Context, st *state, eff any) *failure {
 	if d <= 0 {
 		return nil
 	}
-	if err := r.clock.Sleep(ctx, d); err != nil {
-		return &failure{name: ErrTimeout, cause: "execution stopped", abort: true}
+	if err := r.sleep(ctx, d); err != nil {
+		return stopped()
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ type EventDetails struct {
 	TimeoutInSeconds int64  `json:"timeoutInSeconds,omitempty"`
 	Index            *int   `json:"index,omitempty"`
 	Length           *int   `json:"length,omitempty"`
+	RedriveCount     *int   `json:"redriveCount,omitempty"`
 }
 
 // DetailsKey returns the JSON key AWS uses for an event type's details, or
