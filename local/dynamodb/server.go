@@ -24,8 +24,9 @@
 // loopback only. Items whose TTL attribute is in the past are deleted.
 //
 // A Server keeps its tables in memory, and, when opened with Open, in a JSON
-// file rewritten after every change. One process at a time may serve a data
-// file: two servers on the same file overwrite each other's changes.
+// file rewritten (and synced to disk) after every change, before the change
+// is acknowledged. One process at a time may serve a data file: two servers
+// on the same file overwrite each other's changes.
 package dynamodb
 
 import (
@@ -323,10 +324,30 @@ func (s *Server) save() error {
 		tmp.Close()
 		return err
 	}
+	// The write is acknowledged once save returns: the new file's bytes,
+	// then its name, reach the disk first, so a power loss leaves the old
+	// file or the new one, never an empty one.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), s.path)
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(s.path))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // sweepExpired deletes items whose TTL has passed, at most once a second.
