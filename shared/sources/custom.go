@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/symflow/symflow/shared/project"
 )
 
 // Custom source types a project may configure, and the legacy type that
@@ -298,6 +300,9 @@ func checkURL(field string, v any) *ValidationError {
 	}
 	if u.Host == "" {
 		return &ValidationError{Field: field, Message: "must be an absolute URL with a host"}
+	}
+	if project.HasHiddenURL(v.(string)) {
+		return &ValidationError{Field: field, Message: "hidden URL credentials have no stored value to fill them: send them"}
 	}
 	return nil
 }

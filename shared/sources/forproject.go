@@ -54,8 +54,8 @@ type ResponseContext struct {
 // once, at its first place.
 //
 // now decides whether the last upload is recent. The list holds secrets
-// (the system token, custom credentials): pass it through Hide before it
-// reaches state or a log. log may be nil.
+// (the system token, custom credentials, credentials in URLs): pass it
+// through Hide before it reaches state or a log. log may be nil.
 func ForProject(p project.Project, s project.Settings, eventID string, now time.Time, log *slog.Logger) (List, ResponseContext) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -91,13 +91,15 @@ func ForProject(p project.Project, s project.Settings, eventID string, now time.
 	}
 
 	reverse, aliasNames := catalog.reverseAliases()
+	// The context travels in state: a name is shown with the credentials
+	// of any URL in it hidden, as Hide shows the sources.
 	rc := ResponseContext{ReverseAliases: reverse, SourceNames: map[string]string{}}
 	for _, e := range entries {
-		rc.SourceNames[e.source.ID()] = nameOr(e.source)
+		rc.SourceNames[e.source.ID()] = project.RedactURLs(nameOr(e.source))
 	}
 	rc.SourceNames[InternalSourceID] = internalName
 	for id, name := range aliasNames {
-		rc.SourceNames[id] = name
+		rc.SourceNames[id] = project.RedactURLs(name)
 	}
 
 	ignored := make(map[string]bool, len(s.IgnoredSourceIDs))

@@ -13,7 +13,7 @@ import (
 // round trip, and hide and backfill back to themselves. Seeds are in
 // testdata/fuzz/FuzzParseCustom.
 func FuzzParseCustom(f *testing.F) {
-	for _, s := range []string{"", "[]", "[" + httpOK + "," + s3OK + "," + gcsOK + "," + ascOK + "]", `[{"type":"http"}]`, `{}`} {
+	for _, s := range []string{"", "[]", "[" + httpOK + "," + s3OK + "," + gcsOK + "," + ascOK + "]", `[{"type":"http"}]`, `{}`, "[" + httpCreds + "]"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

@@ -19,6 +19,9 @@ func IsInternalID(id string) bool { return strings.HasPrefix(id, "sentry") }
 // a source is kept, and none when that source also has a candidate with
 // another status. candidates is rewritten only where the module had it.
 //
+// Beyond the reference, the credentials of every URL in any string of the
+// response are hidden (project.RedactURLs).
+//
 // Shapes the reference would crash on are left alone: modules or
 // candidates that are not arrays, modules or candidates that are not
 // objects, candidates without a string source.
@@ -58,6 +61,11 @@ func ProcessResponse(resp map[string]any, rc ResponseContext) map[string]any {
 		}
 		module["candidates"] = redactCandidates(candidates)
 	}
+	// A candidate's location (or a download error's details, or a
+	// failure message) may name a source URL with its credentials:
+	// Symbolicator does not promise to hide them, and the result is
+	// stored and shown.
+	hideURLs(out)
 	return out
 }
 

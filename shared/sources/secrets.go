@@ -2,9 +2,12 @@ package sources
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/symflow/symflow/shared/project"
 )
 
 // HiddenSecretKey is the key of the placeholder {"hidden-secret": true} that
@@ -34,7 +37,11 @@ var hiddenFields = []string{"password", "secret_key", "private_key", "token", "a
 
 // Hide returns a copy of l with every secret replaced by
 // {"hidden-secret": true}: the fields password, secret_key, private_key and
-// token, and every header named authorization (any case). l is unchanged.
+// token, and every header named authorization (any case). URL credentials
+// are secrets too: the userinfo of every URL in any string value, at any
+// depth (an http source's url, a Sentry URL prefix with credentials, an s3
+// endpoint), is replaced by project.HiddenUserinfo, so the state still
+// shows which server each source names. l is unchanged.
 func Hide(l List) List {
 	out := l.Clone()
 	for _, s := range out {
@@ -50,8 +57,32 @@ func Hide(l List) List {
 				}
 			}
 		}
+		hideURLs(map[string]any(s))
 	}
 	return out
+}
+
+// hideURLs replaces, in place, the URL credentials of every string value
+// inside v (a map or a slice) with the placeholder.
+func hideURLs(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if s, ok := e.(string); ok {
+				v[k] = project.RedactURLs(s)
+			} else {
+				hideURLs(e)
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if s, ok := e.(string); ok {
+				v[i] = project.RedactURLs(s)
+			} else {
+				hideURLs(e)
+			}
+		}
+	}
 }
 
 // MissingSecretError reports a hidden placeholder that has no stored value
@@ -68,9 +99,16 @@ func (e *MissingSecretError) Error() string {
 
 // Backfill returns a copy of hidden with every {"hidden-secret": true}
 // placeholder, at any depth, replaced by the value at the same place in the
-// stored source with the same id. A placeholder with no stored value (no
-// such source, no such field, or the stored value is itself a placeholder)
-// is a *MissingSecretError. Neither argument is changed.
+// stored source with the same id, and every URL whose credentials are
+// hidden given the stored URL's (project.BackfillURL). A placeholder with
+// no stored value (no such source, no such field, or the stored value is
+// itself a placeholder) is a *MissingSecretError.
+//
+// A source's secrets belong to the server its url names: when any is
+// filled and the source's url names another scheme, host or port than the
+// stored source's, that is a *MissingSecretError too, so that a state
+// edited on its way (or a stale one) never sends stored secrets to another
+// host. Neither argument is changed.
 func Backfill(hidden, stored List) (List, error) {
 	byID := make(map[string]Source, len(stored))
 	for _, s := range stored {
@@ -87,16 +125,42 @@ func Backfill(hidden, stored List) (List, error) {
 		if ok {
 			from = map[string]any(orig)
 		}
-		if err := fill(map[string]any(s), from, s.ID(), ""); err != nil {
+		f := &filler{id: s.ID()}
+		if err := f.fill(map[string]any(s), from, ""); err != nil {
 			return nil, err
+		}
+		if f.filled && ok {
+			if err := sameServer(s.ID(), "url", s["url"], orig["url"]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
 }
 
+// sameServer checks that a source whose secrets were filled from stored
+// still names the stored source's server in field (its url).
+func sameServer(id, field string, url, storedURL any) error {
+	su, ok := storedURL.(string)
+	if !ok {
+		return nil // nothing to compare with: the stored source has no url
+	}
+	u, _ := url.(string)
+	if u == su || project.SameOrigin(u, su) {
+		return nil
+	}
+	return &MissingSecretError{SourceID: id, Field: field, Reason: "names another scheme, host or port than the stored source: its secrets are sent only to the stored server"}
+}
+
+// filler fills the placeholders of one source.
+type filler struct {
+	id     string
+	filled bool // a secret was taken from the stored source
+}
+
 // fill replaces placeholders inside v (a map or slice) with the values at the
 // same path in orig. path is the dotted path of v within its source.
-func fill(v, orig any, id, path string) error {
+func (f *filler) fill(v, orig any, path string) error {
 	switch v := v.(type) {
 	case map[string]any:
 		om, _ := orig.(map[string]any)
@@ -109,15 +173,24 @@ func fill(v, orig any, id, path string) error {
 			}
 			if isHiddenSecret(v[k]) {
 				if !present {
-					return &MissingSecretError{SourceID: id, Field: p, Reason: "no stored value"}
+					return &MissingSecretError{SourceID: f.id, Field: p, Reason: "no stored value"}
 				}
 				if isHiddenSecret(ov) {
-					return &MissingSecretError{SourceID: id, Field: p, Reason: "stored value is itself hidden"}
+					return &MissingSecretError{SourceID: f.id, Field: p, Reason: "stored value is itself hidden"}
 				}
 				v[k] = deepCopy(ov)
+				f.filled = true
 				continue
 			}
-			if err := fill(v[k], ov, id, p); err != nil {
+			filled, err := f.fillURL(v[k], ov, p)
+			if err != nil {
+				return err
+			}
+			if filled != nil {
+				v[k] = *filled
+				continue
+			}
+			if err := f.fill(v[k], ov, p); err != nil {
 				return err
 			}
 		}
@@ -131,17 +204,48 @@ func fill(v, orig any, id, path string) error {
 			}
 			if isHiddenSecret(v[i]) {
 				if i >= len(oa) || isHiddenSecret(ov) {
-					return &MissingSecretError{SourceID: id, Field: p, Reason: "no stored value"}
+					return &MissingSecretError{SourceID: f.id, Field: p, Reason: "no stored value"}
 				}
 				v[i] = deepCopy(ov)
+				f.filled = true
 				continue
 			}
-			if err := fill(v[i], ov, id, p); err != nil {
+			filled, err := f.fillURL(v[i], ov, p)
+			if err != nil {
+				return err
+			}
+			if filled != nil {
+				v[i] = *filled
+				continue
+			}
+			if err := f.fill(v[i], ov, p); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// fillURL backfills v when it is a string holding hidden URL credentials,
+// from orig, the stored value at the same place. It returns nil when v
+// needs nothing.
+func (f *filler) fillURL(v, orig any, path string) (*string, error) {
+	s, ok := v.(string)
+	if !ok || !project.HasHiddenURL(s) {
+		return nil, nil
+	}
+	so, _ := orig.(string)
+	out, err := project.BackfillURL(s, so)
+	if err != nil {
+		var he *project.HiddenURLError
+		reason := err.Error()
+		if errors.As(err, &he) {
+			reason = he.Reason
+		}
+		return nil, &MissingSecretError{SourceID: f.id, Field: path, Reason: "hidden URL credentials: " + reason}
+	}
+	f.filled = true
+	return &out, nil
 }
 
 func joinPath(path, k string) string {
@@ -152,8 +256,12 @@ func joinPath(path, k string) string {
 }
 
 // HideCustom returns the symbol_sources option with every secret field
-// (password, secret_key, private_key) shown as {"hidden-secret": true}:
-// what the configuration API returns on read. Legacy appStoreConnect
+// (password, secret_key, private_key) shown as {"hidden-secret": true}
+// and the credentials of every URL in it (an http source's
+// "https://user:password@host/") replaced by project.HiddenUserinfo:
+// what the configuration API returns on read. A URL keeps everything but
+// its userinfo, so the reader sees which server a source names and can
+// write the value back as read (see BackfillCustom). Legacy appStoreConnect
 // entries are left out, as Sentry's configuration API lists sources only
 // through parse_sources, which drops them: a configuration read and written
 // back unchanged then saves without them instead of being refused.
@@ -187,6 +295,7 @@ func HideCustom(raw string) (string, error) {
 				m[f] = HiddenSecret()
 			}
 		}
+		hideURLs(m)
 	}
 	b, err := json.Marshal(kept)
 	if err != nil {
@@ -198,8 +307,18 @@ func HideCustom(raw string) (string, error) {
 // BackfillCustom prepares a symbol_sources value received by the
 // configuration API for saving: every secret field holding
 // {"hidden-secret": true} takes the value the same field has in the stored
-// source with the same id (storedRaw is the option as saved), then the
-// result is validated as ParseCustom does. It returns the JSON to save.
+// source with the same id (storedRaw is the option as saved), and every
+// URL with hidden credentials takes the stored URL's as
+// project.BackfillURL allows (the same URL, or one naming the same
+// scheme, host and port); then the result is validated as ParseCustom
+// does. It returns the JSON to save.
+//
+// A stored password is kept only while the source's url names the stored
+// url's server: a writer who can read the configuration but not its
+// secrets must not be able to point the source at a host of its own and
+// have the password sent there. Changing the host with the password
+// hidden is refused (a *ValidationError naming the field) rather than
+// saved without it, so the writer knows to send it again.
 //
 // A legacy appStoreConnect entry is refused with a *ValidationError naming
 // its type field, as Sentry refuses it when sources are written (its write
@@ -225,25 +344,50 @@ func BackfillCustom(newRaw, storedRaw string) (string, error) {
 		if !ok {
 			continue // validation below names it
 		}
-		t, _ := m["type"].(string)
-		for _, f := range secretFields[t] {
-			if !isHiddenSecret(m[f]) {
-				continue
-			}
-			field := fmt.Sprintf("symbol_sources[%d].%s", i, f)
-			id, _ := m["id"].(string)
+		path := fmt.Sprintf("symbol_sources[%d]", i)
+		id, _ := m["id"].(string)
+		origFor := func(field string) (map[string]any, error) {
 			if stored == nil {
 				stored = storedByID(storedRaw)
 			}
 			orig, ok := stored[id]
 			if !ok {
-				return "", &ValidationError{Field: field, Message: fmt.Sprintf(
+				return nil, &ValidationError{Field: field, Message: fmt.Sprintf(
 					"hidden secret has no stored value: no saved source with id %s", quote(id))}
+			}
+			return orig, nil
+		}
+		if project.HasHiddenURL(stringsOf(m)) {
+			orig, err := origFor(path)
+			if err != nil {
+				return "", err
+			}
+			if err := backfillURLs(path, m, orig); err != nil {
+				return "", err
+			}
+		}
+		t, _ := m["type"].(string)
+		for _, f := range secretFields[t] {
+			if !isHiddenSecret(m[f]) {
+				continue
+			}
+			field := path + "." + f
+			orig, err := origFor(field)
+			if err != nil {
+				return "", err
 			}
 			ov, ok := orig[f].(string)
 			if !ok || orig["type"] != t {
 				return "", &ValidationError{Field: field, Message: fmt.Sprintf(
 					"hidden secret has no stored value: saved source %s has no %s", quote(id), f)}
+			}
+			// The password of an http source is sent to its url: kept
+			// only while the url names the same server, so that a writer
+			// who cannot read it cannot send it to a server of its own.
+			if u, ok := m["url"].(string); ok {
+				if su, _ := orig["url"].(string); u != su && !project.SameOrigin(u, su) {
+					return "", &ValidationError{Field: field, Message: "hidden secret is kept only while url names the saved source's scheme, host and port: send the " + f + " again for the new url"}
+				}
 			}
 			m[f] = ov
 		}
@@ -256,6 +400,91 @@ func BackfillCustom(newRaw, storedRaw string) (string, error) {
 		return "", fmt.Errorf("encode symbol_sources: %w", err)
 	}
 	return string(b), nil
+}
+
+// stringsOf is every string value inside v, joined by newlines, to test
+// at once whether any holds a hidden URL.
+func stringsOf(v any) string {
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v)
+			b.WriteByte('\n')
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return b.String()
+}
+
+// backfillURLs fills, in place, every string inside v holding hidden URL
+// credentials from the string at the same place in orig
+// (project.BackfillURL). path is v's place in symbol_sources, for errors.
+func backfillURLs(path string, v, orig any) *ValidationError {
+	fillOne := func(p string, s string, o any) (string, *ValidationError) {
+		if !project.HasHiddenURL(s) {
+			return s, nil
+		}
+		so, _ := o.(string)
+		out, err := project.BackfillURL(s, so)
+		if err != nil {
+			var he *project.HiddenURLError
+			msg := err.Error()
+			if errors.As(err, &he) {
+				msg = he.Reason
+			}
+			return "", &ValidationError{Field: p, Message: "hidden URL credentials: " + msg}
+		}
+		return out, nil
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		om, _ := orig.(map[string]any)
+		for _, k := range sortedKeys(v) {
+			p := path + member(k)
+			var ov any
+			if om != nil {
+				ov = om[k]
+			}
+			if s, ok := v[k].(string); ok {
+				out, err := fillOne(p, s, ov)
+				if err != nil {
+					return err
+				}
+				v[k] = out
+			} else if err := backfillURLs(p, v[k], ov); err != nil {
+				return err
+			}
+		}
+	case []any:
+		oa, _ := orig.([]any)
+		for i := range v {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			var ov any
+			if i < len(oa) {
+				ov = oa[i]
+			}
+			if s, ok := v[i].(string); ok {
+				out, err := fillOne(p, s, ov)
+				if err != nil {
+					return err
+				}
+				v[i] = out
+			} else if err := backfillURLs(p, v[i], ov); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // storedByID indexes the saved symbol_sources by id, leniently: entries

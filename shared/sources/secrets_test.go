@@ -374,7 +374,7 @@ func TestBackfillCustom(t *testing.T) {
 		},
 		{
 			name:      "filled list is still validated: unknown field",
-			newRaw:    `[{"type":"http","id":"web","url":"https://h/","password":{"hidden-secret":true},"layout":{"type":"native"},"extra":true}]`,
+			newRaw:    `[{"type":"http","id":"web","url":"https://symbols.example.com/x/","password":{"hidden-secret":true},"layout":{"type":"native"},"extra":true}]`,
 			storedRaw: stored,
 			wantField: "symbol_sources[0].extra",
 			wantMsg:   "unknown field",

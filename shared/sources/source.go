@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/symflow/symflow/shared/project"
 )
 
 // InternalSourceID is the id of the project's own source, always first.
@@ -182,9 +184,11 @@ func jsonKind(v any) string {
 }
 
 // quote quotes user-supplied, non-secret text for an error message, cut short
-// so one message never carries a whole document.
+// so one message never carries a whole document, and with the credentials
+// of any URL in it hidden.
 func quote(s string) string {
 	const max = 64
+	s = project.RedactURLs(s)
 	if len(s) > max {
 		s = strings.ToValidUTF8(s[:max], "") + "…"
 	}
