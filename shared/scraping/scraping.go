@@ -70,19 +70,51 @@ func Config(p project.Project) Scraping {
 }
 
 // origins normalizes the allowed origins like the reference's get_origins.
+// An origin is a scheme, host and port: credentials in one (which the
+// configuration API refuses, but an older configuration may hold) match
+// nothing and are never sent, so they are hidden here, before the origins
+// reach state or Symbolicator.
 func origins(configured []string) []string {
 	if configured == nil {
 		return []string{"*"}
 	}
 	out := []string{}
 	for _, o := range configured {
-		o = strings.TrimRight(strings.ToLower(o), "/")
+		o = strings.TrimRight(strings.ToLower(project.RedactURLs(o)), "/")
 		if o != "" && !slices.Contains(out, o) {
 			out = append(out, o)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// AddedTokenOrigins returns the origins next would send the project's
+// security token to that stored would not: every origin next allows
+// (normalized as Config does) that stored does not, or all of them when
+// stored allows "*" (the token then goes nowhere), and none when next
+// allows "*". Scraping being enabled or not does not count: it can be
+// turned on later without the token being sent again.
+//
+// The configuration API keeps a hidden token only when this is empty, so
+// that a writer who can read the configuration but not the token cannot
+// add an origin of its own and have the token sent there.
+func AddedTokenOrigins(stored, next project.Project) []string {
+	nextOrigins := origins(next.AllowedOrigins)
+	if slices.Contains(nextOrigins, "*") {
+		return nil
+	}
+	storedOrigins := origins(stored.AllowedOrigins)
+	if slices.Contains(storedOrigins, "*") {
+		return nextOrigins
+	}
+	var added []string
+	for _, o := range nextOrigins {
+		if !slices.Contains(storedOrigins, o) {
+			added = append(added, o)
+		}
+	}
+	return added
 }
 
 // Hide returns a copy of s whose header values are HiddenValue: the copy
