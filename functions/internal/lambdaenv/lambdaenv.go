@@ -38,6 +38,14 @@ const (
 	EnvTasksTable    = "TASKS_TABLE"
 )
 
+// EnvSystemTokenARN names where the deployment keeps the system token
+// Symbolicator sends to Sentry's API for the internal source: a Secrets
+// Manager secret or an SSM parameter, read once per container by
+// SystemToken. The template sets it for LookupSources and SubmitTask (its
+// SystemTokenArn parameter), so the token itself is in no environment;
+// task.EnvSystemToken, the token as a value, is for local runs.
+const EnvSystemTokenARN = "SYSTEM_TOKEN_ARN"
+
 // Settings for S3-compatible endpoints and local runs; the template sets
 // neither. The SDK itself honours AWS_ENDPOINT_URL_S3 and
 // AWS_ENDPOINT_URL_DYNAMODB, which point the clients elsewhere.
@@ -113,6 +121,14 @@ func Steps(ctx context.Context) (*task.Steps, error) {
 	c, err := newClients(ctx, cfg.TaskTTL)
 	if err != nil {
 		return nil, err
+	}
+	if tokenARN := os.Getenv(EnvSystemTokenARN); tokenARN != "" {
+		if settings.SystemToken != "" {
+			return nil, fmt.Errorf("both %s and %s are set: keep the token in one place", EnvSystemTokenARN, task.EnvSystemToken)
+		}
+		if settings.SystemToken, err = SystemToken(ctx, c.aws, tokenARN); err != nil {
+			return nil, err
+		}
 	}
 	components := component.SafeClient(component.ClientOptions{Policy: component.AddressPolicy{AllowLoopback: allowLoopback}})
 	m := metrics.NewEMF(os.Stdout, "symflow", metrics.Dim("Function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME")))
