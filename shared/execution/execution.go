@@ -61,6 +61,10 @@ type Execution struct {
 	Cause     string
 	StartDate time.Time
 	StopDate  time.Time // zero while running
+	// RedriveCount is how often the execution was redriven (run again
+	// from its failed state); RedriveDate when it last was.
+	RedriveCount int
+	RedriveDate  time.Time
 }
 
 // Finished reports whether the execution has stopped.
@@ -75,6 +79,53 @@ type Runner interface {
 	// Describe returns the named execution, or ErrNotFound.
 	Describe(ctx context.Context, name string) (Execution, error)
 }
+
+// Redriver runs a failed execution again (Step Functions'
+// RedriveExecution): a FAILED, TIMED_OUT or ABORTED execution of a Standard
+// workflow continues from the state it did not complete, as the same
+// execution (name, input, start), so an event keeps its one execution. It
+// returns the execution, running again; ErrNotFound; or a
+// *NotRedrivableError saying why not.
+type Redriver interface {
+	Redrive(ctx context.Context, name string) (Execution, error)
+}
+
+// ErrNotRedrivable matches every *NotRedrivableError (errors.Is).
+var ErrNotRedrivable = errors.New("execution cannot be redriven")
+
+// Why an execution cannot be redriven.
+const (
+	// NotRedrivableRunning: it has not stopped.
+	NotRedrivableRunning = "running"
+	// NotRedrivableSucceeded: there is nothing to run again.
+	NotRedrivableSucceeded = "succeeded"
+	// NotRedrivableExpired: it stopped longer ago than Step Functions
+	// allows (RedrivePeriod).
+	NotRedrivableExpired = "expired"
+	// NotRedrivableOther: another limit (history size, open time); Reason
+	// says which.
+	NotRedrivableOther = "other"
+)
+
+// RedrivePeriod is how long after it stopped an execution can be
+// redriven on Step Functions, and locally.
+const RedrivePeriod = 14 * 24 * time.Hour
+
+// NotRedrivableError is a refused redrive.
+type NotRedrivableError struct {
+	Name   string
+	Status string // the execution's status
+	Why    string // one of the NotRedrivable constants
+	// Reason is Step Functions' own wording (redriveStatusReason).
+	Reason string
+}
+
+func (e *NotRedrivableError) Error() string {
+	return fmt.Sprintf("execution %s cannot be redriven: %s", e.Name, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrNotRedrivable) hold.
+func (e *NotRedrivableError) Is(target error) bool { return target == ErrNotRedrivable }
 
 // Claimer records which execution an event has (dynamo.Store).
 type Claimer interface {
