@@ -278,8 +278,10 @@ func Objects(projectID string, id Identity) ([]Object, error) {
 	if len(key) < 3 {
 		return nil, reject("%s file has no build id: the unified layout names ELF files by build id (link with -Wl,--build-id)", id.Format)
 	}
-	if _, err := hex.DecodeString(key); err != nil || len(key)%2 != 0 {
-		return nil, fmt.Errorf("identifier %q is not hex", key)
+	if _, err := hex.DecodeString(key); err != nil {
+		// A client's identity (presigned uploads) is checked by
+		// CheckIdentity first; this one is refused with a reason too.
+		return nil, reject("identifier %q is not hex bytes (two hex digits each)", key)
 	}
 	var kinds []string
 	switch id.FileType {

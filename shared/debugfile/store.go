@@ -33,7 +33,11 @@ type Store struct {
 	Blobs     Putter
 	Projects  UploadRecorder
 	Presigner Presigner // nil: no presigned uploads
-	Now       func() time.Time
+	// Inflate bounds how far an uploaded file's compressed sections may
+	// expand (zero: the defaults, which the embedded Symbolicator uses
+	// too), so that a file the service would refuse is refused here.
+	Inflate InflateLimits
+	Now     func() time.Time
 }
 
 // Stored is one object written (or to be written) for a debug file.
@@ -42,14 +46,20 @@ type Stored struct {
 	Object
 }
 
-// Upload identifies data, records the upload for the project (which fails
+// Upload identifies data, checks that its compressed parts stay within
+// the decompression bound, records the upload for the project (which fails
 // for an unknown project before anything is written) and stores the file
 // under every unified-layout name it answers to. A file that is not a
-// debug file is a *RejectedError.
+// debug file is a *RejectedError; one whose compressed parts claim or
+// inflate past the bound (or disagree with their claims) an
+// *InflateError naming the part.
 func (s *Store) Upload(ctx context.Context, projectID string, data []byte) (Identity, []Stored, error) {
 	id, err := Identify(data)
 	if err != nil {
 		return Identity{}, nil, err
+	}
+	if err := CheckInflation(data, s.Inflate); err != nil {
+		return id, nil, err
 	}
 	objs, err := Objects(projectID, id)
 	if err != nil {
@@ -83,7 +93,7 @@ const PresignTTL = 15 * time.Minute
 var ErrNoPresigner = errors.New("presigned uploads are not configured")
 
 var (
-	hexPattern  = regexp.MustCompile(`^[0-9a-f]{2,80}$`)
+	hexPattern  = regexp.MustCompile(`^(?:[0-9a-f]{2}){1,40}$`)
 	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
@@ -94,7 +104,7 @@ func CheckIdentity(id Identity) (field, message string, ok bool) {
 	case id.Format != "elf" && id.Format != "macho":
 		return "format", "must be elf or macho", false
 	case id.Format == "elf" && !hexPattern.MatchString(id.CodeID):
-		return "code_id", "must be the build id: 2 to 80 lowercase hex digits", false
+		return "code_id", "must be the build id: 2 to 80 lowercase hex digits, two for each byte", false
 	case id.Format == "macho" && !uuidPattern.MatchString(id.DebugID):
 		return "debug_id", "must be the LC_UUID as a lowercase hyphenated UUID", false
 	case id.DebugID != "" && !uuidPattern.MatchString(id.DebugID):
