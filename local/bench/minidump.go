@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/symflow/symflow/internal/crashtest"
+	"github.com/symflow/symflow/local/httpserver"
 	"github.com/symflow/symflow/local/symbolicator"
 	"github.com/symflow/symflow/local/symbolicator/minidump"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
@@ -354,7 +355,7 @@ func startInProcess() (*inProcess, error) {
 		url:    "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{}},
 	}
-	p.srv = &http.Server{Handler: p.svc, ReadHeaderTimeout: 30 * time.Second}
+	p.srv = httpserver.New(p.svc, httpserver.Timeouts{})
 	go p.srv.Serve(ln)
 	return p, nil
 }

@@ -30,6 +30,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/symflow/symflow/local/httpserver"
 )
 
 // Fault is one kind of misbehaviour.
@@ -612,7 +614,7 @@ func Listen(cfg Config, addr string) (*Server, error) {
 		return nil, fmt.Errorf("chaos: %w", err)
 	}
 	s := &Server{Proxy: p, URL: "http://" + ln.Addr().String() + "/",
-		srv: &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}}
+		srv: httpserver.New(p, httpserver.Timeouts{})}
 	go s.srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
 	return s, nil
 }

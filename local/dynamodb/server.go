@@ -45,6 +45,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/symflow/symflow/local/httpserver"
 )
 
 // MaxRequestBytes is the largest request body accepted, DynamoDB's limit.
@@ -146,14 +148,11 @@ func (s *Server) Start(addr string) (url string, stop func() error, err error) {
 	// client opened but never used.
 	var active atomic.Int64
 	h := s.Handler()
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			active.Add(1)
-			defer active.Add(-1)
-			h.ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := httpserver.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		defer active.Add(-1)
+		h.ServeHTTP(w, r)
+	}), httpserver.Timeouts{})
 	go func() { _ = srv.Serve(l) }()
 	stop = func() error {
 		srv.SetKeepAlivesEnabled(false)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/symflow/symflow/local/httpserver"
 )
 
 // Runtime API paths and headers, as aws-lambda-go's runtime client uses
@@ -163,7 +165,9 @@ func StartServer(log *slog.Logger) (*Server, error) {
 		calls:     map[string]*call{},
 		initErrCh: make(chan struct{}),
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// The runtime's GET /next is a long poll: the progress timeouts leave
+	// it waiting for as long as no invocation comes.
+	s.srv = httpserver.New(s, httpserver.Timeouts{})
 	go s.srv.Serve(ln) //nolint:errcheck // ErrServerClosed after Close
 	return s, nil
 }

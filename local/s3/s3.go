@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/symflow/symflow/local/httpserver"
 )
 
 // Server serves the objects under Root.
@@ -44,7 +46,7 @@ func (s *Server) Start() (endpoint string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserver.New(s, httpserver.Timeouts{})
 	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed on stop
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/symflow/symflow/local/httpserver"
 )
 
 // Config tunes a Service. The zero value of every field means its default.
@@ -235,7 +237,9 @@ func ListenAndServe(ctx context.Context, addr string, cfg Config) error {
 	}
 	svc := New(cfg)
 	defer svc.Close()
-	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 30 * time.Second}
+	// Polls wait up to their timeout parameter: the progress timeouts
+	// leave them be, and cut only clients that stop sending or reading.
+	srv := httpserver.New(svc, httpserver.Timeouts{})
 	svc.log.Info("symbolicator listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
