@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -63,8 +64,14 @@ const (
 type Options struct {
 	// Root is the repository root: template.yaml and statemachine/ live there.
 	Root string
-	// StateDir keeps executions and objects between runs; a temporary
-	// folder when empty.
+	// StateDir keeps everything between runs: objects, the tables
+	// (project configuration, installations, tasks) and executions, whose
+	// progress is recorded at every state they enter, so the executions a
+	// stopped process left RUNNING can be resumed (Interrupted, Resume).
+	// Writes reach the disk before they are acknowledged, and the folder
+	// is locked against a second process (*StateDirInUseError). Empty: a
+	// temporary folder, removed on Close, and nothing is synced or
+	// journaled.
 	StateDir string
 	// SymbolicatorURL points at a running Symbolicator; empty starts the
 	// embedded one.
@@ -97,6 +104,7 @@ type Stack struct {
 
 	invoker asl.Invoker
 	clock   asl.Clock
+	durable bool
 	closers []func()
 }
 
@@ -126,6 +134,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		st.clock = asl.RealClock{}
 	}
 	st.StateDir = opts.StateDir
+	st.durable = st.StateDir != ""
 	if st.StateDir == "" {
 		dir, err := os.MkdirTemp("", "symflow-")
 		if err != nil {
@@ -133,6 +142,15 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		}
 		st.StateDir = dir
 		st.closers = append(st.closers, func() { os.RemoveAll(dir) })
+	} else {
+		if err := os.MkdirAll(st.StateDir, 0o755); err != nil {
+			return nil, fmt.Errorf("state folder: %w", err)
+		}
+		release, err := lockStateDir(st.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, release)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if opts.Log != nil {
@@ -168,6 +186,11 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 
 	// Tables.
 	ddb := localddb.New()
+	if st.durable {
+		if ddb, err = localddb.Open(filepath.Join(st.StateDir, "dynamodb.json")); err != nil {
+			return nil, err
+		}
+	}
 	ddbURL, stopDDB, err := ddb.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("start local DynamoDB: %w", err)
@@ -329,22 +352,119 @@ func (st *Stack) UploadDebugFile(ctx context.Context, projectID, path string) (d
 	return id, nil
 }
 
-// Run executes the state machine on input, saving the execution under the
-// state folder. observer sees every history event as it happens.
-func (st *Stack) Run(ctx context.Context, name string, input json.RawMessage, observer func(asl.HistoryEvent)) (*asl.Execution, error) {
-	exec, err := st.Machine.Run(ctx, name, input, asl.Options{
+// RunOptions steer one run beyond its context.
+type RunOptions struct {
+	// Observer sees every history event as it happens.
+	Observer func(asl.HistoryEvent)
+	// Suspend, once closed, ends the run at the next state boundary with
+	// the execution left RUNNING, to be resumed (asl.Options.Suspend).
+	Suspend <-chan struct{}
+	// Recorded, if set, is called once the execution's start (or redrive)
+	// is on disk, with the error if it could not be written: an execution
+	// acknowledged after Recorded is found again after a crash. It is
+	// called before the first state runs.
+	Recorded func(error)
+}
+
+const stateMachineArn = "arn:aws:states:us-east-1:000000000000:stateMachine:SymbolicateStateMachine"
+
+func (st *Stack) options(ro RunOptions, j *journal) asl.Options {
+	opts := asl.Options{
 		Invoker:         st.invoker,
 		Clock:           st.clock,
-		Observer:        observer,
-		StateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:SymbolicateStateMachine",
-	})
-	if exec != nil {
-		if serr := SaveExecution(st.StateDir, exec); serr != nil && err == nil {
-			err = serr
+		Observer:        ro.Observer,
+		Suspend:         ro.Suspend,
+		StateMachineArn: stateMachineArn,
+	}
+	var once sync.Once
+	recorded := func(err error) {
+		if ro.Recorded != nil {
+			once.Do(func() { ro.Recorded(err) })
 		}
+	}
+	if !st.durable {
+		// Nothing survives the stack: the record is written at the end.
+		opts.Checkpoint = func(*asl.Execution) { recorded(nil) }
+		return opts
+	}
+	opts.Checkpoint = func(e *asl.Execution) {
+		j.checkpoint(e)
+		j.mu.Lock()
+		err := j.err
+		j.mu.Unlock()
+		recorded(err)
+	}
+	return opts
+}
+
+// finish saves the record of a run that returned and reports the first
+// failure to record it.
+func (st *Stack) finish(exec *asl.Execution, j *journal, err error) (*asl.Execution, error) {
+	if exec == nil {
+		return nil, err
+	}
+	done, jerr := j.result()
+	if !done {
+		if serr := saveExecution(st.StateDir, exec, st.durable); serr != nil && jerr == nil {
+			jerr = serr
+		}
+	}
+	if err == nil && jerr != nil {
+		err = fmt.Errorf("record execution %s: %w", exec.Name, jerr)
 	}
 	return exec, err
 }
+
+// Run executes the state machine on input, saving the execution under the
+// state folder. observer sees every history event as it happens.
+func (st *Stack) Run(ctx context.Context, name string, input json.RawMessage, observer func(asl.HistoryEvent)) (*asl.Execution, error) {
+	return st.Execute(ctx, name, input, RunOptions{Observer: observer})
+}
+
+// Execute is Run with RunOptions. A suspended run returns the execution
+// RUNNING, recorded for Resume.
+func (st *Stack) Execute(ctx context.Context, name string, input json.RawMessage, ro RunOptions) (*asl.Execution, error) {
+	j := &journal{stateDir: st.StateDir, durable: st.durable}
+	exec, err := st.Machine.Run(ctx, name, input, st.options(ro, j))
+	if exec == nil && ro.Recorded != nil {
+		ro.Recorded(err)
+	}
+	return st.finish(exec, j, err)
+}
+
+// Resume continues an execution a stopped process left RUNNING (see
+// Interrupted) from the state it was in; see asl.StateMachine.Resume.
+func (st *Stack) Resume(ctx context.Context, saved *asl.Execution, ro RunOptions) (*asl.Execution, error) {
+	j := &journal{stateDir: st.StateDir, durable: st.durable}
+	exec, err := st.Machine.Resume(ctx, saved, st.options(ro, j))
+	if exec == nil {
+		if ro.Recorded != nil {
+			ro.Recorded(err)
+		}
+		return nil, err
+	}
+	// Resume records nothing before its first state; the journal starts
+	// with the first checkpoint, which carries the whole history.
+	return st.finish(exec, j, err)
+}
+
+// Redrive runs a FAILED, TIMED_OUT or ABORTED execution again from the
+// state it did not complete, as Step Functions' RedriveExecution; see
+// asl.StateMachine.Redrive. A refusal is an *asl.NotRedrivableError.
+func (st *Stack) Redrive(ctx context.Context, saved *asl.Execution, ro RunOptions) (*asl.Execution, error) {
+	j := &journal{stateDir: st.StateDir, durable: st.durable}
+	exec, err := st.Machine.Redrive(ctx, saved, st.options(ro, j))
+	if exec == nil {
+		if ro.Recorded != nil {
+			ro.Recorded(err)
+		}
+		return nil, err
+	}
+	return st.finish(exec, j, err)
+}
+
+// Now is the stack's clock.
+func (st *Stack) Now() time.Time { return st.clock.Now() }
 
 // ErrNoExecution is returned for an unknown execution name.
 var ErrNoExecution = errors.New("no such execution")
