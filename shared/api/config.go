@@ -95,6 +95,15 @@ func (s *Server) getConfig(ctx context.Context, r *Request, p params) (int, any,
 // hideProject returns p as GET shows it: every secret replaced by its
 // placeholder. A stored symbol_sources value that does not parse is not
 // shown at all (it may hold a secret in a shape hiding cannot find).
+//
+// URL credentials are secrets too. A URL is shown with its userinfo
+// replaced by project.HiddenUserinfo ("https://%5Bhidden-secret%5D@host/"),
+// not replaced whole: the reader still sees which server a source or an
+// app points at, and a client that reads, edits and writes back (Sentry's
+// UI does) sends the same placeholder, which the write fills from the
+// stored URL as long as scheme, host and port stay (project.BackfillURL).
+// This holds for custom source urls, webhook urls, every URL inside a
+// component schema, and allowed origins.
 func hideProject(p project.Project) project.Project {
 	out := p
 	hidden, err := sources.HideCustom(p.Options.SymbolSources)
@@ -105,15 +114,46 @@ func hideProject(p project.Project) project.Project {
 	if out.Options.Token != "" {
 		out.Options.Token = HiddenValue
 	}
+	if p.AllowedOrigins != nil {
+		out.AllowedOrigins = make([]string, len(p.AllowedOrigins))
+		for i, o := range p.AllowedOrigins {
+			out.AllowedOrigins[i] = project.RedactURLs(o)
+		}
+	}
 	out.Installations = make([]project.Installation, len(p.Installations))
 	for i, inst := range p.Installations {
-		if inst.ClientSecret != "" {
-			inst.ClientSecret = HiddenValue
-		}
-		out.Installations[i] = inst
+		out.Installations[i] = hideInstallation(inst)
 	}
 	out.UploadKeys = hideUploadKeys(p.UploadKeys)
 	return out
+}
+
+// hideInstallation returns inst as the API shows it: client secret
+// hidden, credentials of the webhook URL and of every URL in a component
+// schema hidden.
+func hideInstallation(inst project.Installation) project.Installation {
+	if inst.ClientSecret != "" {
+		inst.ClientSecret = HiddenValue
+	}
+	inst.WebhookURL = project.RedactURLs(inst.WebhookURL)
+	if inst.Components != nil {
+		comps := make([]project.Component, len(inst.Components))
+		for i, c := range inst.Components {
+			c.Schema = project.RedactJSON(c.Schema)
+			comps[i] = c
+		}
+		inst.Components = comps
+	}
+	return inst
+}
+
+// hiddenURLMessage is the reason a *project.HiddenURLError gives.
+func hiddenURLMessage(err error) string {
+	var he *project.HiddenURLError
+	if errors.As(err, &he) {
+		return "hidden URL credentials: " + he.Reason
+	}
+	return err.Error()
 }
 
 func (s *Server) putConfig(ctx context.Context, r *Request, p params) (int, any, *apiError) {
@@ -211,19 +251,32 @@ func (s *Server) checkConfig(id string, b configBody, stored project.Project) (p
 			return project.Project{}, badField(fmt.Sprintf("options.builtin_symbol_sources[%d]", i), "unknown builtin source %q (known: %s)", truncate(k), strings.Join(catalog.Keys(), ", "))
 		}
 	}
+	for i, o := range b.AllowedOrigins {
+		field := fmt.Sprintf("allowed_origins[%d]", i)
+		// An origin is a scheme, host and port: credentials in one would
+		// never be sent, so they are refused rather than kept as a
+		// secret nobody uses (a stored one is shown hidden).
+		if project.HasURLCredentials(o) || project.HasHiddenURL(o) {
+			return project.Project{}, badField(field, "an origin holds no credentials: remove the user:password@ part")
+		}
+		if strings.TrimSpace(o) == "" || strings.ContainsAny(o, " \t\r\n") {
+			return project.Project{}, badField(field, "%q is not an origin", truncate(o))
+		}
+	}
 	if next.Options.Token == HiddenValue {
 		if stored.Options.Token == "" {
 			return project.Project{}, badField("options.token", "hidden secret has no stored value: send the token itself")
+		}
+		// The token is sent to the allowed origins: kept hidden only when
+		// no origin is added, so that a writer who cannot read it cannot
+		// have it sent to an origin of its own.
+		if added := scraping.AddedTokenOrigins(stored, next); len(added) > 0 {
+			return project.Project{}, badField("options.token", "hidden secret is kept only for the origins it was sent to, and allowed_origins adds %d: send the token again", len(added))
 		}
 		next.Options.Token = stored.Options.Token
 	}
 	if h := next.Options.TokenHeader; h != "" && !headerPattern.MatchString(h) {
 		return project.Project{}, badField("options.token_header", "%q is not an HTTP header name", truncate(h))
-	}
-	for i, o := range b.AllowedOrigins {
-		if strings.TrimSpace(o) == "" || strings.ContainsAny(o, " \t\r\n") {
-			return project.Project{}, badField(fmt.Sprintf("allowed_origins[%d]", i), "%q is not an origin", truncate(o))
-		}
 	}
 	storedInst := map[string]project.Installation{}
 	for _, inst := range stored.Installations {
@@ -287,19 +340,37 @@ func checkInstallation(field, uuid string, inst project.Installation, stored pro
 	if !slugPattern.MatchString(inst.AppSlug) {
 		return inst, badField(prefix+"app_slug", "%q is not a slug", truncate(inst.AppSlug))
 	}
+	filled, err := project.BackfillURL(inst.WebhookURL, stored.WebhookURL)
+	if err != nil {
+		return inst, badField(prefix+"webhook_url", "%s", hiddenURLMessage(err))
+	}
+	inst.WebhookURL = filled
 	if inst.WebhookURL != "" {
+		// The URL is not quoted: it may carry credentials.
 		u, err := url.Parse(inst.WebhookURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return inst, badField(prefix+"webhook_url", "%q is not an absolute http(s) URL", truncate(inst.WebhookURL))
+			return inst, badField(prefix+"webhook_url", "is not an absolute http(s) URL")
 		}
 	}
 	if inst.ClientSecret == HiddenValue {
 		if stored.ClientSecret == "" {
 			return inst, badField(prefix+"client_secret", "hidden secret has no stored value: send the secret itself")
 		}
+		// The secret signs every request to the webhook URL, and a GET's
+		// signature is the same every time: kept hidden only while the
+		// URL names the stored server, or a writer who cannot read the
+		// secret could collect signatures to replay on a host of its own.
+		if inst.WebhookURL != stored.WebhookURL && !project.SameOrigin(inst.WebhookURL, stored.WebhookURL) {
+			return inst, badField(prefix+"client_secret", "hidden secret is kept only while webhook_url names the stored scheme, host and port: send the secret again for the new URL")
+		}
 		inst.ClientSecret = stored.ClientSecret
 	}
+	storedSchemas := map[string]json.RawMessage{}
+	for _, c := range stored.Components {
+		storedSchemas[c.UUID] = c.Schema
+	}
 	seen := map[string]bool{}
+	comps := make([]project.Component, len(inst.Components))
 	for i, c := range inst.Components {
 		cf := fmt.Sprintf("%scomponents[%d]", prefix, i)
 		if !uuidPattern.MatchString(c.UUID) {
@@ -315,6 +386,17 @@ func checkInstallation(field, uuid string, inst project.Installation, stored pro
 		if k := kindOf(c.Schema); k != "an object" {
 			return inst, badField(cf+".schema", "must be an object, got %s", k)
 		}
+		// A schema read with its URL credentials hidden and written back
+		// as read keeps the stored credentials.
+		schema, err := project.BackfillJSON(c.Schema, storedSchemas[c.UUID])
+		if err != nil {
+			return inst, badField(cf+".schema", "%s", hiddenURLMessage(err))
+		}
+		c.Schema = schema
+		comps[i] = c
+	}
+	if inst.Components != nil {
+		inst.Components = comps
 	}
 	return inst, nil
 }
@@ -358,8 +440,5 @@ func (s *Server) putInstallation(ctx context.Context, r *Request, p params) (int
 	if prev.UUID == "" {
 		status = http.StatusCreated
 	}
-	if checked.ClientSecret != "" {
-		checked.ClientSecret = HiddenValue
-	}
-	return status, checked, nil
+	return status, hideInstallation(checked), nil
 }
