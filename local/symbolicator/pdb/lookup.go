@@ -21,7 +21,8 @@ func (f *File) Lookup(rva uint64) (frames []Frame, ok bool) {
 		return f.procFrames(pi, a), true
 	}
 	if p := f.publicAt(a); p != nil {
-		return []Frame{{Function: demangleName(p.name), Symbol: p.name, SymAddr: uint64(p.rva)}}, true
+		name := undecorateWin(p.name)
+		return []Frame{{Function: demangleName(name), Symbol: name, SymAddr: uint64(p.rva)}}, true
 	}
 	return nil, false
 }
@@ -68,17 +69,26 @@ func (f *File) procAt(a uint32) int {
 	return found
 }
 
-// publicAt returns the public symbol covering a: the last one at or
-// before it, unless a procedure starts between the two.
+// publicAt returns the public symbol covering a, as symbolic's symcache
+// lets public symbols fill what functions leave: from its address up to the
+// next public symbol, the next procedure's start or end, and the end of its
+// section; not at all when a procedure starts at the same address (the
+// procedure describes that code).
 func (f *File) publicAt(a uint32) *public {
 	ps := f.publics
 	i := sort.Search(len(ps), func(i int) bool { return ps[i].rva > a }) - 1
-	if i < 0 {
+	if i < 0 || a >= ps[i].end {
 		return nil
 	}
 	p := &ps[i]
-	j := sort.Search(len(f.procs), func(j int) bool { return f.procs[j].start > p.rva })
+	// A procedure starting or ending in (p.rva, a] ends the symbol's
+	// reach; one starting at p.rva shadows it.
+	j := sort.Search(len(f.procs), func(j int) bool { return f.procs[j].start >= p.rva })
 	if j < len(f.procs) && f.procs[j].start <= a {
+		return nil
+	}
+	k := sort.Search(len(f.procEnds), func(k int) bool { return f.procEnds[k] > p.rva })
+	if k < len(f.procEnds) && f.procEnds[k] <= a {
 		return nil
 	}
 	return p
@@ -181,6 +191,45 @@ func (f *File) file(i int32) string {
 		return ""
 	}
 	return f.files[i]
+}
+
+// undecorateWin strips the decorations of C names on Windows ("_f",
+// "_f@8", "@f@8", "f@@8") as symbolic's symcache does for PE and PDB
+// symbols; C++ names and anything else pass unchanged.
+func undecorateWin(name string) string {
+	if strings.HasPrefix(name, "?") || strings.ContainsAny(name, ":(<") {
+		return name
+	}
+	if i := strings.LastIndex(name, "@@"); i >= 0 && isDecimal(name[i+2:]) {
+		return name[:i]
+	}
+	if name != "" && (name[0] == '@' || name[0] == '_') {
+		rest := name[1:]
+		if i := strings.LastIndexByte(rest, '@'); i >= 0 && isDecimal(rest[i+1:]) {
+			return rest[:i]
+		}
+		if name[0] == '_' {
+			return rest
+		}
+	}
+	return name
+}
+
+// isDecimal reports whether s parses as a u32 the way Rust's
+// str::parse::<u32> does (optional '+', digits, no overflow).
+func isDecimal(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 10 {
+		return false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		v = v*10 + uint64(s[i]-'0')
+	}
+	return v <= 0xFFFFFFFF
 }
 
 // demangleName is the "function" Symbolicator shows for a raw public

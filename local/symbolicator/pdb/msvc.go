@@ -72,6 +72,8 @@ const (
 	nmDiscriminator
 	nmParsed
 	nmAnon
+	nmInterface
+	nmMD5
 )
 
 // Operators that need more than their text.
@@ -125,6 +127,7 @@ const (
 	tyRValueRef
 	tyArray
 	tyVar
+	tyAlias
 	tyClass // struct, union, class and enum: NO_CLASS_TYPE prints them alike
 	tyPrimitive
 	tyVarArgs
@@ -210,6 +213,18 @@ func (p *msParser) parse() (*msResult, error) {
 	defer p.leave()
 	if !p.consume("?") {
 		return nil, errMSVC
+	}
+	if p.consume("?@") {
+		j := p.pos
+		for j < len(p.in) && isHexDigit(p.in[j]) {
+			j++
+		}
+		if j-p.pos != 32 || j >= len(p.in) || p.in[j] != '@' {
+			return nil, errMSVC
+		}
+		n := &msName{kind: nmMD5, s: p.in[p.pos:j]}
+		p.pos = j + 1
+		return &msResult{&msSymbol{name: n}, &msType{kind: tyNone}}, nil
 	}
 	if p.consume("$") {
 		if p.consume("TSS") {
@@ -346,21 +361,7 @@ func (p *msParser) parse() (*msResult, error) {
 		}
 		this := 0
 		if fc&fcStatic == 0 {
-			if p.consume("E") {
-				this |= scPtr64
-			}
-			if p.consume("I") {
-				this |= scRestrict
-			}
-			switch p.peek() {
-			case 'G':
-				p.pos++
-				this |= scLValue
-			case 'H':
-				p.pos++
-				this |= scRValue
-			}
-			this |= p.qualifier()
+			this = p.funcQualifiers()
 		}
 		if _, err := p.callingConv(); err != nil {
 			return nil, err
@@ -559,6 +560,18 @@ func (p *msParser) nestedName() (*msName, error) {
 			}
 			return n, nil
 		}
+		if p.consume("Q") {
+			s, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expect("@"); err != nil {
+				return nil, err
+			}
+			n := &msName{kind: nmInterface, s: s}
+			p.memorizeName(n)
+			return n, nil
+		}
 		d, err := p.number()
 		if err != nil {
 			return nil, err
@@ -634,7 +647,34 @@ func (p *msParser) readName(function bool) (*msSymbol, error) {
 	return &msSymbol{n, s}, nil
 }
 
-func (p *msParser) funcType() (*msType, error) {
+// funcQualifiers reads the qualifiers of a member function's this.
+func (p *msParser) funcQualifiers() int {
+	q := 0
+	if p.consume("E") {
+		q |= scPtr64
+	}
+	if p.consume("I") {
+		q |= scRestrict
+	}
+	if p.consume("F") {
+		q |= scUnaligned
+	}
+	switch p.peek() {
+	case 'G':
+		p.pos++
+		q |= scLValue
+	case 'H':
+		p.pos++
+		q |= scRValue
+	}
+	return q | p.qualifier()
+}
+
+func (p *msParser) funcType(qualifiers bool) (*msType, error) {
+	this := 0
+	if qualifiers {
+		this = p.funcQualifiers()
+	}
 	if _, err := p.callingConv(); err != nil {
 		return nil, err
 	}
@@ -650,7 +690,7 @@ func (p *msParser) funcType() (*msType, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &msType{kind: tyNonMemberFunction, params: params, inner: ret}, nil
+	return &msType{kind: tyNonMemberFunction, params: params, inner: ret, sc: this}, nil
 }
 
 var msOperators = map[byte]string{
@@ -821,12 +861,12 @@ func (p *msParser) funcClass(c byte) (int, error) {
 func (p *msParser) qualifier() int {
 	var q int
 	switch p.peek() {
-	case 'A':
-	case 'B':
+	case 'A', 'Q':
+	case 'B', 'R':
 		q = scConst
-	case 'C':
+	case 'C', 'S':
 		q = scVolatile
-	case 'D':
+	case 'D', 'T':
 		q = scConst | scVolatile
 	default:
 		return 0
@@ -947,7 +987,7 @@ var msPrimitives = map[byte]string{
 }
 
 var msPrimitives2 = map[byte]string{
-	'N': "bool", 'J': "int64_t", 'K': "uint64_t", 'W': "wchar_t", 'Q': "char8_t", 'S': "char16_t", 'U': "char32_t",
+	'N': "bool", 'J': "int64_t", 'K': "uint64_t", 'L': "int128_t", 'M': "uint128_t", 'W': "wchar_t", 'Q': "char8_t", 'S': "char16_t", 'U': "char32_t",
 }
 
 func (p *msParser) varType(sc int) (*msType, error) {
@@ -963,14 +1003,14 @@ func (p *msParser) varType(sc int) (*msType, error) {
 		return &msType{kind: tyClass, sym: sym, sc: sc}, nil
 	}
 	if p.consume("A6") {
-		ft, err := p.funcType()
+		ft, err := p.funcType(false)
 		if err != nil {
 			return nil, err
 		}
 		return &msType{kind: tyRef, inner: ft, sc: sc}, nil
 	}
 	if p.consume("P6") {
-		ft, err := p.funcType()
+		ft, err := p.funcType(false)
 		if err != nil {
 			return nil, err
 		}
@@ -1006,7 +1046,15 @@ func (p *msParser) varType(sc int) (*msType, error) {
 		case p.consume("$T"):
 			return &msType{kind: tyNullptr}, nil
 		case p.consume("$A6"):
-			return p.funcType()
+			return p.funcType(false)
+		case p.consume("$A8@@"):
+			return p.funcType(true)
+		case p.consume("$Y"):
+			sym, err := p.readName(true)
+			if err != nil {
+				return nil, err
+			}
+			return &msType{kind: tyAlias, sym: sym, sc: sc}, nil
 		}
 		if p.consume("$C") {
 			sc = p.qualifier()
@@ -1411,7 +1459,7 @@ func (w *msWriter) pre(t *msType) {
 		}
 		w.pre(t.inner)
 		sc = t.sc
-	case tyClass:
+	case tyClass, tyAlias:
 		w.name(t.sym, nil)
 		sc = t.sc
 	case tyPrimitive:
@@ -1435,7 +1483,7 @@ func (w *msWriter) memfnQualifiers(sc int) {
 	for _, q := range []struct {
 		bit int
 		s   string
-	}{{scConst, "const"}, {scRestrict, "__restrict"}, {scLValue, "&"}, {scRValue, "&&"}} {
+	}{{scConst, "const"}, {scVolatile, "volatile"}, {scRestrict, "__restrict"}, {scLValue, "&"}, {scRValue, "&&"}} {
 		if sc&q.bit != 0 {
 			w.space()
 			w.write(q.s)
@@ -1546,15 +1594,15 @@ func (w *msWriter) oneName(n *msName) {
 	case nmDiscriminator:
 		w.write("`" + strconv.Itoa(int(n.num)) + "'")
 	case nmParsed:
-		inner := &msWriter{depth: w.depth}
-		inner.serialize(n.parsed)
-		if inner.err != nil {
-			w.err = inner.err
-			return
-		}
-		w.write("`" + inner.sb.String() + "'")
+		w.write("`")
+		w.serialize(n.parsed)
+		w.write("'")
 	case nmAnon:
 		w.write("`anonymous namespace'")
+	case nmInterface:
+		w.write("[" + n.s + "]")
+	case nmMD5:
+		w.write("??@" + n.s + "@")
 	}
 }
 
@@ -1585,13 +1633,13 @@ func (w *msWriter) name(s *msSymbol, t *msType) {
 		switch n.op {
 		case opCtor:
 			if len(s.scope) == 0 {
-				w.err = errMSVC
+				w.write("[invalid]")
 				return
 			}
 			w.oneName(s.scope[0])
 		case opDtor:
 			if len(s.scope) == 0 {
-				w.err = errMSVC
+				w.write("[invalid]")
 				return
 			}
 			w.write("~")
@@ -1620,15 +1668,13 @@ func (w *msWriter) name(s *msSymbol, t *msType) {
 	case nmDiscriminator:
 		w.write("`" + strconv.Itoa(int(n.num)) + "'")
 	case nmParsed:
-		inner := &msWriter{depth: w.depth}
-		inner.serialize(n.parsed)
-		if inner.err != nil {
-			w.err = inner.err
-			return
-		}
-		w.write(inner.sb.String())
+		w.serialize(n.parsed)
+	case nmInterface:
+		w.write("[" + n.s + "]")
+	case nmMD5:
+		w.write("??@" + n.s + "@")
 	case nmAnon:
-		w.err = errMSVC
+		// Not produced by the parser for a symbol's own name.
 	}
 }
 

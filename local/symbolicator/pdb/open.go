@@ -47,6 +47,11 @@ func Open(data []byte) (f *File, err error) {
 	}
 	f.finishLines(modLines)
 	sort.SliceStable(f.procs, func(i, j int) bool { return f.procs[i].start < f.procs[j].start })
+	f.procEnds = make([]uint32, len(f.procs))
+	for i, p := range f.procs {
+		f.procEnds[i] = p.end
+	}
+	sort.Slice(f.procEnds, func(i, j int) bool { return f.procEnds[i] < f.procEnds[j] })
 	f.contribs = contribRanges(dbi, &f.addr)
 
 	if dbi.symRecords != 0xFFFF {

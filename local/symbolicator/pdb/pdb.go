@@ -143,6 +143,7 @@ type File struct {
 
 	files    []string    // interned source paths
 	procs    []proc      // by start RVA
+	procEnds []uint32    // ends of procs, sorted
 	sites    []site      // grouped by proc, each proc's sites in pre-order
 	ranges   []srange    // grouped by site
 	modLines [][]lineRec // per module, by start

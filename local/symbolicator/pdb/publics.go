@@ -4,8 +4,8 @@ import "sort"
 
 // public is an S_PUB32 symbol in an executable section.
 type public struct {
-	rva  uint32
-	name string
+	rva, end uint32 // end: the end of its section
+	name     string
 }
 
 // parsePublics collects the public symbols of the global symbol record
@@ -32,7 +32,12 @@ func (f *File) parsePublics(b []byte) error {
 			continue
 		}
 		if rva, ok := f.addr.rva(seg, so); ok {
-			f.publics = append(f.publics, public{rva, name})
+			sec := f.addr.sections[seg-1]
+			end := uint64(sec.va) + uint64(sec.size)
+			if f.addr.omap != nil || end > 0xFFFFFFFF || end <= uint64(rva) {
+				end = 0xFFFFFFFF
+			}
+			f.publics = append(f.publics, public{rva: rva, end: uint32(end), name: name})
 		}
 	}
 	sort.SliceStable(f.publics, func(i, j int) bool { return f.publics[i].rva < f.publics[j].rva })
