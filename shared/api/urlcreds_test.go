@@ -194,7 +194,9 @@ func TestConfigURLCredentialsWrite(t *testing.T) {
 		},
 		{
 			name: "source url credentials removed",
-			edit: func(b string) string { return strings.Replace(b, "%5Bhidden-secret%5D@mirror.example", "mirror.example", 1) },
+			edit: func(b string) string {
+				return strings.Replace(b, "%5Bhidden-secret%5D@mirror.example", "mirror.example", 1)
+			},
 			check: func(t *testing.T, p project.Project) {
 				if strings.Contains(p.Options.SymbolSources, "mirror-s3cret") {
 					t.Errorf("sources %s", p.Options.SymbolSources)
@@ -246,8 +248,10 @@ func TestConfigURLCredentialsWrite(t *testing.T) {
 			},
 		},
 		{
-			name:      "hidden token to an added origin",
-			edit:      func(b string) string { return strings.Replace(b, `"https://crashy.example"`, `"https://crashy.example","https://evil.example"`, 1) },
+			name: "hidden token to an added origin",
+			edit: func(b string) string {
+				return strings.Replace(b, `"https://crashy.example"`, `"https://crashy.example","https://evil.example"`, 1)
+			},
 			wantField: "options.token",
 		},
 		{
@@ -260,8 +264,10 @@ func TestConfigURLCredentialsWrite(t *testing.T) {
 			},
 		},
 		{
-			name:      "credentials in an origin",
-			edit:      func(b string) string { return strings.Replace(b, `"https://crashy.example"`, `"https://u:origin-pw@crashy.example"`, 1) },
+			name: "credentials in an origin",
+			edit: func(b string) string {
+				return strings.Replace(b, `"https://crashy.example"`, `"https://u:origin-pw@crashy.example"`, 1)
+			},
 			wantField: "allowed_origins[0]",
 		},
 		{
@@ -281,8 +287,10 @@ func TestConfigURLCredentialsWrite(t *testing.T) {
 			},
 		},
 		{
-			name:      "invalid webhook url with credentials is refused without quoting it",
-			edit:      func(b string) string { return strings.Replace(b, "https://%5Bhidden-secret%5D@tracker.example/hook", "ftp://x:hook-s3cret@h/", 1) },
+			name: "invalid webhook url with credentials is refused without quoting it",
+			edit: func(b string) string {
+				return strings.Replace(b, "https://%5Bhidden-secret%5D@tracker.example/hook", "ftp://x:hook-s3cret@h/", 1)
+			},
 			wantField: "installations[0].webhook_url",
 		},
 	}
