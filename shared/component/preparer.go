@@ -10,8 +10,9 @@
 // Requests go to URLs that app authors control, so they go through
 // SafeClient, which refuses private, loopback, link-local and metadata
 // addresses unless told otherwise, and bounds time and size. The
-// installation's client secret only signs requests: it is in no error, log
-// line or Result.
+// installation's client secret only signs requests, and the credentials of
+// its webhook URL only authorize them (as a Basic authorization header):
+// neither is in any error, log line or Result.
 package component
 
 import (
@@ -145,8 +146,9 @@ func (r *preparation) schemaErr(path, reason string) error {
 	return &SchemaError{Component: r.comp.UUID, Path: path, Reason: reason}
 }
 
-// stacktraceLink sets schema.url to the app's webhook URL with path
-// schema.uri and the installation (and project) in the query. The webhook
+// stacktraceLink sets schema.url to the app's webhook URL, without its
+// credentials, with path schema.uri and the installation (and project) in
+// the query. The webhook
 // URL's fragment (and last-segment ";params") stay, as in Sentry's
 // _prepare_stacktrace_link, which replaces only the path and the query of
 // the parsed webhook URL. A "?" in uri is escaped into the path: the
@@ -168,6 +170,10 @@ func (r *preparation) stacktraceLink() (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("component %s: stacktrace link of app %q: %w", r.comp.UUID, r.inst.AppSlug, err)
 	}
+	// The link is shown to users and opened by their browsers: the
+	// webhook URL's credentials are no part of it. (Sentry keeps them,
+	// handing every user who sees the link the app's credentials.)
+	u.User = nil
 	q := "installationId=" + url.QueryEscape(r.inst.UUID)
 	if r.projectSlug != "" {
 		q += "&projectSlug=" + url.QueryEscape(r.projectSlug)
@@ -302,7 +308,9 @@ func (r *preparation) dependentData(deps []string) (data string, complete bool, 
 }
 
 // Result is one component's outcome in PrepareAll: the prepared schema or
-// the error. It carries nothing secret and marshals to JSON as-is.
+// the error. It carries nothing secret (URL credentials in the schema or
+// the error are hidden, project.RedactURLs) and marshals to JSON as-is;
+// Err, not marshalled, is the error itself.
 type Result struct {
 	Installation  string          `json:"installation"`
 	AppSlug       string          `json:"app_slug"`
@@ -355,13 +363,16 @@ func (p *Preparer) PrepareAll(ctx context.Context, installations []project.Insta
 			res := &results[j.i]
 			prepared, err := p.prepareSafely(ctx, j.inst, j.c, projectSlug)
 			if err != nil {
+				msg := project.RedactURLs(err.Error())
 				logger.WarnContext(ctx, "prepare component failed",
 					"app", j.inst.AppSlug, "installation", j.inst.UUID,
-					"component", j.c.UUID, "type", j.c.Type, "error", err)
-				res.Err, res.Error = err, err.Error()
+					"component", j.c.UUID, "type", j.c.Type, "error", msg)
+				res.Err, res.Error = err, msg
 				return
 			}
-			res.Schema = prepared.Schema
+			// Results are stored and shown: a URL with credentials the
+			// stored schema holds is hidden there.
+			res.Schema = project.RedactJSON(prepared.Schema)
 		})
 	}
 	wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"encoding/base64"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -73,7 +74,14 @@ type RequestError struct {
 	Err     error
 }
 
+// Error names the app, the URI, the status and the cause. The credentials
+// of any URL in it are hidden (the cause may be net/http's, which quotes
+// the URL it was given).
 func (e *RequestError) Error() string {
+	return project.RedactURLs(e.text())
+}
+
+func (e *RequestError) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "select options from app %q uri %q", e.App, e.URI)
 	if e.StatusCode != 0 {
@@ -142,6 +150,14 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 	if err != nil {
 		return fail(0, "", err)
 	}
+	// Credentials in the webhook URL are sent as Basic authorization, as
+	// Sentry's HTTP client sends them, but the request's URL holds none:
+	// net/http quotes that URL in its errors (with the user name, the
+	// password masked), and errors reach logs and execution output. Go
+	// drops the header on a redirect to another domain, as it would the
+	// URL's userinfo.
+	u, creds := project.StripURLCredentials(u)
+	scrub := credentialScrubber(creds)
 	q := []string{"installationId=" + url.QueryEscape(req.Installation.UUID)}
 	if req.ProjectSlug != "" {
 		q = append(q, "projectSlug="+url.QueryEscape(req.ProjectSlug))
@@ -165,6 +181,10 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 	requestID := strings.ReplaceAll(uuid.NewString(), "-", "")
 	hreq.Header.Set(RequestIDHeader, requestID)
 	hreq.Header.Set(SignatureHeader, Sign(req.Installation.ClientSecret, nil))
+	if creds != nil {
+		pass, _ := creds.Password()
+		hreq.SetBasicAuth(creds.Username(), pass)
+	}
 
 	client := r.Client
 	if client == nil {
@@ -181,8 +201,9 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 	start := time.Now()
 	resp, err := client.Do(hreq)
 	if err != nil {
+		err = scrubbedError{err: err, scrub: scrub}
 		logger.DebugContext(ctx, "select options request failed",
-			"app", app, "uri", req.URI, "request_id", requestID, "error", err)
+			"app", app, "uri", req.URI, "request_id", requestID, "error", err.Error())
 		return fail(0, "", err)
 	}
 	defer resp.Body.Close()
@@ -190,13 +211,56 @@ func (r *SelectRequester) Request(ctx context.Context, req SelectRequest) (Choic
 	logger.DebugContext(ctx, "select options requested",
 		"app", app, "uri", req.URI, "request_id", requestID, "status", resp.StatusCode, "bytes", len(body), "duration", time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fail(resp.StatusCode, upstreamMessage(body), nil)
+		// The app's message is its own text: it may echo the
+		// credentials it was sent.
+		return fail(resp.StatusCode, scrub(upstreamMessage(body)), nil)
 	}
 	if err != nil {
 		return fail(resp.StatusCode, "", fmt.Errorf("read body: %w", err))
 	}
 	return parseChoices(app, req.URI, body)
 }
+
+// minScrubLen is the shortest credential part credentialScrubber removes
+// from a text on its own: a shorter one would blot out ordinary words, and
+// says little about the credential.
+const minScrubLen = 4
+
+// credentialScrubber returns a function that removes from a text every
+// spelling of the credentials an app was sent: the Basic authorization
+// value, "user:password", and the password and the user name on their
+// own (a token is often the user name). It removes nothing when creds is
+// nil.
+func credentialScrubber(creds *url.Userinfo) func(string) string {
+	if creds == nil {
+		return func(s string) string { return s }
+	}
+	user := creds.Username()
+	pass, _ := creds.Password()
+	pair := user + ":" + pass
+	var secrets []string
+	for _, s := range []string{base64.StdEncoding.EncodeToString([]byte(pair)), pair, url.UserPassword(user, pass).String(), pass, user} {
+		if len(s) >= minScrubLen && s != ":" {
+			secrets = append(secrets, s)
+		}
+	}
+	return func(s string) string {
+		for _, secret := range secrets {
+			s = strings.ReplaceAll(s, secret, project.HiddenUserinfo)
+		}
+		return project.RedactURLs(s)
+	}
+}
+
+// scrubbedError is an error whose text has the credentials of the request
+// removed; errors.As and errors.Is still see the error it wraps.
+type scrubbedError struct {
+	err   error
+	scrub func(string) string
+}
+
+func (e scrubbedError) Error() string { return e.scrub(e.err.Error()) }
+func (e scrubbedError) Unwrap() error { return e.err }
 
 // Sign is the Sentry-App-Signature of body: hex(HMAC-SHA256(secret, body)).
 func Sign(secret string, body []byte) string {
