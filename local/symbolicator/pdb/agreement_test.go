@@ -119,13 +119,17 @@ var (
 	int64RE    = regexp.MustCompile(`\b(__int64|int64_t)\b`)
 	uint64RE   = regexp.MustCompile(`\buint64_t\b`)
 	digitConst = regexp.MustCompile(`([0-9])const\b`)
+	sigilConst = regexp.MustCompile(`([*&]) const\b`)
+	callConvRE = regexp.MustCompile(`__(cdecl|thiscall|stdcall|fastcall) `)
 	noTypeArg  = regexp.MustCompile(`<NoType>`)
 )
 
 // normName brings LLVM's and symbolic's spellings of a name together
 // where they differ only in form: LLVM's demangler writes tags
 // ("struct S"), a blank before sigils, "__int64", "(void)" and a blank
-// after commas in template arguments (clang's own names have none);
+// after commas in template arguments (clang's own names have none),
+// "*const", calling conventions inside pointer-to-member types, "dtor" for
+// "destructor" in special names;
 // msvc-demangler (symbolic) writes "int64_t" and, after a name ending in
 // a digit, "S0const&"; symbolic's type formatter writes "<NoType>" for C
 // varargs.
@@ -136,6 +140,9 @@ func normName(s string) string {
 	s = uint64RE.ReplaceAllString(s, "unsigned long long")
 	s = int64RE.ReplaceAllString(s, "long long")
 	s = digitConst.ReplaceAllString(s, "$1 const")
+	s = sigilConst.ReplaceAllString(s, "${1}const")
+	s = callConvRE.ReplaceAllString(s, "")
+	s = strings.ReplaceAll(s, " dtor'", " destructor'")
 	s = noTypeArg.ReplaceAllString(s, "...")
 	s = strings.ReplaceAll(s, "(void)", "()")
 	s = strings.ReplaceAll(s, ", ", ",")
