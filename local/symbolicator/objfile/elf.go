@@ -7,18 +7,23 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // openELF reads identity, features and (when index is set) the symbol table
-// and DWARF index of an ELF file.
-func openELF(data []byte, index bool, alt *supplement) (*File, error) {
+// and DWARF index of an ELF file. The compressed sections' claims are
+// checked against lim before any section is read, so that every inflation
+// below (ours, and debug/elf's for the symbol and string tables, which
+// stops at the claim) is bounded.
+func openELF(data []byte, index bool, alt *supplement, lim debugfile.InflateLimits) (*File, error) {
 	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, &MalformedError{Kind: "elf", What: "header", Err: err}
+	}
+	if _, err := debugfile.CheckELFClaims(ef, data, lim); err != nil {
+		return nil, &MalformedError{Kind: "elf", What: "compressed sections", Err: err}
 	}
 	f := &File{Identity: Identity{Kind: "elf", Arch: debugfile.ELFArch(ef.Machine)}}
 
@@ -122,6 +127,9 @@ func openSupplement(data []byte) (*supplement, string, error) {
 	if err != nil {
 		return nil, "", &MalformedError{Kind: "elf", What: "supplementary file header", Err: err}
 	}
+	if _, err := debugfile.CheckELFClaims(ef, data, debugfile.InflateLimits{}); err != nil {
+		return nil, "", &MalformedError{Kind: "elf", What: "supplementary file's compressed sections", Err: err}
+	}
 	secs, err := elfDWARFSections(ef, data)
 	if err != nil {
 		return nil, "", err
@@ -145,8 +153,9 @@ func elfSection(ef *elf.File, name string) *elf.Section {
 }
 
 // elfSectionData returns a section's contents, decompressed (SHF_COMPRESSED
-// zlib/zstd or the GNU .zdebug format) by debug/elf, within size limits.
-// Uncompressed sections are sliced from data without a copy.
+// zlib/zstd or the GNU .zdebug format) to exactly the size its header
+// claims; openELF has checked the claims against the bound. Uncompressed
+// sections are sliced from data without a copy.
 func elfSectionData(s *elf.Section, data []byte) ([]byte, error) {
 	if s.Type == elf.SHT_NOBITS {
 		return nil, nil
@@ -155,20 +164,9 @@ func elfSectionData(s *elf.Section, data []byte) ([]byte, error) {
 		return nil, &MalformedError{Kind: "elf", What: "section " + s.Name,
 			Err: fmt.Errorf("extends past end of file (offset %d, size %d, file size %d)", s.Offset, s.FileSize, len(data))}
 	}
-	compressed := s.Flags&elf.SHF_COMPRESSED != 0 || (strings.HasPrefix(s.Name, ".zdebug") && s.FileSize >= 12 && string(data[s.Offset:s.Offset+4]) == "ZLIB")
-	if !compressed {
-		return data[s.Offset : s.Offset+s.FileSize], nil
-	}
-	r := s.Open()
-	// debug/elf learns the .zdebug size only once the section is opened.
-	size := s.Size
-	if size > maxSectionSize || size > 4096*s.FileSize+4096 {
-		return nil, &MalformedError{Kind: "elf", What: "section " + s.Name,
-			Err: fmt.Errorf("decompressed size %d is implausible for %d compressed bytes", size, s.FileSize)}
-	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, &MalformedError{Kind: "elf", What: "section " + s.Name, Err: fmt.Errorf("decompress: %w", err)}
+	b, err := debugfile.ELFSectionData(s, data)
+	if err != nil {
+		return nil, &MalformedError{Kind: "elf", What: "compressed section", Err: err}
 	}
 	return b, nil
 }

@@ -85,9 +85,9 @@ func TestMalformed(t *testing.T) {
 			for i := gzInfo.Offset + 24; i < gzInfo.Offset+64; i++ {
 				b[i] = 0xa5
 			}
-		}), "", false, true, "malformed elf: section .debug_info: decompress"},
+		}), "", false, true, "malformed elf: compressed section: section .debug_info does not decompress to the"},
 		{"implausible decompressed size", patched(gz, func(b []byte) { le.PutUint64(b[gzInfo.Offset+8:], 1<<40) }), "", false, true,
-			"malformed elf"},
+			"malformed elf: compressed sections: section .debug_info claims 1099511627776 bytes decompressed, over the bound of"},
 		{"line table longer than its section", patched(plain, func(b []byte) { le.PutUint32(b[line.Offset:], 0xfffffff0) }), "", false, true,
 			"line table at 0x0: unit length"},
 		{"unknown line table version", patched(plain, func(b []byte) { le.PutUint16(b[line.Offset+4:], 9) }), "", false, true,

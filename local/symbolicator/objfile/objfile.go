@@ -34,6 +34,14 @@
 // supplementary file, to be fetched by its build-id and passed to
 // OpenWithSupplement.
 //
+// Compressed ELF sections (zlib or zstd SHF_COMPRESSED, GNU .zdebug) are
+// inflated within a bound on the file's total decompressed size
+// (debugfile.InflateLimits: by default the smaller of 2 GiB and 100 times
+// the file's size), checked from the section headers before anything is
+// inflated; a section whose data inflates past, or short of, the size its
+// header claims is malformed. Decompression bombs therefore cost at most
+// the bound, and usually nothing: their claims are refused first.
+//
 // Address 0 in linked ELF files is where linkers leave functions of
 // discarded sections, so line sequences and functions starting there are
 // ignored; Mach-O objects keep code at 0.
@@ -42,17 +50,18 @@ package objfile
 import (
 	"errors"
 	"fmt"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // Limits applied to untrusted input. Anything larger is reported as
 // malformed rather than allocated.
 const (
-	maxSectionSize = 1 << 30 // decompressed size of one section
-	maxSymbols     = 8 << 20
-	maxLineRows    = 64 << 20
-	maxNodes       = 32 << 20
-	maxFatArches   = 64
-	maxLoadCmds    = 1 << 16
+	maxSymbols   = 8 << 20
+	maxLineRows  = 64 << 20
+	maxNodes     = 32 << 20
+	maxFatArches = 64
+	maxLoadCmds  = 1 << 16
 )
 
 // recoverPanics turns panics inside Open and Identify into errors. The
@@ -144,17 +153,34 @@ type AltLink struct {
 }
 
 // Open parses an ELF or Mach-O file (a thin one, or the first architecture of
-// a universal binary) and indexes its DWARF and symbol table. It never
-// panics: malformed input yields a *MalformedError, other formats wrap
-// ErrUnsupported.
+// a universal binary) and indexes its DWARF and symbol table, with the
+// default decompression bound. It never panics: malformed input yields a
+// *MalformedError, other formats wrap ErrUnsupported.
 func Open(data []byte) (*File, error) {
-	return OpenArch(data, "")
+	return OpenWith(data, Options{})
 }
 
 // OpenArch is Open that picks the slice with the given arch ("x86_64",
 // "arm64", ...) from a Mach-O universal binary. An empty arch picks the first
 // slice. For thin files arch is ignored.
-func OpenArch(data []byte, arch string) (f *File, err error) {
+func OpenArch(data []byte, arch string) (*File, error) {
+	return OpenWith(data, Options{Arch: arch})
+}
+
+// Options tunes OpenWith and IdentifyWith. The zero value is Open's.
+type Options struct {
+	// Arch picks the slice of a universal binary; "" picks the first.
+	Arch string
+	// Inflate bounds the decompressed size of the file's compressed
+	// sections, summed. A file whose section headers claim more is
+	// refused before anything is inflated, with a *MalformedError
+	// wrapping a *debugfile.InflateError that names the section, its
+	// claim and the bound.
+	Inflate debugfile.InflateLimits
+}
+
+// OpenWith is Open with options.
+func OpenWith(data []byte, opts Options) (f *File, err error) {
 	defer func() {
 		if !recoverPanics {
 			return
@@ -165,9 +191,9 @@ func OpenArch(data []byte, arch string) (f *File, err error) {
 	}()
 	switch kindOf(data) {
 	case "elf":
-		return openELF(data, true, nil)
+		return openELF(data, true, nil, opts.Inflate)
 	case "macho":
-		return openMachO(data, arch, true)
+		return openMachO(data, opts.Arch, true)
 	}
 	return nil, fmt.Errorf("open object file: %w", ErrUnsupported)
 }
@@ -187,7 +213,7 @@ func OpenWithSupplement(data, sup []byte) (f *File, err error) {
 	if kindOf(data) != "elf" {
 		return nil, fmt.Errorf("open object file with supplement: %w", ErrUnsupported)
 	}
-	id, err := openELF(data, false, nil)
+	id, err := openELF(data, false, nil, debugfile.InflateLimits{})
 	if err != nil {
 		return nil, err
 	}
@@ -201,17 +227,24 @@ func OpenWithSupplement(data, sup []byte) (f *File, err error) {
 	if altID != id.AltLink.BuildID {
 		return nil, fmt.Errorf("open object file with supplement: supplementary file has build-id %q, the link wants %q", altID, id.AltLink.BuildID)
 	}
-	return openELF(data, true, alt)
+	return openELF(data, true, alt, debugfile.InflateLimits{})
 }
 
 // Identify reads only the identity of a file (headers, build-id note or
 // LC_UUID): it builds no index.
 func Identify(data []byte) (Identity, error) {
-	return IdentifyArch(data, "")
+	return IdentifyWith(data, Options{})
 }
 
 // IdentifyArch is Identify for the given arch of a universal binary.
-func IdentifyArch(data []byte, arch string) (id Identity, err error) {
+func IdentifyArch(data []byte, arch string) (Identity, error) {
+	return IdentifyWith(data, Options{Arch: arch})
+}
+
+// IdentifyWith is Identify with options. It checks the decompression
+// bound as OpenWith does, so that a file refused by one is refused by the
+// other.
+func IdentifyWith(data []byte, opts Options) (id Identity, err error) {
 	defer func() {
 		if !recoverPanics {
 			return
@@ -223,9 +256,9 @@ func IdentifyArch(data []byte, arch string) (id Identity, err error) {
 	var f *File
 	switch kindOf(data) {
 	case "elf":
-		f, err = openELF(data, false, nil)
+		f, err = openELF(data, false, nil, opts.Inflate)
 	case "macho":
-		f, err = openMachO(data, arch, false)
+		f, err = openMachO(data, opts.Arch, false)
 	default:
 		return Identity{}, fmt.Errorf("identify object file: %w", ErrUnsupported)
 	}
