@@ -51,6 +51,12 @@ func New(st *stack.Stack, opts Options) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	exec := NewExecutor(st, st.StateDir, log.With("component", "executor"))
+	// What an earlier process left running continues first.
+	if n, err := exec.ResumeInterrupted(); err != nil {
+		log.Error("interrupted executions not resumed", "error", err)
+	} else if n > 0 {
+		log.Info("resumed interrupted executions", "count", n)
+	}
 	starter := &execution.Starter{Runner: exec, Claims: st.Store, Blobs: st.Blobs, PayloadBucket: stack.CrashBucket}
 	presign := awss3.NewPresignClient(st.S3)
 	srv := &api.Server{
@@ -87,8 +93,18 @@ func New(st *stack.Stack, opts Options) *Service {
 		Quarantine: DirQuarantine{Dir: bucketDir},
 		Log:        log.With("function", "crash-upload"),
 	}
+	// A crash file whose execution exists (started before a restart) is
+	// not announced again.
+	exists := func(ctx context.Context, key string) bool {
+		projectID, eventID, _, err := crashupload.ParseKey(key)
+		if err != nil {
+			return false
+		}
+		_, err = exec.Describe(ctx, execution.Name(projectID, eventID))
+		return err == nil
+	}
 	s.Bucket = &Watcher{
-		Dir: bucketDir, Bucket: stack.CrashBucket, InPlace: true,
+		Dir: bucketDir, Bucket: stack.CrashBucket, InPlace: true, Exists: exists,
 		Sink: s.BucketCrashes.HandleEvent, Interval: opts.PollInterval, Log: log.With("component", "crash-bucket"),
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -102,16 +118,23 @@ func New(st *stack.Stack, opts Options) *Service {
 			Log:        log.With("function", "crash-upload"),
 		}
 		s.Watcher = &Watcher{
-			Dir: opts.CrashDir, Bucket: stack.CrashBucket, S3: st.S3,
+			Dir: opts.CrashDir, Bucket: stack.CrashBucket, S3: st.S3, Exists: exists,
 			Sink: s.Crashes.HandleEvent, Interval: opts.PollInterval, Log: log.With("component", "crash-dir"),
 		}
 	}
 	return s
 }
 
-// Close stops watching the crash bucket and stops running executions.
-func (s *Service) Close() {
+// Shutdown stops watching the crash bucket, then stops the executor:
+// states in flight may finish for up to grace, and every execution not
+// finished stays RUNNING on disk, resumed by the next New on the same
+// state folder. It returns how many were left to resume. Stop serving the
+// API first, so nothing new is accepted meanwhile.
+func (s *Service) Shutdown(grace time.Duration) int {
 	s.stop()
 	<-s.done
-	s.Executor.Close()
+	return s.Executor.Shutdown(grace)
 }
+
+// Close is Shutdown without a grace period.
+func (s *Service) Close() { s.Shutdown(0) }

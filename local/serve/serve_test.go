@@ -253,9 +253,18 @@ func TestExecutor(t *testing.T) {
 // heldRunner runs executions that finish only when release is closed.
 type heldRunner struct{ release chan struct{} }
 
-func (h heldRunner) Run(ctx context.Context, name string, input json.RawMessage, _ func(asl.HistoryEvent)) (*asl.Execution, error) {
+func (h heldRunner) Execute(ctx context.Context, name string, input json.RawMessage, ro stack.RunOptions) (*asl.Execution, error) {
+	ro.Recorded(nil)
 	<-h.release
 	return &asl.Execution{Name: name, Status: "SUCCEEDED", Input: input, Output: input}, nil
+}
+
+func (h heldRunner) Resume(ctx context.Context, saved *asl.Execution, ro stack.RunOptions) (*asl.Execution, error) {
+	return nil, errors.New("heldRunner does not resume")
+}
+
+func (h heldRunner) Redrive(ctx context.Context, saved *asl.Execution, ro stack.RunOptions) (*asl.Execution, error) {
+	return nil, errors.New("heldRunner does not redrive")
 }
 
 // TestExecutorWhileRunning: the same input again is the running

@@ -8,6 +8,7 @@
 //
 //	POST /v1/projects/{project_id}/events/{event_id}/symbolicate   start a symbolication (202)
 //	GET  /v1/executions/{execution_id}                             status, result or error
+//	POST /v1/executions/{execution_id}/redrive                     run a failed execution again (redrive.go)
 //	GET  /v1/projects/{project_id}/config                          configuration, secrets hidden
 //	PUT  /v1/projects/{project_id}/config                          store configuration, secrets backfilled
 //	PUT  /v1/projects/{project_id}/installations/{uuid}            store a sentry-app installation
@@ -220,6 +221,7 @@ type params map[string]string
 var routes = []route{
 	{http.MethodPost, "/v1/projects/{project_id}/events/{event_id}/symbolicate", (*Server).submit, nil},
 	{http.MethodGet, "/v1/executions/{execution_id}", (*Server).getExecution, nil},
+	{http.MethodPost, "/v1/executions/{execution_id}/redrive", (*Server).redriveExecution, nil},
 	{http.MethodGet, "/v1/projects/{project_id}/config", (*Server).getConfig, nil},
 	{http.MethodPut, "/v1/projects/{project_id}/config", (*Server).putConfig, nil},
 	{http.MethodPost, "/v1/projects/{project_id}/config/upload-key", (*Server).rotateUploadKey, nil},
