@@ -51,6 +51,11 @@ func (s *Steps) PrepareComponents(ctx context.Context, in Input) (*Components, e
 		return out, nil
 	}
 	results := s.Components.PrepareAll(ctx, installs, p.Slug, componentConcurrency)
+	for i := range results {
+		// Stored and shown: whatever the preparer, no URL credentials.
+		results[i].Error = project.RedactURLs(results[i].Error)
+		results[i].Schema = project.RedactJSON(results[i].Schema)
+	}
 	for _, r := range results {
 		out.Items = append(out.Items, ComponentStatus{AppSlug: r.AppSlug, Component: r.ComponentUUID, Type: r.Type, Error: r.Error})
 		if r.Error != "" {

@@ -3,6 +3,8 @@ package task
 import (
 	"fmt"
 	"time"
+
+	"github.com/symflow/symflow/shared/project"
 )
 
 // The error types below are the workflow's error names. A Lambda reports a
@@ -11,6 +13,10 @@ import (
 // statemachine/symbolicate.asl.json: renaming one breaks a Catch. They are
 // returned as they are at the Lambda boundary, never wrapped (a wrapped
 // error would reach Step Functions as "wrapError").
+//
+// An error's text is its cause in the execution history: the ones that
+// may quote a URL (Symbolicator's, a source's in a message passed on)
+// hide URL credentials in it (project.RedactURLs).
 
 // TaskIdNotFound: Symbolicator answered 404 for a poll. It restarted (losing
 // its tasks) or another worker behind the load balancer answered; the
@@ -64,7 +70,7 @@ type SymbolicatorUnreachable struct {
 }
 
 func (e *SymbolicatorUnreachable) Error() string {
-	return fmt.Sprintf("cannot reach Symbolicator at %s after retries: %s; check the SymbolicatorUrl parameter and the network path", e.URL, e.Reason)
+	return project.RedactURLs(fmt.Sprintf("cannot reach Symbolicator at %s after retries: %s; check the SymbolicatorUrl parameter and the network path", e.URL, e.Reason))
 }
 
 // MalformedResponse: Symbolicator (or something answering in its place)
@@ -78,7 +84,7 @@ type MalformedResponse struct {
 }
 
 func (e *MalformedResponse) Error() string {
-	return fmt.Sprintf("Symbolicator's answer to the %s at %s is not usable: %s; check that the SymbolicatorUrl parameter points at Symbolicator itself and that no proxy in between cuts or replaces its answers", e.Op, e.URL, e.Reason)
+	return project.RedactURLs(fmt.Sprintf("Symbolicator's answer to the %s at %s is not usable: %s; check that the SymbolicatorUrl parameter points at Symbolicator itself and that no proxy in between cuts or replaces its answers", e.Op, e.URL, e.Reason))
 }
 
 // ProjectNotFound: the execution names a project symflow has no
@@ -98,7 +104,7 @@ type InvalidInput struct {
 }
 
 func (e *InvalidInput) Error() string {
-	return fmt.Sprintf("invalid input: %s: %s", e.Field, e.Message)
+	return project.RedactURLs(fmt.Sprintf("invalid input: %s: %s", e.Field, e.Message))
 }
 
 // InternalError is any other failure (store, blob store, encoding). Its
@@ -108,7 +114,7 @@ type InternalError struct {
 	Err error
 }
 
-func (e *InternalError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *InternalError) Error() string { return project.RedactURLs(e.Op + ": " + e.Err.Error()) }
 func (e *InternalError) Unwrap() error { return e.Err }
 
 // ErrorNames lists every error name the step functions can return, for the

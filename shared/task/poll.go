@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/symflow/symflow/shared/dynamo"
+	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/symbolicator"
 )
 
@@ -31,8 +32,8 @@ func (s *Steps) PollTask(ctx context.Context, in Input) (*Progress, error) {
 		// simply repeated; the deadline bounds how long.
 		next := prev
 		next.Status = "pending"
-		next.Message = ne.Err.Error()
-		s.logger(ctx, &in).WarnContext(ctx, "poll timed out; polling again", "request_id", prev.RequestID, "polls", next.Polls, "error", ne.Err)
+		next.Message = project.RedactURLs(ne.Err.Error())
+		s.logger(ctx, &in).WarnContext(ctx, "poll timed out; polling again", "request_id", prev.RequestID, "polls", next.Polls, "error", next.Message)
 		return &next, nil
 	}
 	if err != nil {

@@ -258,7 +258,9 @@ func (s *Steps) finish(ctx context.Context, in *Input, prev Progress, resp symbo
 		return &next, nil
 	}
 	next.WaitSeconds = 0
-	next.Message = resp.Message
+	// Symbolicator's message and answer may quote a source's URL with its
+	// credentials: the message goes into state and the answer is stored.
+	next.Message = project.RedactURLs(resp.Message)
 	if next.Message == "" && resp.Status != "completed" {
 		next.Message = statusMessages[resp.Status]
 		if next.Message == "" {
@@ -266,7 +268,7 @@ func (s *Steps) finish(ctx context.Context, in *Input, prev Progress, resp symbo
 		}
 	}
 	ref := s.responseRef(&in.State)
-	if err := s.Blobs.PutJSON(ctx, ref, json.RawMessage(resp.Body)); err != nil {
+	if err := s.Blobs.PutJSON(ctx, ref, json.RawMessage(project.RedactJSON(resp.Body))); err != nil {
 		return nil, &InternalError{Op: "store Symbolicator response", Err: err}
 	}
 	next.Response = &ref
