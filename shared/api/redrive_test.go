@@ -55,7 +55,7 @@ func TestRedriveRoute(t *testing.T) {
 	start := time.Date(2026, 2, 28, 9, 0, 0, 0, time.UTC)
 	store := &redrivable{
 		execs: map[string]execution.Execution{
-			failed: {Name: failed, Status: execution.StatusFailed, Input: json.RawMessage(`{"project_id":"42","event_id":"0123456789abcdef0123456789abcdef","kind":"payload"}`), StartDate: start, StopDate: start.Add(time.Minute)},
+			failed:   {Name: failed, Status: execution.StatusFailed, Input: json.RawMessage(`{"project_id":"42","event_id":"0123456789abcdef0123456789abcdef","kind":"payload"}`), StartDate: start, StopDate: start.Add(time.Minute)},
 			"broken": {Name: "broken", Status: execution.StatusFailed},
 		},
 		refuse: map[string]*execution.NotRedrivableError{
