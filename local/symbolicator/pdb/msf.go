@@ -54,7 +54,10 @@ func openMSF(data []byte) (*msf, error) {
 	}
 	used := make([]uint64, (m.numBlocks+63)/64)
 	claim := func(b uint32, what string) error {
-		if b == 0 || b >= m.numBlocks {
+		if b == 0 {
+			return malformedf(what, "block 0 is the superblock")
+		}
+		if b >= m.numBlocks {
 			return malformedf(what, "block %d past the end of the file (%d blocks)", b, m.numBlocks)
 		}
 		if used[b/64]&(1<<(b%64)) != 0 {
