@@ -25,7 +25,9 @@ import (
 	"github.com/symflow/symflow/shared/task"
 )
 
-// Distinctive secrets, one per secret-bearing field.
+// Distinctive secrets, one per secret-bearing field, URL credentials
+// included: a custom source's URL, the webhook URLs, the Sentry URL prefix
+// (a token as user name) and a URL in a component schema.
 const (
 	secretHTTPPassword = "SFSECRET-http-password-7f3a9c"
 	secretS3Key        = "SFSECRET-s3-secret-key-91c2d4"
@@ -34,15 +36,40 @@ const (
 	secretSystem       = "SFSECRET-system-token-c4d1e6"
 	secretClient       = "SFSECRET-client-secret-e8f9a0"
 	secretClient2      = "SFSECRET-client-secret-2-b7c6d5"
+	secretURLPassword  = "SFSECRET-url-password-4e8b1d"
+	secretWebhookPass  = "SFSECRET-webhook-password-a2c7f3"
+	secretPrefixToken  = "SFSECRET-prefix-token-6d1f90"
+	secretSchemaToken  = "SFSECRET-schema-token-0b5e2a"
 )
+
+// URL credentials' user names, and the userinfo they make.
+const (
+	urlUser     = "urlci"
+	webhookUser = "hook"
+)
+
+// urlCredentialSecrets are the URL credentials and the values derived
+// from them that would reveal them (the Basic authorization headers they
+// become), with their distinctive parts.
+var urlCredentialSecrets = []string{
+	secretURLPassword, secretWebhookPass, secretPrefixToken, secretSchemaToken,
+	base64.StdEncoding.EncodeToString([]byte(urlUser + ":" + secretURLPassword)),
+	base64.StdEncoding.EncodeToString([]byte(webhookUser + ":" + secretWebhookPass)),
+	"4e8b1d", "a2c7f3", "6d1f90", "0b5e2a",
+}
 
 // seededSecrets lists the secrets and the values derived from them that
 // would reveal them (the Basic authorization header of the http source).
-var seededSecrets = []string{
+var seededSecrets = append([]string{
 	secretHTTPPassword, secretS3Key, secretGCSKey, secretScraping, secretSystem, secretClient, secretClient2,
 	base64.StdEncoding.EncodeToString([]byte("ci:" + secretHTTPPassword)),
 	// The secrets' distinctive parts, in case something cuts or re-encodes them.
 	"7f3a9c", "91c2d4", "5d0e17", "33ab82", "c4d1e6", "e8f9a0", "b7c6d5",
+}, urlCredentialSecrets...)
+
+// withUserinfo is rawURL with userinfo inserted after its scheme.
+func withUserinfo(rawURL, userinfo string) string {
+	return strings.Replace(rawURL, "://", "://"+userinfo+"@", 1)
 }
 
 // upstream is a loopback server standing in for the places secrets are
@@ -68,11 +95,13 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `[{"label":"Crash triage","value":"crash"}]`)
 	case strings.HasPrefix(r.URL.Path, "/fail"):
-		// An app that echoes what it got: its answer must not carry a
-		// secret into the component's error.
+		// An app that echoes what it got, as its JSON message: its answer
+		// must not carry a secret into the component's error.
 		var b strings.Builder
 		r.Header.Write(&b)
-		http.Error(w, "upstream failure; request headers were:\n"+b.String(), http.StatusInternalServerError)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]string{"message": "upstream failure; request headers were: " + b.String()})
 	case strings.Contains(r.URL.Path, "/files/dsyms/"):
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `[]`)
@@ -88,14 +117,19 @@ func (u *upstream) saw(auth string) bool {
 }
 
 // secretProject is the sample project with a secret in every
-// secret-bearing field: an http source with a password, an s3 source with
-// a secret key (it holds the debug file, so executions succeed), a gcs
-// source with a private key, the scraping token, and two installations
-// with client secrets whose components ask the app for options.
+// secret-bearing field: an http source with a password, an http source
+// with credentials in its URL, an s3 source with a secret key (it holds
+// the debug file, so executions succeed), a gcs source with a private key,
+// the scraping token, and two installations with client secrets and
+// credentials in their webhook URLs, whose components ask the app for
+// options, link to it, and hold a URL with credentials in their schema.
 func secretProject(t *testing.T, upstreamURL string) project.Project {
 	t.Helper()
+	webhook := withUserinfo(upstreamURL, webhookUser+":"+secretWebhookPass) + "/"
 	sources := []map[string]any{
 		{"id": "acme-http", "type": "http", "url": upstreamURL + "/symbols/", "username": "ci", "password": secretHTTPPassword,
+			"layout": map[string]any{"type": "native"}},
+		{"id": "acme-url", "type": "http", "url": withUserinfo(upstreamURL, urlUser+":"+secretURLPassword) + "/urlsymbols/",
 			"layout": map[string]any{"type": "native"}},
 		{"id": "acme-s3", "type": "s3", "bucket": stack.DebugFilesBucket, "prefix": "42/", "region": "us-east-1",
 			"access_key": "AKIASYMFLOWTEST", "secret_key": secretS3Key, "layout": map[string]any{"type": "unified"}},
@@ -105,7 +139,8 @@ func secretProject(t *testing.T, upstreamURL string) project.Project {
 	raw, _ := json.Marshal(sources)
 	scrape := true
 	selectFrom := func(uri string) json.RawMessage {
-		return json.RawMessage(fmt.Sprintf(`{"link":{"uri":"/link","required_fields":[{"type":"select","name":"board","label":"Board","uri":%q}]}}`, uri))
+		return json.RawMessage(fmt.Sprintf(`{"link":{"uri":"/link","help":%q,"required_fields":[{"type":"select","name":"board","label":"Board","uri":%q}]}}`,
+			"https://docs:"+secretSchemaToken+"@docs.example/boards", uri))
 	}
 	return project.Project{
 		ID:           "42",
@@ -118,9 +153,12 @@ func secretProject(t *testing.T, upstreamURL string) project.Project {
 		},
 		AllowedOrigins: []string{"https://crashy.example"},
 		Installations: []project.Installation{
-			{UUID: "c0ffee00-0000-4000-8000-000000000042", AppSlug: "acme-tracker", WebhookURL: upstreamURL + "/", ClientSecret: secretClient,
-				Components: []project.Component{{UUID: "1551e000-0000-4000-8000-000000000001", Type: "issue-link", Schema: selectFrom("/options")}}},
-			{UUID: "c0ffee00-0000-4000-8000-000000000043", AppSlug: "acme-echo", WebhookURL: upstreamURL + "/", ClientSecret: secretClient2,
+			{UUID: "c0ffee00-0000-4000-8000-000000000042", AppSlug: "acme-tracker", WebhookURL: webhook, ClientSecret: secretClient,
+				Components: []project.Component{
+					{UUID: "1551e000-0000-4000-8000-000000000001", Type: "issue-link", Schema: selectFrom("/options")},
+					{UUID: "1551e000-0000-4000-8000-000000000002", Type: "stacktrace-link", Schema: json.RawMessage(`{"uri":"/open"}`)},
+				}},
+			{UUID: "c0ffee00-0000-4000-8000-000000000043", AppSlug: "acme-echo", WebhookURL: webhook, ClientSecret: secretClient2,
 				Components: []project.Component{{UUID: "1551e000-0000-4000-8000-000000000003", Type: "issue-link", Schema: selectFrom("/fail")}}},
 		},
 	}
@@ -148,7 +186,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		Clock:    asl.NewFakeClock(time.Now()),
 		Log:      logs,
 		Project:  &p,
-		Settings: &project.Settings{SystemToken: secretSystem, InternalURLPrefix: upSrv.URL},
+		Settings: &project.Settings{SystemToken: secretSystem, InternalURLPrefix: withUserinfo(upSrv.URL, secretPrefixToken)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -189,8 +227,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 			checkFrames(t, run{result: o.Result})
 			var comps task.Components
 			json.Unmarshal(o.Output.Components, &comps)
-			if comps.Prepared != 1 || comps.Failed != 1 {
-				t.Errorf("components %+v: want one prepared, one failed (the echoing app)", comps)
+			if comps.Prepared != 2 || comps.Failed != 1 {
+				t.Errorf("components %+v: want two prepared, one failed (the echoing app)", comps)
 			}
 		}
 	}
@@ -213,9 +251,25 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if got.Status != http.StatusOK {
 		t.Fatalf("GET config: %d %s", got.Status, got.Body)
 	}
+	if !strings.Contains(string(got.Body), "%5Bhidden-secret%5D@127.0.0.1") {
+		t.Errorf("GET config shows no hidden URL credentials: %s", got.Body)
+	}
 	// What GET returns can be written back: placeholders keep the secrets.
 	if resp := call(http.MethodPut, "/v1/projects/42/config", got.Body); resp.Status != http.StatusOK {
 		t.Errorf("PUT config read back: %d %s", resp.Status, resp.Body)
+	}
+	if kept, err := env.Stack.Store.GetProject(ctx, "42"); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(kept.Options.SymbolSources, urlUser+":"+secretURLPassword+"@") ||
+		!strings.Contains(kept.Installations[0].WebhookURL, webhookUser+":"+secretWebhookPass+"@") ||
+		!strings.Contains(string(kept.Installations[0].Components[0].Schema), secretSchemaToken) {
+		t.Error("PUT of the configuration as read lost URL credentials")
+	}
+	// Hidden credentials sent back with another host are refused, and the
+	// refusal quotes neither.
+	moved := strings.Replace(string(got.Body), "%5Bhidden-secret%5D@127.0.0.1", "%5Bhidden-secret%5D@192.0.2.1", -1)
+	if resp := call(http.MethodPut, "/v1/projects/42/config", []byte(moved)); resp.Status != http.StatusBadRequest {
+		t.Errorf("PUT config with hidden URL credentials moved to another host: %d %s, want 400", resp.Status, resp.Body)
 	}
 	inst, _ := json.Marshal(p.Installations[0])
 	call(http.MethodPut, "/v1/projects/42/installations/"+p.Installations[0].UUID, inst)
@@ -224,6 +278,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"options": map[string]any{"symbol_sources": `[{"id":"x","type":"http","url":"not a url","password":"` + secretHTTPPassword + `","layout":{"type":"native"}}]`}})
 	if resp := call(http.MethodPut, "/v1/projects/42/config", badSource); resp.Status != http.StatusBadRequest {
 		t.Errorf("PUT config with a bad source: %d %s, want 400", resp.Status, resp.Body)
+	}
+	// A bad URL with credentials in it: the refusal must not echo them.
+	badURL, _ := json.Marshal(map[string]any{"id": "42", "slug": "crashy-app", "organization": p.Organization,
+		"options":       map[string]any{"symbol_sources": `[{"id":"x","type":"http","url":"ftp://` + urlUser + `:` + secretURLPassword + `@h/","layout":{"type":"` + withUserinfo("https://h/", urlUser+":"+secretURLPassword) + `"}}]`},
+		"installations": []map[string]any{{"uuid": "c0ffee00-0000-4000-8000-0000000000ff", "app_slug": "x", "webhook_url": "ftp://" + webhookUser + ":" + secretWebhookPass + "@h/"}}})
+	if resp := call(http.MethodPut, "/v1/projects/42/config", badURL); resp.Status != http.StatusBadRequest {
+		t.Errorf("PUT config with a bad URL: %d %s, want 400", resp.Status, resp.Body)
 	}
 	payload := samplePayload(t)
 	eventID := "5ec2e7000000400080000000000000aa"
@@ -248,6 +309,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	if up.signs == 0 {
 		t.Error("the app never got a signed request")
+	}
+	if !up.saw("Basic " + base64.StdEncoding.EncodeToString([]byte(urlUser+":"+secretURLPassword))) {
+		t.Error("the source with URL credentials never got them: the scan proves nothing")
+	}
+	if !up.saw("Basic " + base64.StdEncoding.EncodeToString([]byte(webhookUser+":"+secretWebhookPass))) {
+		t.Error("the app never got its webhook URL's credentials: the scan proves nothing")
 	}
 
 	// Scan everything.
@@ -300,17 +367,23 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("scanned %d places, %d stored objects, %d API responses", len(places), objects, len(responses))
 	if objects < 3 {
 		t.Errorf("only %d stored objects under %s: the scan missed them", objects, s3root)
 	}
+	occurrences, scannedBytes := 0, 0
 	for where, text := range places {
+		scannedBytes += len(text)
 		for _, s := range seededSecrets {
-			if i := strings.Index(text, s); i >= 0 {
-				t.Errorf("%s holds secret %q: …%s…", where, s, text[max(0, i-200):min(len(text), i+len(s)+50)])
+			if n := strings.Count(text, s); n > 0 {
+				occurrences += n
+				i := strings.Index(text, s)
+				t.Errorf("%s holds secret %q %d times: …%s…", where, s, n, text[max(0, i-200):min(len(text), i+len(s)+50)])
 			}
 		}
 	}
+	t.Logf("secrets scan: %d places (%d executions' histories, %d stored objects, %d API responses, the log of %d lines, %d errors), %d bytes, %d secret spellings (%d of them URL credentials): %d occurrences",
+		len(places), len(execs), objects, len(responses), strings.Count(places["log"], "\n"), len(errs), scannedBytes,
+		len(seededSecrets), len(urlCredentialSecrets), occurrences)
 }
 
 // samplePayload is the sample execution's payload, as the API takes it.
