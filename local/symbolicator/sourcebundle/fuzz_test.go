@@ -3,6 +3,8 @@ package sourcebundle
 import (
 	"testing"
 	"unicode/utf8"
+
+	"github.com/symflow/symflow/shared/debugfile/debugfiletest"
 )
 
 // fuzzLimits keep each input fast: a hostile one costs at most a few
@@ -21,6 +23,11 @@ func FuzzOpen(f *testing.F) {
 	f.Add(w.finish())
 	f.Add(zipOf(f, manifestPath, `{"files":{"a":{"path":"/a"}}}`, "a", "a\r\nb"))
 	f.Add([]byte("SYSB\x02\x00\x00\x00PK\x05\x06"))
+	// Bombs: entries claiming more than the bundle's bound, and one whose
+	// data runs past its claim.
+	m := debugfiletest.ZipEntry{Name: manifestPath, Data: []byte(`{"files":{"a":{"path":"/a"},"b":{"path":"/b"}}}`)}
+	f.Add(debugfiletest.Zip(true, m, debugfiletest.ZipEntry{Name: "a", Zeros: 32 << 10}, debugfiletest.ZipEntry{Name: "b", Zeros: 32 << 10}))
+	f.Add(debugfiletest.Zip(true, m, debugfiletest.ZipEntry{Name: "a", Data: []byte("x"), Zeros: 32 << 10, Claim: 2}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Open(data, fuzzLimits)
 		if err != nil {
@@ -31,6 +38,13 @@ func FuzzOpen(f *testing.F) {
 		}
 		b.Attributes()
 		b.DebugID()
+		var read int64 // distinct entries' bytes
+		seen := map[string]bool{}
+		defer func() {
+			if bound := fuzzLimits.Inflate.Bound(int64(len(data))); read > bound {
+				t.Fatalf("lookups read %d bytes from a bundle bounded at %d", read, bound)
+			}
+		}()
 		for _, fi := range b.Files() {
 			for _, d := range []func() (Descriptor, error){
 				func() (Descriptor, error) { return b.Lookup(fi.Path) },
@@ -40,6 +54,10 @@ func FuzzOpen(f *testing.F) {
 				d, err := d()
 				if err != nil {
 					continue
+				}
+				if d.Embedded && !seen[d.File.ZipPath] {
+					seen[d.File.ZipPath] = true
+					read += int64(len(d.Contents))
 				}
 				if d.Embedded && (int64(len(d.Contents)) > fuzzLimits.MaxFileBytes || !utf8.Valid(d.Contents)) {
 					t.Fatalf("lookup returned %d bytes (UTF-8 %v)", len(d.Contents), utf8.Valid(d.Contents))

@@ -43,6 +43,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // Magic starts every source bundle that sentry-cli or symbolic writes.
@@ -60,6 +62,12 @@ type Limits struct {
 	// MaxManifestBytes bounds the decompressed manifest.json. A larger
 	// manifest fails Open.
 	MaxManifestBytes int64
+	// Inflate bounds the bundle's entries, summed: Open fails when their
+	// declared sizes add up to more than the bound for a file of the
+	// bundle's size (by default the smaller of 2 GiB and 100 times it),
+	// so that however many of its files lookups read, the bundle costs at
+	// most that. Zero fields take debugfile's defaults.
+	Inflate debugfile.InflateLimits
 }
 
 // DefaultLimits are generous for real bundles (a large C++ project's
@@ -166,7 +174,9 @@ type debugKey struct{ id, typ string }
 // lookup asks for them.
 //
 // Open fails when data is not a zip archive (with or without the SYSB
-// header), holds more entries than limits.MaxFiles, has no manifest.json,
+// header), holds more entries than limits.MaxFiles, declares more
+// decompressed bytes than limits.Inflate allows (a *debugfile.InflateError
+// naming the entry), has no manifest.json,
 // or when the manifest is unreadable, larger than limits.MaxManifestBytes,
 // not UTF-8, not a JSON object, or not of the shape symbolic accepts (files
 // map of objects with string path/url, a known type, string headers; string
@@ -181,6 +191,9 @@ func Open(data []byte, limits Limits) (*Bundle, error) {
 	}
 	if len(zr.File) > limits.MaxFiles {
 		return nil, fmt.Errorf("sourcebundle: archive has %d entries, more than the limit of %d", len(zr.File), limits.MaxFiles)
+	}
+	if err := debugfile.CheckZipClaims(zr.File, int64(len(data)), limits.Inflate); err != nil {
+		return nil, fmt.Errorf("sourcebundle: %w", err)
 	}
 	b := &Bundle{limits: limits, entries: make(map[string]*zip.File, len(zr.File))}
 	for _, f := range zr.File {
@@ -338,7 +351,7 @@ func readEntry(f *zip.File, max int64) ([]byte, error) {
 	if size > uint64(max) {
 		return nil, fmt.Errorf("sourcebundle: %s: declares %d bytes, more than the limit of %d", name, size, max)
 	}
-	if most, ok := maxExpansion(f); ok && size > most {
+	if most, ok := debugfile.ZipExpansion(f); ok && size > most {
 		return nil, fmt.Errorf("sourcebundle: %s: declares %d bytes, more than its %d compressed bytes can hold", name, size, f.CompressedSize64)
 	}
 	rc, err := f.Open()
@@ -359,23 +372,6 @@ func readEntry(f *zip.File, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("sourcebundle: %s: %d bytes of the declared %d", name, n, size)
 	}
 	return buf[:n:n], nil
-}
-
-// maxExpansion is the most f's compressed bytes can expand to: as many
-// for a stored entry, 1032 times as many (deflate's limit) and a little
-// for a deflated one. ok is false for other methods.
-func maxExpansion(f *zip.File) (uint64, bool) {
-	c := f.CompressedSize64
-	switch f.Method {
-	case zip.Store:
-		return c, true
-	case zip.Deflate:
-		if c > (1<<64-1-1024)/1032 {
-			return 1<<64 - 1, true
-		}
-		return c*1032 + 1024, true
-	}
-	return 0, false
 }
 
 // entryName decodes an entry's name as the zip reader Symbolicator uses

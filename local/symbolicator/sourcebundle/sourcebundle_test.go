@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/symflow/symflow/shared/debugfile"
+	"github.com/symflow/symflow/shared/debugfile/debugfiletest"
 )
 
 // cliBundle is a bundle as sentry-cli writes it for a small program built
@@ -574,6 +577,10 @@ func rawEntry(t testing.TB, zw *zip.Writer, name string, plain []byte, declared 
 
 func TestBombs(t *testing.T) {
 	const limit = 1 << 20
+	// These bundles are bombs by the bundle-wide bound too (see
+	// TestBundleBound); lifting it here checks that each entry is still
+	// bounded on its own.
+	unbounded := debugfile.InflateLimits{Ratio: 1 << 40}
 	huge := make([]byte, 16<<20) // 16 MiB of zeros deflate to about 16 KiB
 	for _, tc := range []struct {
 		desc     string
@@ -592,7 +599,7 @@ func TestBombs(t *testing.T) {
 			rawEntry(t, zw, "files/bomb.c", huge, tc.declared)
 			rawEntry(t, zw, manifestPath, []byte(`{"files":{"files/bomb.c":{"type":"source","path":"/bomb.c"}}}`), 0)
 			zw.Close()
-			b, err := Open(buf.Bytes(), Limits{MaxFileBytes: limit, MaxManifestBytes: limit})
+			b, err := Open(buf.Bytes(), Limits{MaxFileBytes: limit, MaxManifestBytes: limit, Inflate: unbounded})
 			if err == nil || !strings.Contains(err.Error(), "manifest.json") {
 				// The manifest declares 0 bytes: it is read past that,
 				// and archive/zip refuses it.
@@ -606,7 +613,7 @@ func TestBombs(t *testing.T) {
 			m := []byte(`{"files":{"files/bomb.c":{"type":"source","path":"/bomb.c"}}}`)
 			rawEntry(t, zw, manifestPath, m, uint64(len(m)))
 			zw.Close()
-			b, err = Open(buf.Bytes(), Limits{MaxFileBytes: limit, MaxManifestBytes: limit})
+			b, err = Open(buf.Bytes(), Limits{MaxFileBytes: limit, MaxManifestBytes: limit, Inflate: unbounded})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -627,7 +634,7 @@ func TestBombs(t *testing.T) {
 		fw.Write([]byte(`{"files":{"files/tiny.c":{"path":"/tiny.c"}}}`))
 		zw.Close()
 		data := buf.Bytes()
-		b, err := Open(data, Limits{MaxFileBytes: limit})
+		b, err := Open(data, Limits{MaxFileBytes: limit, Inflate: unbounded})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -651,7 +658,7 @@ func TestBombs(t *testing.T) {
 			rawEntry(t, zw, manifestPath, m, declared)
 			zw.Close()
 			var err error
-			alloc := allocated(func() { _, err = Open(buf.Bytes(), Limits{MaxManifestBytes: limit}) })
+			alloc := allocated(func() { _, err = Open(buf.Bytes(), Limits{MaxManifestBytes: limit, Inflate: unbounded}) })
 			if err == nil || !strings.Contains(err.Error(), "manifest.json") {
 				t.Errorf("declared %d: Open error = %v", declared, err)
 			}
@@ -702,6 +709,48 @@ func TestDebugIDs(t *testing.T) {
 		got, ok := parseDebugID(in)
 		if got != want || ok != (want != "") {
 			t.Errorf("parseDebugID(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// TestBundleBound: a bundle whose entries declare more than the bound for
+// a file of its size in total is refused by Open, naming the entry that
+// took the total over it, before anything but the directory is read;
+// however many of its files lookups would read, a bundle Open accepts
+// costs at most the bound.
+func TestBundleBound(t *testing.T) {
+	manifest := debugfiletest.ZipEntry{Name: manifestPath, Data: []byte(`{"files":{"files/a.c":{"path":"/a.c"},"files/b.c":{"path":"/b.c"}}}`)}
+	a := debugfiletest.ZipEntry{Name: "files/a.c", Zeros: 1 << 20}
+	b := debugfiletest.ZipEntry{Name: "files/b.c", Zeros: 1 << 20}
+	bundle := debugfiletest.Zip(true, manifest, a, b)
+	for _, tc := range []struct {
+		name   string
+		limits debugfile.InflateLimits
+		want   string
+	}{
+		{"default bound", debugfile.InflateLimits{}, "sourcebundle: entry files/a.c claims 1048576 bytes decompressed, over the bound of"},
+		{"a cap between one entry and both", debugfile.InflateLimits{MaxBytes: 3 << 19, Ratio: 1 << 20}, "entry files/b.c claims 1048576 bytes decompressed, bringing the file's total to"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			alloc := allocated(func() { _, err = Open(bundle, Limits{Inflate: tc.limits}) })
+			var ie *debugfile.InflateError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open = %v, want an *InflateError saying %q", err, tc.want)
+			}
+			if alloc > 256<<10 {
+				t.Errorf("Open allocated %d bytes", alloc)
+			}
+		})
+	}
+	// With room for both, both are read.
+	bb, err := Open(bundle, Limits{Inflate: debugfile.InflateLimits{MaxBytes: 4 << 20, Ratio: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/a.c", "/b.c"} {
+		if src, ok := bb.Source(p); !ok || len(src) != 1<<20 {
+			t.Errorf("%s: %d bytes, %v", p, len(src), ok)
 		}
 	}
 }
