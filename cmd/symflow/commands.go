@@ -162,8 +162,11 @@ func commandInvoker(commands map[string]string) asl.Invoker {
 	})
 }
 
-// cmdExecutions lists saved local executions or shows one.
-func cmdExecutions(args []string, stdout io.Writer) error {
+// cmdExecutions lists saved local executions, shows one, or redrives one.
+func cmdExecutions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "redrive" {
+		return cmdRedrive(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("executions", flag.ContinueOnError)
 	stateDir := fs.String("state-dir", "", "where local executions are kept (default ROOT/.symflow)")
 	rootDir := fs.String("root", "", "repository root (default: the folder with template.yaml, from here up)")
@@ -216,6 +219,12 @@ func cmdExecutions(args []string, stdout io.Writer) error {
 			return nil
 		}
 		fmt.Fprintf(stdout, "%s  %s  started %s  took %s\n", e.Name, e.Status, e.StartDate.UTC().Format(time.RFC3339), e.StopDate.Sub(e.StartDate).Round(time.Millisecond))
+		if e.RedriveCount > 0 {
+			fmt.Fprintf(stdout, "redriven %d times, last at %s\n", e.RedriveCount, e.RedriveDate.UTC().Format(time.RFC3339))
+		}
+		if e.Status == asl.StatusRunning {
+			fmt.Fprintln(stdout, "running, or left running by a symflow that stopped: symflow serve or run on this state folder resumes it")
+		}
 		if e.Error != "" {
 			fmt.Fprintf(stdout, "error: %s\ncause: %s\n", e.Error, causeMessage(e.Cause))
 		}
@@ -230,7 +239,7 @@ func cmdExecutions(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "\npath: %s\n\n```mermaid\n%s\n```\n", strings.Join(asl.Path(e), " → "), diagram)
 		return nil
 	}
-	return &exitError{2, errors.New("usage: symflow executions list | show NAME [--mermaid]")}
+	return &exitError{2, errors.New("usage: symflow executions list | show NAME [--mermaid] | redrive NAME [--api URL]")}
 }
 
 // cmdSymbolicatorServe serves the embedded Symbolicator on a loopback address.

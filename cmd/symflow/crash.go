@@ -96,7 +96,10 @@ type foregroundRunner struct {
 
 func (r *foregroundRunner) Start(ctx context.Context, name string, input json.RawMessage) error {
 	r.header(name)
-	r.exec, r.err = r.st.Run(ctx, name, input, r.observe)
+	r.exec, r.err = foreground(ctx, func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error) {
+		ro.Observer = r.observe
+		return r.st.Execute(ctx, name, input, ro)
+	})
 	if r.exec == nil && r.err != nil {
 		return r.err
 	}

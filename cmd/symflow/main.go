@@ -21,9 +21,9 @@ Usage:
               [--lambda-mode inprocess|process] [--state-dir DIR]
   symflow invoke FUNCTION -e EVENT.json [--project-config CONFIG.json]
   symflow asl run DEFINITION.json --input INPUT.json [--task NAME=COMMAND]...
-  symflow executions list | show NAME [--mermaid]
+  symflow executions list | show NAME [--mermaid] | redrive NAME [--api URL]
   symflow symbolicator serve --listen 127.0.0.1:PORT
-  symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--project-config CONFIG.json] [--debug-file PATH]...
+  symflow serve --listen 127.0.0.1:PORT [--crash-dir DIR] [--grace 30s] [--project-config CONFIG.json] [--debug-file PATH]...
   symflow debug-files upload --project ID [--api URL] PATH... | identify PATH...
   symflow chaos --target URL --listen 127.0.0.1:PORT [--mix lost=0.05,unavailable=0.05,...]
   symflow chaos load [--executions N]
@@ -71,7 +71,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cmdASLRun(ctx, args[2:], stdout, stderr)
 	case "executions":
-		return cmdExecutions(args[1:], stdout)
+		return cmdExecutions(ctx, args[1:], stdout, stderr)
 	case "symbolicator":
 		if len(args) < 2 || args[1] != "serve" {
 			return &exitError{2, errors.New("usage: symflow symbolicator serve --listen 127.0.0.1:PORT")}

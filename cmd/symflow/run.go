@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/symflow/symflow/local/asl"
+	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/task"
 )
@@ -157,19 +159,100 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer cleanup()
 
+	resumed := resumeInterrupted(st, stdout, stderr, *quiet)
+	defer resumed.finish(ctx)
+
 	name := fmt.Sprintf("%s-%s-%s", st0.ProjectID, safeName(st0.EventID), time.Now().UTC().Format("20060102T150405.000"))
 	name = strings.ReplaceAll(name, ".", "")
 	p := newProgress(stdout, *quiet)
 	p.header(name, st.SymbolicatorURL)
-	exec, err := st.Run(ctx, name, input, p.observe)
+	exec, err := foreground(ctx, func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error) {
+		ro.Observer = p.observe
+		return st.Execute(ctx, name, input, ro)
+	})
 	if err != nil {
 		return err
 	}
 	return finish(ctx, stdout, st, exec, p, sf.stateDir)
 }
 
+// foreground runs one execution in the foreground. An interrupt (ctx
+// done) does not abort it: the run is suspended at once and the execution
+// stays RUNNING in the state folder, for the next run or serve to resume.
+func foreground(ctx context.Context, do func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error)) (*asl.Execution, error) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	suspend := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		close(suspend)
+		cancel()
+	})
+	defer stop()
+	return do(runCtx, stack.RunOptions{Suspend: suspend})
+}
+
+// resumed are the executions an earlier process left RUNNING, continued
+// in the background while this command runs its own.
+type resumed struct {
+	exec   *serve.Executor
+	n      int
+	stdout io.Writer
+	quiet  bool
+}
+
+// resumeInterrupted continues, in the background, every execution the
+// state folder holds as RUNNING (an earlier serve or run was killed or
+// interrupted).
+func resumeInterrupted(st *stack.Stack, stdout, stderr io.Writer, quiet bool) *resumed {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r := &resumed{exec: serve.NewExecutor(st, st.StateDir, log), stdout: stdout, quiet: quiet}
+	n, err := r.exec.ResumeInterrupted()
+	if err != nil {
+		fmt.Fprintf(stderr, "symflow: %v\n", err)
+	}
+	r.n = n
+	if n > 0 && !quiet {
+		fmt.Fprintf(stdout, "resuming %d executions an earlier symflow left running: %s\n\n", n, strings.Join(r.exec.Names(), ", "))
+	}
+	return r
+}
+
+// finish waits for the resumed executions (or, on an interrupt, suspends
+// them again) and says how they ended.
+func (r *resumed) finish(ctx context.Context) {
+	if r.n == 0 {
+		r.exec.Close()
+		return
+	}
+	done := make(chan struct{})
+	go func() { r.exec.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	r.exec.Close()
+	if r.quiet {
+		return
+	}
+	fmt.Fprintln(r.stdout, "\nresumed executions:")
+	for _, name := range r.exec.Names() {
+		ex, err := r.exec.Describe(context.Background(), name)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(r.stdout, "  %-48s %s %s\n", name, ex.Status, ex.Error)
+	}
+}
+
 // finish prints how an execution ended and, when it succeeded, its result.
 func finish(ctx context.Context, stdout io.Writer, st *stack.Stack, exec *asl.Execution, p *progress, stateDir string) error {
+	if exec.Status == asl.StatusRunning {
+		at := ""
+		if exec.ResumeAt != nil {
+			at = " at " + exec.ResumeAt.State
+		}
+		return &exitError{1, fmt.Errorf("interrupted: execution %s is left RUNNING%s; symflow run or serve on %s resumes it", exec.Name, at, stateDir)}
+	}
 	p.footer(exec, stateDir)
 	if exec.Status != "SUCCEEDED" {
 		return &exitError{1, fmt.Errorf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)}
@@ -206,6 +289,8 @@ func cmdRunCrash(ctx context.Context, sf stackFlags, path string, data []byte, q
 		return err
 	}
 	defer cleanup()
+	resumed := resumeInterrupted(st, stdout, io.Discard, quiet)
+	defer resumed.finish(ctx)
 	p := newProgress(stdout, quiet)
 	exec, err := runCrash(ctx, st, p0.ID, path, data, p)
 	if err != nil {

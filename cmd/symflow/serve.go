@@ -25,6 +25,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the API on")
 	crashDir := fs.String("crash-dir", "", "folder watched as the crash bucket: put crashes/<project_id>/<event_id>.dmp|.crash there")
+	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or SIGINT, how long the states in flight may finish; executions not finished stay RUNNING and resume at the next start")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -64,7 +65,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case err := <-errc:
 		return err
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Stop taking requests first, so nothing new is accepted while the
+	// executions wind down; then give the states in flight the rest of the
+	// grace period.
+	deadline := time.Now().Add(*grace)
+	shutdown, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	err = srv.Shutdown(shutdown)
+	left := svc.Shutdown(time.Until(deadline))
+	fmt.Fprintf(stdout, "stopped; %d executions left RUNNING in %s resume when symflow serve or run starts again on it\n", left, sf.stateDir)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil // requests still open at the deadline were cut
+	}
+	return err
 }
