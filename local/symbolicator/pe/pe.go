@@ -273,8 +273,22 @@ func precheck(data []byte) error {
 			return malformed(fmt.Sprintf("section %d", i), "%d COFF relocations at %#x do not fit in the file", n, ptr)
 		}
 	}
-	// The COFF symbol table is read by debug/pe with bounded allocations;
-	// nothing to check.
+	// debug/pe reads the COFF symbol and string tables (MinGW images have
+	// them) in chunks of up to 10 MB whatever the file's size, and fails
+	// the file when they are cut short: check them against the file.
+	if ptr := uint64(binary.LittleEndian.Uint32(coff[8:])); ptr != 0 {
+		n := uint64(binary.LittleEndian.Uint32(coff[12:]))
+		if ptr+18*n > uint64(len(data)) {
+			return malformed("COFF symbol table", "%d symbols at %#x do not fit in the %d-byte file", n, ptr, len(data))
+		}
+		str := ptr + 18*n
+		if str+4 > uint64(len(data)) {
+			return malformed("COFF string table", "no length at %#x: the file ends at %#x", str, len(data))
+		}
+		if l := uint64(binary.LittleEndian.Uint32(data[str:])); l > 4 && str+l > uint64(len(data)) {
+			return malformed("COFF string table", "%d bytes at %#x run past the end of the %d-byte file", l, str, len(data))
+		}
+	}
 	return nil
 }
 

@@ -98,6 +98,15 @@ var (
 func images(t testing.TB) []image {
 	t.Helper()
 	clang, lld := tool(t, "clang"), tool(t, "lld-link")
+	// Read the sources here so that go test's cache notices when they
+	// change (clang reads them in another process).
+	for _, v := range variants() {
+		for _, src := range v.sources {
+			if _, err := os.ReadFile(filepath.Join("testdata", src)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	imagesOnce.Do(func() {
 		imagesDir, imagesErr = os.MkdirTemp("", "pe-test-")
 		if imagesErr != nil {

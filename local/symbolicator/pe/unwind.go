@@ -275,7 +275,10 @@ func (f *File) decodeUnwindInfo(rva uint32) (*UnwindInfo, error) {
 		return nil, malformed(what, "version %d (only 1 and 2 exist)", ui.Version)
 	}
 	n := uint32(ui.CountOfCodes)
-	slots, ok := f.bytesAt(rva+4, n*2)
+	var slots []byte
+	if n > 0 {
+		slots, ok = f.bytesAt(rva+4, n*2)
+	}
 	if !ok {
 		return nil, malformed(what, "%d unwind code slots run outside the file's sections", n)
 	}

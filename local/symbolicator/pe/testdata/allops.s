@@ -118,6 +118,28 @@ handler:
 	xorl	%eax, %eax
 	ret
 
+# A save before the frame register is set: in between, the save's slot is
+# found from RSP, not from the (not yet set) frame register.
+	.globl	save_before_fp
+	.def	save_before_fp; .scl 2; .type 32; .endef
+	.seh_proc save_before_fp
+save_before_fp:
+	pushq	%rbp
+	.seh_pushreg %rbp
+	subq	$0x40, %rsp
+	.seh_stackalloc 0x40
+	movq	%rsi, 0x30(%rsp)
+	.seh_savereg %rsi, 0x30
+	leaq	0x20(%rsp), %rbp
+	.seh_setframe %rbp, 0x20
+	.seh_endprologue
+	callq	target
+	movq	0x10(%rbp), %rsi
+	leaq	0x20(%rbp), %rsp
+	popq	%rbp
+	retq
+	.seh_endproc
+
 # A function split in two: first holds the prologue, first_tail continues
 # it elsewhere with one more push of its own and chains to first.
 	.globl	first
