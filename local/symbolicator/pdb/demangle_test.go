@@ -2,6 +2,7 @@ package pdb
 
 import (
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -157,5 +158,34 @@ func TestDemangleMSVCAgainstLLVM(t *testing.T) {
 	t.Logf("%d of %d names demangled as llvm-undname does", agree, len(list))
 	if len(list) < 40 {
 		t.Errorf("only %d names to compare", len(list))
+	}
+}
+
+// TestDemangleMSVCBackrefBlowup: back-references let each parameter type
+// repeat the previous one many times, so that a short name stands for an
+// exponentially long one. Demangling must give up at the output limit
+// without walking or keying the whole expansion.
+func TestDemangleMSVCBackrefBlowup(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("?f@@YAXPEAUS@@")
+	for i := 0; i < 9; i++ {
+		b.WriteString("P6AX" + strings.Repeat(string(rune('0'+i)), 40) + "@Z")
+	}
+	b.WriteString("@Z")
+	name := b.String()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s, ok := demangleMSVC(name)
+	runtime.ReadMemStats(&after)
+	if ok {
+		t.Errorf("demangled %d bytes into %d", len(name), len(s))
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 32<<20 {
+		t.Errorf("demangling %d bytes allocated %d bytes", len(name), got)
+	}
+	// One level less still fits: the walk is not cut short.
+	short := "?f@@YAXPEAUS@@P6AX000@Z@Z"
+	if s, ok := demangleMSVC(short); !ok || s != "f(S*, void (*)(S*, S*, S*))" {
+		t.Errorf("demangleMSVC(%q) = %q, %v", short, s, ok)
 	}
 }

@@ -65,6 +65,8 @@ func genProgram(seed uint64, cpp bool) string {
 			p("  __attribute__((noinline)) int both(int x) { return small(x) + small(x + 1); }\n")
 			p("  __attribute__((noinline)) S%d &self(S%d *&&other, const S%d &ref) { return other ? *other : *this; }\n", n, n, n)
 			p("};\n")
+			p("enum Kind%d { K%dA, K%dB };\n", n, n, n)
+			p("__attribute__((noinline)) int shapes(int (*fp)(int), const char *const *pp, S%d &&r, volatile unsigned short *v, bool b, wchar_t w, signed char sc, unsigned char uc, Kind%d k, double d, float fl) { return fp(1) + **pp + r.a + *v + b + w + sc + uc + k + (int)d + (int)fl; }\n", n, n)
 			p("template <typename T> struct Box { T v; __attribute__((noinline)) T twice(T k) const { return v + v + k; } };\n")
 			p("template <typename T> inline T tmax(T a, T b) { return a > b ? a : b; }\n")
 			p("template <typename T, int N> __attribute__((noinline)) T scaled(T v) { return v * N; }\n")
@@ -76,6 +78,8 @@ func genProgram(seed uint64, cpp bool) string {
 			p("  int r = s.get(x) + S%d::stat(\"q\", x) + s.virt(x, 2) + s.both(x) + s.self((S%d *&&)ps, s).a;\n", n, n)
 			p("  r += bi.twice(3) + bc.twice(1) + scaled<int, %d>(x) + (int)scaled<long, 3>(x) + tmax(r, x);\n", 2+r.IntN(5))
 			p("  r += local_fn(chain_0, x) + tmax<long long>(x, 9);\n")
+			p("  const char *pc = \"p\"; volatile unsigned short vs = 3;\n")
+			p("  r += shapes(chain_0, &pc, (S%d &&)s, &vs, true, L'w', -1, 2, K%dB, 1.5, 2.5f);\n", n, n)
 			p("  return r;\n}\n")
 			if strings.Contains(b.String(), fmt.Sprintf("namespace ns%d {\nnamespace inner", n)) {
 				p("} // inner\n")

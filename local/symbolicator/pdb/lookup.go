@@ -95,7 +95,7 @@ func (f *File) publicAt(a uint32) *public {
 }
 
 func (f *File) formatter() *nameFormatter {
-	fm := &nameFormatter{tpi: f.tpi, ipi: f.ipi, ptrSize: 4}
+	fm := &nameFormatter{tpi: f.tpi, ipi: f.ipi, defs: &f.defs, ptrSize: 4}
 	if f.Arch == "x86_64" || f.Arch == "arm64" {
 		fm.ptrSize = 8
 	}

@@ -100,7 +100,7 @@ type msName struct {
 	num    int32
 	parsed *msResult
 	typ    *msType // RTTI type descriptor
-	key    string
+	id     int
 }
 
 type msSymbol struct {
@@ -146,7 +146,7 @@ type msType struct {
 	scope  []*msName
 	num    int32
 	prim   string
-	key    string
+	id     int
 }
 
 type msResult struct {
@@ -160,6 +160,7 @@ type msParser struct {
 	names []*msName
 	types []*msType
 	depth int
+	ids   map[string]int
 }
 
 const msMaxDepth = 64
@@ -477,9 +478,9 @@ func (p *msParser) memorizeName(n *msName) {
 	if len(p.names) >= 10 {
 		return
 	}
-	k := nameKey(n)
+	k := p.nameID(n)
 	for _, m := range p.names {
-		if nameKey(m) == k {
+		if p.nameID(m) == k {
 			return
 		}
 	}
@@ -490,9 +491,9 @@ func (p *msParser) memorizeType(t *msType) {
 	if len(p.types) >= 10 {
 		return
 	}
-	k := typeKey(t)
+	k := p.typeID(t)
 	for _, m := range p.types {
-		if typeKey(m) == k {
+		if p.typeID(m) == k {
 			return
 		}
 	}
@@ -1231,59 +1232,72 @@ func (p *msParser) funcParams() ([]*msType, error) {
 	return out, p.expect("Z")
 }
 
-// nameKey and typeKey give structural identities for the back-reference
-// tables, which never hold two equal entries.
-func nameKey(n *msName) string {
-	if n.key == "" {
+// nameID and typeID give structural identities for the back-reference
+// tables, which never hold two equal entries. Equal structures get equal
+// numbers; a node's number is made from its fields and its children's
+// numbers, so that shared subtrees are looked at once.
+func (p *msParser) nameID(n *msName) int {
+	if n == nil {
+		return 0
+	}
+	if n.id == 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "N%d:%q:%d:%v:%d(", n.kind, n.s, n.op, n.opNum, n.num)
-		if n.tmpl != nil {
-			b.WriteString(nameKey(n.tmpl))
-		}
+		fmt.Fprintf(&b, "N%d:%q:%d:%v:%d:%d:%d:%d(", n.kind, n.s, n.op, n.opNum, n.num, p.nameID(n.tmpl), p.typeID(n.typ), p.resultID(n.parsed))
 		for _, t := range n.params {
-			b.WriteString(typeKey(t) + ",")
+			fmt.Fprintf(&b, "%d,", p.typeID(t))
 		}
-		if n.typ != nil {
-			b.WriteString(typeKey(n.typ))
-		}
-		if n.parsed != nil {
-			b.WriteString(symKey(n.parsed.sym) + typeKey(n.parsed.typ))
-		}
-		b.WriteString(")")
-		n.key = b.String()
+		n.id = p.intern(b.String())
 	}
-	return n.key
+	return n.id
 }
 
-func symKey(s *msSymbol) string {
+func (p *msParser) resultID(r *msResult) int {
+	if r == nil {
+		return 0
+	}
+	return p.intern(fmt.Sprintf("R%d:%d", p.symID(r.sym), p.typeID(r.typ)))
+}
+
+func (p *msParser) symID(s *msSymbol) int {
 	if s == nil {
-		return "-"
+		return 0
 	}
-	k := nameKey(s.name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "S%d", p.nameID(s.name))
 	for _, n := range s.scope {
-		k += "@" + nameKey(n)
+		fmt.Fprintf(&b, "@%d", p.nameID(n))
 	}
-	return k
+	return p.intern(b.String())
 }
 
-func typeKey(t *msType) string {
+func (p *msParser) typeID(t *msType) int {
 	if t == nil {
-		return "-"
+		return 0
 	}
-	if t.key == "" {
+	if t.id == 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "T%d:%d:%d:%d:%q(", t.kind, t.sc, t.fc, t.num, t.prim)
+		fmt.Fprintf(&b, "T%d:%d:%d:%d:%q:%d:%d(", t.kind, t.sc, t.fc, t.num, t.prim, p.typeID(t.inner), p.symID(t.sym))
 		for _, x := range t.params {
-			b.WriteString(typeKey(x) + ",")
+			fmt.Fprintf(&b, "%d,", p.typeID(x))
 		}
-		b.WriteString(typeKey(t.inner) + symKey(t.sym))
 		for _, n := range t.scope {
-			b.WriteString("@" + nameKey(n))
+			fmt.Fprintf(&b, "@%d", p.nameID(n))
 		}
-		b.WriteString(")")
-		t.key = b.String()
+		t.id = p.intern(b.String())
 	}
-	return t.key
+	return t.id
+}
+
+func (p *msParser) intern(k string) int {
+	if p.ids == nil {
+		p.ids = map[string]int{}
+	}
+	id, ok := p.ids[k]
+	if !ok {
+		id = len(p.ids) + 1
+		p.ids[k] = id
+	}
+	return id
 }
 
 // msWriter turns a parsed name into text. Like C declarations, types are
@@ -1293,6 +1307,7 @@ type msWriter struct {
 	sb    strings.Builder
 	err   error
 	depth int
+	steps int // nodes visited: back-references make the tree a DAG, so bound the walk
 }
 
 func (w *msWriter) write(s string) {
@@ -1331,13 +1346,11 @@ func (w *msWriter) spacePre() {
 
 func (w *msWriter) enter() bool {
 	w.depth++
-	if w.depth > 4*msMaxDepth {
-		if w.err == nil {
-			w.err = errMSVC
-		}
-		return false
+	w.steps++
+	if w.err == nil && (w.depth > 4*msMaxDepth || w.steps > 1<<14) {
+		w.err = errTooLong
 	}
-	return true
+	return w.err == nil
 }
 
 func (w *msWriter) serialize(r *msResult) {

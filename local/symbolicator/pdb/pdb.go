@@ -150,6 +150,7 @@ type File struct {
 	contribs []contribRange
 	publics  []public // by RVA
 	frames   []FrameRecord
+	defs     definitions // sizes of defined classes, for array bounds in names
 }
 
 // Module is one compilation unit (object file) of the DBI stream.
@@ -163,6 +164,7 @@ type Module struct {
 const (
 	maxNameLen   = 4096 // longest formatted function name
 	maxTypeDepth = 64   // nesting of types while formatting a name
+	maxTypeSteps = 4096 // type records visited while formatting a name
 	maxScopes    = 1024 // nesting of symbol scopes in a module
 	maxInline    = 256  // nesting of inline sites
 )

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // typeStream is the TPI or IPI stream: type (or id) records numbered from
@@ -84,9 +85,11 @@ func (t *typeStream) record(ti uint32) (kind uint16, body []byte, ok bool) {
 // which is what symbolic names PDB functions with.
 type nameFormatter struct {
 	tpi, ipi *typeStream
+	defs     *definitions
 	ptrSize  uint64
 	sb       strings.Builder
 	depth    int
+	steps    int // records visited, bounded: records may refer to each other many times over
 	err      error
 }
 
@@ -119,7 +122,7 @@ func (f *nameFormatter) function(name string, ti uint32) string {
 		return nameOrOmitted(name)
 	}
 	f.sb.Reset()
-	f.err = nil
+	f.err, f.steps = nil, 0
 	kind, body, ok := f.tpi.record(ti)
 	if !ok {
 		return name
@@ -152,7 +155,7 @@ func (f *nameFormatter) function(name string, ti uint32) string {
 // class, name and parameters.
 func (f *nameFormatter) id(id uint32) (string, error) {
 	f.sb.Reset()
-	f.err = nil
+	f.err, f.steps = nil, 0
 	f.emitID(id)
 	if f.err != nil {
 		return "", f.err
@@ -168,8 +171,15 @@ func nameOrOmitted(name string) string {
 }
 
 func (f *nameFormatter) enter() bool {
-	if f.depth >= maxTypeDepth {
+	f.steps++
+	switch {
+	case f.err != nil:
+		return false
+	case f.depth >= maxTypeDepth:
 		f.failf("types nested deeper than %d", maxTypeDepth)
+		return false
+	case f.steps > maxTypeSteps:
+		f.failf("more than %d type records for one name", maxTypeSteps)
 		return false
 	}
 	f.depth++
@@ -326,7 +336,7 @@ func (f *nameFormatter) argList(body []byte, commaFirst bool) {
 		f.failf("argument list of %d entries in %d bytes", n, len(body))
 		return
 	}
-	for i := uint32(0); i < n; i++ {
+	for i := uint32(0); i < n && f.err == nil; i++ {
 		if i > 0 || commaFirst {
 			f.w(", ")
 		}
@@ -335,6 +345,9 @@ func (f *nameFormatter) argList(body []byte, commaFirst bool) {
 }
 
 func (f *nameFormatter) typeIndex(ti uint32) {
+	if f.err != nil {
+		return
+	}
 	if ti < 0x1000 {
 		f.primitive(ti, false)
 		return
@@ -679,40 +692,70 @@ func (f *nameFormatter) typeSize(ti uint32, depth int) uint64 {
 	return 0
 }
 
-// definitionSize finds, after a forward reference, the record of the same
-// kind and (unique) name that defines the type.
-func (f *nameFormatter) definitionSize(from uint32, kind uint16, name, unique string) (uint64, bool) {
+// definitionSize finds the size of the record that defines a forward
+// reference: the one of the same kind and (unique) name without the
+// forward-reference flag.
+func (f *nameFormatter) definitionSize(_ uint32, kind uint16, name, unique string) (uint64, bool) {
+	if f.defs == nil {
+		return 0, false
+	}
 	key := unique
 	if key == "" {
 		key = name
 	}
-	for ti := from + 1; ti-f.tpi.begin < uint32(len(f.tpi.offs)); ti++ {
-		k, b, _ := f.tpi.record(ti)
-		if k != kind {
-			continue
+	size, ok := f.defs.get(f.tpi)[defKey{kind, key}]
+	return size, ok
+}
+
+type defKey struct {
+	kind uint16
+	name string
+}
+
+// definitions maps the (unique) names of defined classes, structures and
+// unions to their sizes. It is built on first use, once per File.
+type definitions struct {
+	once sync.Once
+	m    map[defKey]uint64
+}
+
+func (d *definitions) get(tpi *typeStream) map[defKey]uint64 {
+	d.once.Do(func() {
+		d.m = map[defKey]uint64{}
+		if tpi == nil {
+			return
 		}
-		c := cursor{b: b}
-		c.skip(2)
-		prop := c.u16()
-		if k == lfUnion {
-			c.skip(4)
-		} else {
-			c.skip(12)
+		for i := range tpi.offs {
+			k, b, _ := tpi.record(tpi.begin + uint32(i))
+			if k != lfClass && k != lfStructure && k != lfInterface && k != lfUnion {
+				continue
+			}
+			c := cursor{b: b}
+			c.skip(2)
+			prop := c.u16()
+			if k == lfUnion {
+				c.skip(4)
+			} else {
+				c.skip(12)
+			}
+			size := c.numeric()
+			n := c.cstr()
+			u := ""
+			if prop&0x200 != 0 {
+				u = c.cstr()
+			}
+			if u == "" {
+				u = n
+			}
+			if c.err != nil || prop&0x80 != 0 {
+				continue
+			}
+			if _, dup := d.m[defKey{k, u}]; !dup {
+				d.m[defKey{k, u}] = size
+			}
 		}
-		size := c.numeric()
-		n := c.cstr()
-		u := ""
-		if prop&0x200 != 0 {
-			u = c.cstr()
-		}
-		if u == "" {
-			u = n
-		}
-		if prop&0x80 == 0 && u == key {
-			return size, true
-		}
-	}
-	return 0, false
+	})
+	return d.m
 }
 
 func primitiveSize(kind uint32) uint64 {
