@@ -408,6 +408,9 @@ func BackfillJSON(sent, stored []byte) ([]byte, error) {
 	if !hasHiddenJSON(sent) {
 		return sent, nil
 	}
+	if len(bytes.TrimSpace(stored)) == 0 {
+		return nil, &HiddenURLError{Reason: "nothing is stored to fill the placeholder: send the credentials"}
+	}
 	var cs, cst bytes.Buffer
 	if json.Compact(&cs, sent) != nil || json.Compact(&cst, stored) != nil {
 		return nil, &HiddenURLError{Reason: "not valid JSON"}
