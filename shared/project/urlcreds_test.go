@@ -271,6 +271,13 @@ func TestBackfillJSON(t *testing.T) {
 	}
 }
 
+func TestBackfillJSONNothingStored(t *testing.T) {
+	_, err := BackfillJSON([]byte(`{"u":"https://%5Bhidden-secret%5D@h/"}`), nil)
+	if !errors.Is(err, ErrHiddenURL) || !strings.Contains(err.Error(), "nothing is stored") {
+		t.Errorf("BackfillJSON with nothing stored: %v", err)
+	}
+}
+
 // FuzzRedactURLs checks, against Go's own URL parser, that no text keeps
 // URL credentials after redaction, that redaction is idempotent and keeps
 // the host, that a hidden value backfills to itself, and that JSON
