@@ -87,13 +87,23 @@ func (s *Server) presignDebugFiles(ctx context.Context, r *Request, p params) (i
 	return http.StatusOK, PresignedUploads{ProjectID: id, Uploads: ups}, nil
 }
 
+// CodeDecompressionBound answers a debug file whose compressed sections
+// claim or inflate to more than the decompression bound allows, or
+// disagree with the sizes their headers claim: the embedded Symbolicator
+// would refuse it as malformed, so it is refused at upload (422) with the
+// section named.
+const CodeDecompressionBound = "decompression_bound"
+
 func debugFileError(projectID string, err error) *apiError {
 	var rej *debugfile.RejectedError
+	var inf *debugfile.InflateError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &rej):
 		return &apiError{status: http.StatusUnprocessableEntity, body: Error{Code: CodeNotADebugFile, Message: rej.Error()}}
+	case errors.As(err, &inf):
+		return &apiError{status: http.StatusUnprocessableEntity, body: Error{Code: CodeDecompressionBound, Message: "debug file: " + inf.Error()}}
 	case errors.Is(err, dynamo.ErrNotFound):
 		return projectNotFound(projectID)
 	}
