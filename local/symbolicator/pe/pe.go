@@ -29,9 +29,9 @@
 //   - DebugFile is the PDB path as the record holds it: the record's name
 //     bytes minus the last one (the terminating NUL), invalid UTF-8 replaced
 //     by U+FFFD.
-//   - Arch is symbolic's name for the COFF machine: "x86", "x86_64", "arm"
-//     (IMAGE_FILE_MACHINE_ARM only: symbolic maps ARMNT to "unknown"),
-//     "arm64", "ppc", else "unknown".
+//   - Arch is symbolic's name for the COFF machine: "x86", "x86_64",
+//     "arm64", and "unknown" for the rest of what debug/pe reads (ARMNT,
+//     which symbolic does not name either, and RISC-V).
 //   - CodeFile is the image's name as its export directory records it
 //     ("foo.dll"); "" for images without exports. Symbolicator takes a
 //     module's code_file from the request, so this is a hint only.
@@ -41,12 +41,16 @@
 // The COFF and optional headers and the section table are read with
 // debug/pe, which decodes them completely. Open first checks the parts
 // debug/pe allocates for without bounding them by the input (the section
-// table and the COFF relocations of every section), so that debug/pe only
-// ever allocates what the file holds. Everything debug/pe does not read
-// (the debug directory, exports, .pdata, .xdata, code bytes) is read here
-// from the image's bytes through the section table. debug/pe refuses
-// machines it does not know (PowerPC, ARM64EC among them); those images
-// are reported as unsupported.
+// table, every section's COFF relocations, the COFF symbol and string
+// tables), so that debug/pe only ever allocates what the file holds.
+// Everything debug/pe does not read (the debug directory, exports, .pdata,
+// .xdata, code bytes) is read here from the image's bytes through the
+// section table. debug/pe reads AMD64, ARM64, ARMNT, I386 and RISC-V
+// images and refuses other machines (old ARM and PowerPC images,
+// ARM64EC), which are reported as unsupported.
+//
+// x64 unwind information is read for AMD64 images only, as in symbolic;
+// see Rules for how it unwinds.
 package pe
 
 import (
@@ -209,13 +213,11 @@ const (
 	dirDebug     = 6
 )
 
-// Machines symbolic names.
+// Machines symbolic names among those debug/pe reads.
 const (
 	machineI386  = 0x14c
 	machineAMD64 = 0x8664
-	machineARM   = 0x1c0
 	machineARM64 = 0xaa64
-	machinePPC   = 0x1f0
 )
 
 func archName(m uint16) string {
@@ -224,12 +226,8 @@ func archName(m uint16) string {
 		return "x86"
 	case machineAMD64:
 		return "x86_64"
-	case machineARM:
-		return "arm"
 	case machineARM64:
 		return "arm64"
-	case machinePPC:
-		return "ppc"
 	}
 	return "unknown"
 }

@@ -179,7 +179,6 @@ var errUnknownReg = errors.New("register unknown")
 type state struct {
 	Context
 	known   uint16 // bit i: GPR[i] is known
-	ripOK   bool
 	restore uint16 // bit i: GPR[i] was restored
 	from    [16]uint64
 	xfrom   [16]uint64
@@ -254,7 +253,7 @@ func (s *state) setRSP(v uint64) {
 // elsewhere every code applies, chained parents included. Every register
 // the unwind needs must be in ctx, and every stack read must succeed.
 func (r *Rules) VirtualUnwind(ctx *Context, mem Memory) (*Unwound, error) {
-	s := state{Context: *ctx, known: 0xffff, ripOK: true, mem: mem}
+	s := state{Context: *ctx, known: 0xffff, mem: mem}
 	return r.unwind(&s, false)
 }
 
@@ -262,7 +261,7 @@ func (r *Rules) VirtualUnwind(ctx *Context, mem Memory) (*Unwound, error) {
 // function's body: every code applies and no epilogue is looked for. This
 // is Symbolicator's reading of x64 unwind information.
 func (r *Rules) BodyUnwind(ctx *Context, mem Memory) (*Unwound, error) {
-	s := state{Context: *ctx, known: 0xffff, ripOK: true, mem: mem}
+	s := state{Context: *ctx, known: 0xffff, mem: mem}
 	return r.unwind(&s, true)
 }
 
@@ -283,7 +282,7 @@ func (r *Rules) Unwind(get func(name string) (uint64, bool), mem interface {
 			s.known |= 1 << i
 		}
 	}
-	s.RIP, s.ripOK = get("rip")
+	s.RIP, _ = get("rip")
 	u, err := r.unwind(&s, true)
 	if err != nil {
 		return nil, err
@@ -430,7 +429,7 @@ func (r *Rules) unwind(s *state, body bool) (*Unwound, error) {
 				if err != nil {
 					return nil, err
 				}
-				s.RIP, s.ripOK = ip, true
+				s.RIP = ip
 				s.setRSP(nsp)
 				machine = true
 			}
@@ -452,7 +451,7 @@ func (r *Rules) unwind(s *state, body bool) (*Unwound, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.RIP, s.ripOK = ra, true
+		s.RIP = ra
 		s.setRSP(sp + 8)
 	}
 	u.MachineFrame = machine
@@ -617,7 +616,7 @@ func (r *Rules) epilogue(s *state, info *UnwindInfo) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	s.RIP, s.ripOK = ra, true
+	s.RIP = ra
 	s.setRSP(sp + 8)
 	return true, nil
 }
