@@ -232,12 +232,15 @@ func elfCFI(data []byte) cfiSource {
 	if !ok {
 		return nil
 	}
+	// The file opened, so its compressed sections' claims are within the
+	// decompression bound; a CFI section is also held to the file's size,
+	// and inflated to exactly its claim.
 	section := func(name string) (*elf.Section, []byte) {
 		s := ef.Section(name)
 		if s == nil || s.Type == elf.SHT_NOBITS || s.Size == 0 || s.Size > uint64(len(data)) {
 			return nil, nil
 		}
-		b, err := s.Data()
+		b, err := debugfile.ELFSectionData(s, data)
 		if err != nil {
 			return nil, nil
 		}

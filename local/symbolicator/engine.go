@@ -2,8 +2,6 @@ package symbolicator
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/symflow/symflow/local/symbolicator/breakpad"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
 	"github.com/symflow/symflow/local/symbolicator/sourcebundle"
 )
@@ -78,12 +75,6 @@ type moduleEntry struct {
 	// asked for it.
 	unwindFile   *loadedFile
 	unwindStatus string
-}
-
-// indexedFile is a parsed debug file in the index cache.
-type indexedFile struct {
-	file *objfile.File
-	syms *breakpad.File
 }
 
 // engine symbolicates one request. It holds no state across requests; the
@@ -531,104 +522,6 @@ func identityMatches(codeID, debugID string, id objectID) bool {
 		return false
 	}
 	return true
-}
-
-// openIndexed parses data with objfile, reusing an earlier parse of the
-// same bytes. The cache is keyed by the file's identity (kind, code id,
-// debug id, file type) and a digest of its content, and bounded by bytes.
-func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
-	ident, err := safeIdentify(data)
-	if err != nil {
-		return nil, err
-	}
-	key := ident.Kind + "/" + ident.CodeID + "/" + ident.DebugID + "/" + ident.FileType + "/" + contentDigest(data)
-	if v, ok := s.index.get(key); ok {
-		return v.file, nil
-	}
-	// Concurrent requests for one file share a single parse.
-	s.parseMu.Lock()
-	if p, ok := s.parses[key]; ok {
-		s.parseMu.Unlock()
-		<-p.done
-		return p.file, p.err
-	}
-	p := &parse{done: make(chan struct{})}
-	s.parses[key] = p
-	s.parseMu.Unlock()
-
-	p.file, p.err = safeOpen(data)
-	if p.err == nil {
-		s.index.add(key, indexedFile{file: p.file}, int64(len(data)))
-	}
-	s.parseMu.Lock()
-	delete(s.parses, key)
-	s.parseMu.Unlock()
-	close(p.done)
-	return p.file, p.err
-}
-
-// parse is a debug file being opened.
-type parse struct {
-	done chan struct{}
-	file *objfile.File
-	err  error
-}
-
-// openBreakpad parses a .sym file, reusing an earlier parse of the same
-// bytes from the index cache (keyed by a digest of the content).
-func (s *Service) openBreakpad(data []byte) (*breakpad.File, error) {
-	key := "breakpad/" + contentDigest(data)
-	if v, ok := s.index.get(key); ok && v.syms != nil {
-		return v.syms, nil
-	}
-	f, err := safeBreakpad(data)
-	if err == nil {
-		s.index.add(key, indexedFile{syms: f}, int64(len(data)))
-	}
-	return f, err
-}
-
-func safeBreakpad(data []byte) (f *breakpad.File, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("the Breakpad reader failed: %v", r)
-		}
-	}()
-	return breakpad.Parse(data)
-}
-
-func safeOpen(data []byte) (f *objfile.File, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("debug file reader failed: %v", r)
-		}
-	}()
-	return objfile.Open(data)
-}
-
-// contentDigest tells apart files that share an identity (a stripped
-// executable and an unstripped one, say) without hashing whole debug files
-// on every request: their length and their first and last 64 KiB.
-func contentDigest(data []byte) string {
-	const span = 64 << 10
-	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00", len(data))
-	if len(data) <= 2*span {
-		h.Write(data)
-	} else {
-		h.Write(data[:span])
-		h.Write(data[len(data)-span:])
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func safeIdentify(data []byte) (id objfile.Identity, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("debug file reader failed: %v", r)
-		}
-	}()
-	return objfile.Identify(data)
 }
 
 // adjustment is how a frame's address is turned into a lookup address.

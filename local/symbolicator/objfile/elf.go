@@ -14,16 +14,22 @@ import (
 
 // openELF reads identity, features and (when index is set) the symbol table
 // and DWARF index of an ELF file. The compressed sections' claims are
-// checked against lim before any section is read, so that every inflation
+// checked against opts.Inflate before any section is read, so that every inflation
 // below (ours, and debug/elf's for the symbol and string tables, which
 // stops at the claim) is bounded.
-func openELF(data []byte, index bool, alt *supplement, lim debugfile.InflateLimits) (*File, error) {
+func openELF(data []byte, index bool, alt *supplement, opts Options) (*File, error) {
 	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, &MalformedError{Kind: "elf", What: "header", Err: err}
 	}
-	if _, err := debugfile.CheckELFClaims(ef, data, lim); err != nil {
+	claimed, err := debugfile.CheckELFClaims(ef, data, opts.Inflate)
+	if err != nil {
 		return nil, &MalformedError{Kind: "elf", What: "compressed sections", Err: err}
+	}
+	if opts.Budget != nil && claimed > 0 {
+		// The sections inflated below are garbage once the index is
+		// built (it copies what it keeps).
+		defer opts.Budget.Reserve(int64(claimed))()
 	}
 	f := &File{Identity: Identity{Kind: "elf", Arch: debugfile.ELFArch(ef.Machine)}}
 

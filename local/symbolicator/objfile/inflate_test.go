@@ -164,3 +164,46 @@ func FuzzOpenCompressed(f *testing.F) {
 		file.Lookup(file.LoadAddress)
 	})
 }
+
+// recordingBudget records reservations and releases.
+type recordingBudget struct {
+	reserved, released []int64
+}
+
+func (b *recordingBudget) Reserve(n int64) func() {
+	b.reserved = append(b.reserved, n)
+	return func() { b.released = append(b.released, n) }
+}
+
+// TestOpenReservesBudget: Open reserves the sum of the claims while it
+// inflates and indexes, and frees it before returning; a file refused
+// for its claims reserves nothing.
+func TestOpenReservesBudget(t *testing.T) {
+	gz, err := os.ReadFile(built(t, "gcc", "c", "-O2", "-g", "-gz=zlib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.NewFile(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, err := debugfile.CheckELFClaims(ef, gz, debugfile.InflateLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &recordingBudget{}
+	if _, err := OpenWith(gz, Options{Budget: b}); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.reserved) != 1 || b.reserved[0] != int64(total) || len(b.released) != 1 || b.released[0] != int64(total) {
+		t.Errorf("reserved %v, released %v, want %d once", b.reserved, b.released, total)
+	}
+	bomb, err := debugfiletest.SetClaim(gz, ".debug_info", 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = &recordingBudget{}
+	if _, err := OpenWith(bomb, Options{Budget: b}); err == nil || len(b.reserved) != 0 {
+		t.Errorf("bomb: %v, reserved %v", err, b.reserved)
+	}
+}

@@ -177,6 +177,19 @@ type Options struct {
 	// wrapping a *debugfile.InflateError that names the section, its
 	// claim and the bound.
 	Inflate debugfile.InflateLimits
+	// Budget, when set, is reserved for the sum of the file's claims
+	// while its sections are inflated and indexed, so that the parses a
+	// process runs at once hold at most the budget's worth of
+	// decompressed sections, however many there are.
+	Budget Budget
+}
+
+// Budget bounds the decompressed bytes that parses running at once may
+// hold. Reserve blocks until n bytes are free (a reservation larger than
+// the whole budget waits for all of it) and returns the function that
+// frees them.
+type Budget interface {
+	Reserve(n int64) (release func())
 }
 
 // OpenWith is Open with options.
@@ -191,7 +204,7 @@ func OpenWith(data []byte, opts Options) (f *File, err error) {
 	}()
 	switch kindOf(data) {
 	case "elf":
-		return openELF(data, true, nil, opts.Inflate)
+		return openELF(data, true, nil, opts)
 	case "macho":
 		return openMachO(data, opts.Arch, true)
 	}
@@ -213,7 +226,7 @@ func OpenWithSupplement(data, sup []byte) (f *File, err error) {
 	if kindOf(data) != "elf" {
 		return nil, fmt.Errorf("open object file with supplement: %w", ErrUnsupported)
 	}
-	id, err := openELF(data, false, nil, debugfile.InflateLimits{})
+	id, err := openELF(data, false, nil, Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +240,7 @@ func OpenWithSupplement(data, sup []byte) (f *File, err error) {
 	if altID != id.AltLink.BuildID {
 		return nil, fmt.Errorf("open object file with supplement: supplementary file has build-id %q, the link wants %q", altID, id.AltLink.BuildID)
 	}
-	return openELF(data, true, alt, debugfile.InflateLimits{})
+	return openELF(data, true, alt, Options{})
 }
 
 // Identify reads only the identity of a file (headers, build-id note or
@@ -256,7 +269,7 @@ func IdentifyWith(data []byte, opts Options) (id Identity, err error) {
 	var f *File
 	switch kindOf(data) {
 	case "elf":
-		f, err = openELF(data, false, nil, opts.Inflate)
+		f, err = openELF(data, false, nil, opts)
 	case "macho":
 		f, err = openMachO(data, opts.Arch, false)
 	default:

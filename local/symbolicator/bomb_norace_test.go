@@ -1,0 +1,5 @@
+//go:build !race
+
+package symbolicator
+
+const raceEnabled = false
