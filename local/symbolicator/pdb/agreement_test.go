@@ -134,6 +134,24 @@ var (
 // a digit, "S0const&"; symbolic's type formatter writes "<NoType>" for C
 // varargs.
 func normName(s string) string {
+	normMu.Lock()
+	n, ok := normCache[s]
+	normMu.Unlock()
+	if !ok {
+		n = normNameUncached(s)
+		normMu.Lock()
+		normCache[s] = n
+		normMu.Unlock()
+	}
+	return n
+}
+
+var (
+	normMu    sync.Mutex
+	normCache = map[string]string{}
+)
+
+func normNameUncached(s string) string {
 	s = tagRE.ReplaceAllString(s, "")
 	s = callConvRE.ReplaceAllString(s, "")
 	s = ptr64RE.ReplaceAllString(s, "")

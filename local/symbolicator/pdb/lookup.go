@@ -127,15 +127,21 @@ func (f *File) procFrames(pi int, a uint32) []Frame {
 		}
 	}
 	fm := f.formatter()
+	// symbolic drops an inlinee whose name cannot be formatted, with
+	// everything inlined into it.
+	names := make([]string, 0, len(chain))
+	for _, si := range chain {
+		name, err := fm.id(f.sites[si].inlinee)
+		if err != nil {
+			break
+		}
+		names = append(names, name)
+	}
+	chain = chain[:len(names)]
 	out := make([]Frame, 0, len(chain)+1)
 	for k := len(chain) - 1; k >= 0; k-- {
-		s := &f.sites[chain[k]]
 		r := &f.ranges[hits[k]]
-		name, err := fm.id(s.inlinee)
-		if err != nil {
-			name = "<unknown>"
-		}
-		out = append(out, Frame{Function: name, Symbol: name, AbsPath: f.file(r.file), Line: int(r.line), Lang: lang, Inline: true})
+		out = append(out, Frame{Function: names[k], Symbol: names[k], AbsPath: f.file(r.file), Line: int(r.line), Lang: lang, Inline: true})
 	}
 	typ := p.typ
 	if p.idType {

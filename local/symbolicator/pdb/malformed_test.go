@@ -222,3 +222,39 @@ func TestAllocationBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestUnnamedInlinee: an inline site whose id record is not a function id
+// is left out with everything inlined into it, as symbolic leaves it out.
+func TestUnnamedInlinee(t *testing.T) {
+	good, err := Open(fixture(t, "x64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(good.sites) == 0 {
+		t.Fatal("the fixture has no inline sites")
+	}
+	// Turn every LF_FUNC_ID and LF_MFUNC_ID into a kind the formatter
+	// does not accept as an inlinee.
+	data := withStream(t, "x64", streamIPI, func(b []byte) []byte {
+		hdr := int(le.Uint32(b[4:]))
+		for off := hdr; off+4 <= len(b); off += 2 + int(le.Uint16(b[off:])) {
+			if k := le.Uint16(b[off+2:]); k == lfFuncID || k == lfMFuncID {
+				le.PutUint16(b[off+2:], 0x1609) // LF_UDT_SRC_LINE
+			}
+		}
+		return b
+	})
+	f, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range good.procs {
+		for a := p.start; a < p.end; a++ {
+			frames, ok := f.Lookup(uint64(a))
+			want, _ := good.Lookup(uint64(a))
+			if !ok || len(frames) != 1 || frames[0] != want[len(want)-1] {
+				t.Fatalf("%#x: %v, want only the procedure of %v", a, frames, want)
+			}
+		}
+	}
+}
