@@ -36,12 +36,15 @@
 // are named from their LF_FUNC_ID/LF_MFUNC_ID record the same way
 // ("ns::helper(int)"; clang leaves template arguments out of these).
 // Addresses outside every procedure fall back to the public symbols
-// (S_PUB32) of executable sections: Frame.Symbol is then the decorated
-// name and Frame.Function its demangling as Symbolicator does it (MSVC
-// names with parameters and without return type, calling convention or
-// access: "ns::Foo::bar(int)"; Itanium names likewise); undecorated C
-// names stay as they are ("_main", "_f@8" on x86), as symbolic leaves
-// them.
+// (S_PUB32) of executable sections, as far as symbolic's symcache lets
+// them reach: from the symbol up to the next public symbol or the start
+// or end of the next procedure (the padding after a function belongs to
+// nobody; llvm-symbolizer, which lets the preceding public symbol answer
+// there, differs). Frame.Symbol is then the name symcache keeps (C names
+// undecorated: "_main", "_f@8", "@g@4" become "main", "f", "g"; C++ names
+// decorated) and Frame.Function its demangling as Symbolicator does it
+// (MSVC names with parameters and without return type, calling
+// convention or access: "ns::Foo::bar(int)"; Itanium names likewise).
 //
 // Addresses are RVAs: offsets from the image base of the PE file the PDB
 // belongs to, which is also what Symbolicator looks PDB symbols up by.
@@ -106,10 +109,10 @@ type Features struct {
 type Frame struct {
 	// Function is the display name, see the package documentation.
 	Function string
-	// Symbol is the raw name: the decorated public name for a public
-	// symbol; otherwise the same as Function (a PDB carries no other name
-	// for procedures and inlinees, and Symbolicator's raw_function for
-	// them is that name).
+	// Symbol is the raw name as Symbolicator's raw_function has it: for a
+	// public symbol the decorated C++ name (or the undecorated C name);
+	// otherwise the same as Function (a PDB carries no other name for
+	// procedures and inlinees).
 	Symbol string
 	// AbsPath is the source file as recorded (the compiler's absolute
 	// path); empty when unknown.
