@@ -319,6 +319,52 @@ func TestMalformedRemembered(t *testing.T) {
 	}
 }
 
+// TestRememberedFailureIsForThoseBytes: a remembered failure refuses the
+// bytes that failed, not a good file that shares their length and their
+// first and last 64 KiB (what the content digest samples).
+func TestRememberedFailureIsForThoseBytes(t *testing.T) {
+	s := buildSample(t)
+	plain, err := os.ReadFile(s.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.Open(s.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ef.Section(".debug_info").Data()
+	ef.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The compressed .debug_info lands at 100 KiB, between the sampled
+	// ends of a 300 KiB file.
+	plain = append(plain, make([]byte, 100<<10-len(plain))...)
+	good, err := debugfiletest.Rewrite(plain, debugfiletest.Section{Name: ".debug_info", Codec: elf.COMPRESS_ZSTD, Data: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good = append(good, make([]byte, 300<<10-len(good))...)
+	bad, err := debugfiletest.SetClaim(good, ".debug_info", uint64(len(info))-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentDigest(good) != contentDigest(bad) {
+		t.Fatal("the two files do not share a content digest")
+	}
+	svc, _ := testService(t, Config{})
+	var rem *RememberedError
+	if _, err := svc.openIndexed(bad); err == nil || errors.As(err, &rem) {
+		t.Fatalf("bad file: %v, want a fresh failure", err)
+	}
+	if _, err := svc.openIndexed(good); err != nil {
+		t.Fatalf("good file sharing the bad one's digest: %v", err)
+	}
+	if _, err := svc.openIndexed(bad); !errors.As(err, &rem) || !strings.Contains(err.Error(), "inflates past") {
+		t.Errorf("bad file again: %v, want it remembered", err)
+	}
+}
+
 type lockedWriter struct {
 	mu *sync.Mutex
 	w  io.Writer

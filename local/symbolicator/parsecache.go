@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,9 +18,9 @@ import (
 //
 // A parsed debug file is kept in the index cache (Service.index), bounded
 // by bytes. So is a file that failed to parse: the error is remembered
-// for retryMalformedAfter, keyed by the file's whole content, and the
-// same bytes are then refused at once, from any source, without being
-// parsed (or even identified) again, and the module is answered
+// for retryMalformedAfter, keyed by the file's content, and the same
+// bytes are then refused at once, from any source, without being parsed
+// (or even identified) again, and the module is answered
 // "malformed" as before. Without this a hostile file, a decompression
 // bomb above all, cost its parse on every request that named it.
 //
@@ -59,9 +58,11 @@ const failureCost = 256
 type indexedFile struct {
 	file *objfile.File
 	syms *breakpad.File
-	// err is why the file did not parse, at failed.
+	// err is why the file did not parse, at failed; sum is failureSum
+	// of its bytes.
 	err    error
 	failed time.Time
+	sum    uint64
 }
 
 // RememberedError is a parse failure answered from the index cache: the
@@ -82,28 +83,33 @@ func (e *RememberedError) Unwrap() error { return e.Err }
 // another's and have a good file refused as the bad one.
 var failureSeed = maphash.MakeSeed()
 
-// failureKey names data's content in the index cache's negative entries:
-// its length and a keyed 64-bit hash of every byte (about 8 GB/s, a
-// small cost beside fetching the file). kind keeps the readers apart.
-func failureKey(kind string, data []byte) string {
-	return "failed/" + kind + "/" + strconv.Itoa(len(data)) + "/" + strconv.FormatUint(maphash.Bytes(failureSeed, data), 16)
-}
+// failureKey names a remembered failure in the index cache by the reader
+// (kind) and the content digest, which every open computes anyway. The
+// digest samples the file; the entry also holds a keyed hash of every
+// byte (failureSum), checked on a hit only, so that a good file sharing a
+// bad one's digest is still parsed.
+func failureKey(kind, digest string) string { return "failed/" + kind + "/" + digest }
 
-// rememberedFailure returns the remembered error for key, or nil when
-// there is none or it is older than retryMalformedAfter.
-func (s *Service) rememberedFailure(key string) error {
+// failureSum hashes all of data (about 8 GB/s).
+func failureSum(data []byte) uint64 { return maphash.Bytes(failureSeed, data) }
+
+// rememberedFailure returns the remembered error for data under key, or
+// nil when there is none, it is for other bytes, or it is older than
+// retryMalformedAfter.
+func (s *Service) rememberedFailure(key string, data []byte) error {
 	v, ok := s.index.get(key)
-	if !ok || v.err == nil || s.cfg.Now().Sub(v.failed) >= retryMalformedAfter {
+	if !ok || v.err == nil || s.cfg.Now().Sub(v.failed) >= retryMalformedAfter || v.sum != failureSum(data) {
 		return nil
 	}
 	return &RememberedError{Err: v.err, Since: v.failed}
 }
 
-// rememberFailure keeps err as key's answer for retryMalformedAfter. The
-// entry is counted against the index cache by its real size, so that
-// failures are bounded with the parsed files they share the cache with.
-func (s *Service) rememberFailure(key string, err error) {
-	s.index.add(key, indexedFile{err: err, failed: s.cfg.Now()}, int64(len(key)+len(err.Error())+failureCost))
+// rememberFailure keeps err as the answer for data under key for
+// retryMalformedAfter. The entry is counted against the index cache by
+// its real size, so that failures are bounded with the parsed files they
+// share the cache with.
+func (s *Service) rememberFailure(key string, data []byte, err error) {
+	s.index.add(key, indexedFile{err: err, failed: s.cfg.Now(), sum: failureSum(data)}, int64(len(key)+len(err.Error())+failureCost))
 }
 
 // inflateLimits is the service's decompression bound: debugfile's
@@ -169,17 +175,18 @@ func (b *budget) Reserve(n int64) (release func()) {
 // debug id, file type) and a digest of its content, and bounded by bytes.
 // Bytes that failed to parse before are refused with a *RememberedError.
 func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
-	fkey := failureKey("object", data)
-	if err := s.rememberedFailure(fkey); err != nil {
+	digest := contentDigest(data)
+	fkey := failureKey("object", digest)
+	if err := s.rememberedFailure(fkey, data); err != nil {
 		return nil, err
 	}
 	opts := objfile.Options{Inflate: s.inflateLimits(), Budget: decompressionBudget}
 	ident, err := safeIdentify(data, opts)
 	if err != nil {
-		s.rememberFailure(fkey, err)
+		s.rememberFailure(fkey, data, err)
 		return nil, err
 	}
-	key := ident.Kind + "/" + ident.CodeID + "/" + ident.DebugID + "/" + ident.FileType + "/" + contentDigest(data)
+	key := ident.Kind + "/" + ident.CodeID + "/" + ident.DebugID + "/" + ident.FileType + "/" + digest
 	if v, ok := s.index.get(key); ok && v.file != nil {
 		return v.file, nil
 	}
@@ -198,7 +205,7 @@ func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
 	if p.err == nil {
 		s.index.add(key, indexedFile{file: p.file}, int64(len(data)))
 	} else {
-		s.rememberFailure(fkey, p.err)
+		s.rememberFailure(fkey, data, p.err)
 	}
 	s.parseMu.Lock()
 	delete(s.parses, key)
@@ -218,11 +225,12 @@ type parse struct {
 // bytes from the index cache (keyed by a digest of the content). Bytes
 // that failed to parse before are refused with a *RememberedError.
 func (s *Service) openBreakpad(data []byte) (*breakpad.File, error) {
-	fkey := failureKey("breakpad", data)
-	if err := s.rememberedFailure(fkey); err != nil {
+	digest := contentDigest(data)
+	fkey := failureKey("breakpad", digest)
+	if err := s.rememberedFailure(fkey, data); err != nil {
 		return nil, err
 	}
-	key := "breakpad/" + contentDigest(data)
+	key := "breakpad/" + digest
 	if v, ok := s.index.get(key); ok && v.syms != nil {
 		return v.syms, nil
 	}
@@ -230,7 +238,7 @@ func (s *Service) openBreakpad(data []byte) (*breakpad.File, error) {
 	if err == nil {
 		s.index.add(key, indexedFile{syms: f}, int64(len(data)))
 	} else {
-		s.rememberFailure(fkey, err)
+		s.rememberFailure(fkey, data, err)
 	}
 	return f, err
 }
