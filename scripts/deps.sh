@@ -26,6 +26,8 @@ command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v ld.lld >/dev/null 2>&1 || need+=(lld)
 command -v stress-ng >/dev/null 2>&1 || need+=(stress-ng)
+command -v llvm-symbolizer-19 >/dev/null 2>&1 || need+=(llvm-19) # PDB lookups: LLVM 14's symbolizer misplaces lines inside inlined functions in PDBs
+command -v gcab >/dev/null 2>&1 || need+=(gcab) # CAB-compressed symstore files (.pd_, .dl_)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing Debian packages: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
