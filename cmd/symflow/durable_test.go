@@ -403,3 +403,55 @@ func TestGracefulStopLeavesExecutionsResumable(t *testing.T) {
 		t.Errorf("idle serve's stop: %v, %q", second.err, second.stdout.String())
 	}
 }
+
+// TestExecutionsRedrive: `symflow executions redrive NAME` runs an
+// execution that failed while Symbolicator was unreachable again, from its
+// failed state, on the state folder; through a running serve with --api;
+// and says why when it cannot.
+func TestExecutionsRedrive(t *testing.T) {
+	state := t.TempDir()
+	// Nothing listens on a port just closed: Symbolicator is unreachable.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL + "/"
+	closed.Close()
+	args := append([]string{"run", filepath.Join(repo, "events/execution/native-crash.json"), "--symbolicator-url", closedURL}, sampleArgs(state)...)
+	out, errOut, code := symflow(t, args...)
+	if code == 0 || !strings.Contains(out, "SymbolicatorUnreachable") {
+		t.Fatalf("run during the outage: exit %d\n%s\n%s", code, out, errOut)
+	}
+	list, _, _ := symflow(t, "executions", "list", "--state-dir", state)
+	name := strings.Fields(strings.Split(list, "\n")[1])[0]
+
+	sym, symURL := newHeldSymbolicator(t)
+	sym.Release()
+	out, errOut, code = symflow(t, "executions", "redrive", name, "--root", repo, "--state-dir", state, "--symbolicator-url", symURL)
+	if code != 0 || !strings.Contains(out, "redrive 1 of "+name+" (FAILED: SymbolicatorUnreachable)") || !strings.Contains(out, "✓ SUCCEEDED") || !strings.Contains(out, "checked_limit") {
+		t.Fatalf("redrive: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out, "→ LookupSources") {
+		t.Errorf("the redrive ran LookupSources again, which had completed:\n%s", out)
+	}
+	show, _, _ := symflow(t, "executions", "show", name, "--state-dir", state)
+	if !strings.Contains(show, "redriven 1 times") || !strings.Contains(show, "ExecutionRedriven") {
+		t.Errorf("show after the redrive:\n%s", show)
+	}
+	_, errOut, code = symflow(t, "executions", "redrive", name, "--root", repo, "--state-dir", state, "--symbolicator-url", symURL)
+	if code != 1 || !strings.Contains(errOut, "Execution is SUCCEEDED and cannot be redriven") {
+		t.Errorf("redrive of a success: exit %d %q", code, errOut)
+	}
+	_, errOut, code = symflow(t, "executions", "redrive", "no-such-run", "--root", repo, "--state-dir", state)
+	if code != 1 || !strings.Contains(errOut, "no execution no-such-run") {
+		t.Errorf("redrive of nothing: exit %d %q", code, errOut)
+	}
+
+	// While a serve holds the folder, the redrive goes through its API.
+	p := startServe(t, state, symURL)
+	_, errOut, code = symflow(t, "executions", "redrive", name, "--root", repo, "--state-dir", state)
+	if code != 1 || !strings.Contains(errOut, "in use") || !strings.Contains(errOut, "--api") {
+		t.Errorf("redrive beside a serve: exit %d %q", code, errOut)
+	}
+	_, errOut, code = symflow(t, "executions", "redrive", name, "--api", p.base)
+	if code != 1 || !strings.Contains(errOut, "409 execution_succeeded") {
+		t.Errorf("redrive through the API: exit %d %q", code, errOut)
+	}
+}
