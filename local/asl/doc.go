@@ -33,6 +33,20 @@
 //   - HeartbeatSeconds is validated but not enforced (no callback tasks);
 //     .waitForTaskToken, distributed Map and JSONata are not supported.
 //
+// Executions outlive runs. Redrive runs a FAILED, TIMED_OUT or ABORTED
+// execution again from the state it did not complete, as Step Functions'
+// RedriveExecution does: the same execution and history, an
+// ExecutionRedriven event, $$.Execution.RedriveCount and RedriveTime in the
+// context object, TimeoutSeconds counted from the redrive, and Step
+// Functions' refusals (NotRedrivableError). A Fail state is the state an
+// execution that reached it did not complete: redriving it fails again. A
+// failed Map or Parallel state is run again whole (Step Functions reruns
+// only its failed iterations and branches). Options.Checkpoint hands out
+// the record at every state entered, Options.Suspend ends a run at a state
+// boundary without ending the execution, and Resume continues a RUNNING
+// record from the state it was in (a state in flight runs again), so an
+// embedding process can stop or die without losing executions.
+//
 // Time: every wait, retry pause and timeout goes through Options.Clock.
 // NewFakeClock gives an instant clock whose Sleep moves virtual time, so
 // tests run Wait states and back-off at once; a Task times out on it only

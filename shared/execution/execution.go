@@ -2,7 +2,9 @@
 // execution per project and event, however often the API is called or an
 // S3 notification is delivered. The API and the crash-upload trigger share
 // it; the Step Functions adapter (shared/stepfunctions) and local mode's
-// executor implement its Runner.
+// executor implement its Runner and Redriver. A redrive runs a failed
+// execution again as the same execution, so an event keeps its one
+// execution however often it is redriven.
 //
 // Idempotency has two locks. The event's claim in DynamoDB names its one
 // execution (ClaimExecution is a conditional put: of concurrent callers
