@@ -5,8 +5,10 @@ import (
 	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
+	"sync/atomic"
 )
 
 // dwarfSectionNames are the DWARF sections the index reads, without the
@@ -19,8 +21,13 @@ type dwarfIndex struct {
 	lines []lineEntry // sorted by addr; file < 0 marks the end of a sequence
 	segs  []segment   // sorted by addr; node < 0 marks a gap
 	nodes []node
-	names []funcName
-	langs []string // per unit
+	// names are the raw (linkage) names of the nodes; display holds each
+	// one's demangled form once a lookup asked for it. Demangling every
+	// name when the file is opened made opening large C++ files slow, and
+	// a request needs few of them.
+	names   []string
+	display []atomic.Pointer[string]
+	langs   []string // per unit
 	// dart marks units produced by the Dart VM: their functions keep the
 	// DWARF names, since Dart's symbol-table mangling is lossy (symbolic).
 	dart []bool
@@ -51,10 +58,6 @@ type node struct {
 	// nameAddr is, for roots, the lowest address of the function's ranges:
 	// where symbolic looks for a symbol to name the function.
 	nameAddr uint64
-}
-
-type funcName struct {
-	symbol, function string
 }
 
 // dieName holds the naming attributes of a subprogram or inlined
@@ -477,13 +480,26 @@ func (b *indexBuilder) unitLines(cu *dwarf.Entry, secs map[string][]byte, bo bin
 		return nil, nil
 	}
 	compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
+	// Rows are kept one sequence at a time and added to the table with
+	// the program's own file numbers, mapped to global ids once the
+	// program (and so its file table) is read. Buffering a whole unit's
+	// rows first cost a large slice grown again and again for one-unit
+	// programs (SQLite's amalgamation has half a million rows).
+	start := len(b.idx.lines)
 	b.rows = b.rows[:0]
 	tooMany := false
 	lt, err := parseLineProgram(secs["line"], uint64(off), bo, compDir, secs["str"], secs["line_str"], func(r lineRow) {
-		if len(b.rows)+len(b.idx.lines) < maxLineRows {
-			b.rows = append(b.rows, r)
-		} else {
+		if tooMany {
+			return
+		}
+		if len(b.rows)+len(b.idx.lines) >= maxLineRows {
 			tooMany = true
+			return
+		}
+		b.rows = append(b.rows, r)
+		if r.end {
+			b.addSequence(b.rows)
+			b.rows = b.rows[:0]
 		}
 	})
 	if err != nil {
@@ -496,29 +512,36 @@ func (b *indexBuilder) unitLines(cu *dwarf.Entry, secs map[string][]byte, bo bin
 	for i, p := range lt.files {
 		ids[i] = b.fileID(p)
 	}
-	start := 0
-	for i, r := range b.rows {
-		if !r.end {
-			continue
-		}
-		seq := b.rows[start : i+1]
-		start = i + 1
-		if len(seq) < 2 || (seq[0].addr == 0 && b.zeroIsDiscarded) || isTombstone(seq[0].addr) {
-			continue
-		}
-		for j := 0; j+1 < len(seq); j++ {
-			if seq[j].addr >= seq[j+1].addr {
-				continue // rows at one address: the last one wins, as in LLVM
+	for i := range b.idx.lines[start:] {
+		e := &b.idx.lines[start+i]
+		if e.file >= 0 {
+			if int(e.file) < len(ids) {
+				e.file = ids[e.file]
+			} else {
+				e.file = -2 // unknown file
 			}
-			fid := int32(-2) // unknown file
-			if f := seq[j].file; int(f) < len(ids) {
-				fid = ids[f]
-			}
-			b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[j].addr, file: fid, line: seq[j].line})
 		}
-		b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[len(seq)-1].addr, file: -1})
 	}
 	return ids, nil
+}
+
+// addSequence adds one line sequence (its last row ends it) to the table,
+// with the program's file numbers (unitLines maps them).
+func (b *indexBuilder) addSequence(seq []lineRow) {
+	if len(seq) < 2 || (seq[0].addr == 0 && b.zeroIsDiscarded) || isTombstone(seq[0].addr) {
+		return
+	}
+	for j := 0; j+1 < len(seq); j++ {
+		if seq[j].addr >= seq[j+1].addr {
+			continue // rows at one address: the last one wins, as in LLVM
+		}
+		fid := int32(-2) // unknown file
+		if f := seq[j].file; f <= math.MaxInt32 {
+			fid = int32(f)
+		}
+		b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[j].addr, file: fid, line: seq[j].line})
+	}
+	b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[len(seq)-1].addr, file: -1})
 }
 
 // sortLines orders the line table by address; at one address a sequence
@@ -552,12 +575,24 @@ func (b *indexBuilder) resolveNames() {
 		id, ok := b.nameIDs[sym]
 		if !ok {
 			id = int32(len(b.idx.names))
-			b.idx.names = append(b.idx.names, funcName{symbol: sym, function: demangleName(sym)})
+			b.idx.names = append(b.idx.names, sym)
 			b.nameIDs[sym] = id
 		}
 		b.idx.nodes[i].name = id
 	}
+	b.idx.names = slices.Clip(b.idx.names)
+	b.idx.display = make([]atomic.Pointer[string], len(b.idx.names))
 	b.nodeDIE, b.names = nil, nil
+}
+
+// function returns the display name of name i, demangling it once.
+func (ix *dwarfIndex) function(i int32) string {
+	if p := ix.display[i].Load(); p != nil {
+		return *p
+	}
+	fn := demangleName(ix.names[i])
+	ix.display[i].Store(&fn)
+	return fn
 }
 
 func (b *indexBuilder) find(dn dieName, attr func(dieName) string, depth int) string {

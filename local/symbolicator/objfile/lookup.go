@@ -100,10 +100,9 @@ func (ix *dwarfIndex) frames(n int32, addr uint64) []Frame {
 	path, line := ix.lineAt(addr)
 	for {
 		nd := &ix.nodes[n]
-		name := &ix.names[nd.name]
 		out = append(out, Frame{
-			Function: name.function,
-			Symbol:   name.symbol,
+			Function: ix.function(nd.name),
+			Symbol:   ix.names[nd.name],
 			AbsPath:  path,
 			Line:     line,
 			Lang:     ix.langs[nd.unit],
