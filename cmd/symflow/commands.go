@@ -193,7 +193,7 @@ func cmdExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", "NAME", "STATUS", "STARTED", "DURATION")
 		for _, e := range execs {
-			fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", e.Name, e.Status, e.StartDate.UTC().Format("2006-01-02 15:04:05"), e.StopDate.Sub(e.StartDate).Round(time.Millisecond))
+			fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", e.Name, e.Status, e.StartDate.UTC().Format("2006-01-02 15:04:05"), took(e))
 		}
 		return nil
 	case len(pos) == 2 && pos[0] == "show":
@@ -218,7 +218,7 @@ func cmdExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintln(stdout, diagram)
 			return nil
 		}
-		fmt.Fprintf(stdout, "%s  %s  started %s  took %s\n", e.Name, e.Status, e.StartDate.UTC().Format(time.RFC3339), e.StopDate.Sub(e.StartDate).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "%s  %s  started %s  took %s\n", e.Name, e.Status, e.StartDate.UTC().Format(time.RFC3339), took(e))
 		if e.RedriveCount > 0 {
 			fmt.Fprintf(stdout, "redriven %d times, last at %s\n", e.RedriveCount, e.RedriveDate.UTC().Format(time.RFC3339))
 		}
@@ -240,6 +240,14 @@ func cmdExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return nil
 	}
 	return &exitError{2, errors.New("usage: symflow executions list | show NAME [--mermaid] | redrive NAME [--api URL]")}
+}
+
+// took is how long an execution ran, or "-" while it has not stopped.
+func took(e *asl.Execution) string {
+	if e.StopDate.IsZero() {
+		return "-"
+	}
+	return e.StopDate.Sub(e.StartDate).Round(time.Millisecond).String()
 }
 
 // cmdSymbolicatorServe serves the embedded Symbolicator on a loopback address.
