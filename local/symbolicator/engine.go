@@ -89,6 +89,21 @@ type engine struct {
 	bundleSources map[bundleFile]bundleSource
 	modules       []*moduleEntry // request order
 	sorted        []*moduleEntry // by image_addr
+	// paths remembers cleaned source paths: a request's frames share few.
+	paths map[string]string
+}
+
+// cleanPath is cleanPath remembered for the request.
+func (e *engine) cleanPath(p string) string {
+	if c, ok := e.paths[p]; ok {
+		return c
+	}
+	c := cleanPath(p)
+	if e.paths == nil {
+		e.paths = map[string]string{}
+	}
+	e.paths[p] = c
+	return c
 }
 
 func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[string]any {
@@ -623,7 +638,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		}
 	}
 	frames := []any{}
-	var last map[string]any // the frame appended last
+	var last *frame // the frame appended last
 	for i, f := range st.Frames {
 		mode := def
 		if f.Adjust != nil {
@@ -650,7 +665,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		// glibc marks _start and clone as having no return address, which
 		// unwinders miss: the garbage frame after them is dropped.
 		if status == frameUnknownImage && outermost && last != nil {
-			if fn, _ := last["function"].(string); fn == "_start" || fn == "__clone" || fn == "__clone3" {
+			if fn := last.str("function"); fn == "_start" || fn == "__clone" || fn == "__clone3" {
 				continue
 			}
 		}
@@ -665,27 +680,27 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 	return out
 }
 
-func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) map[string]any {
-	out := map[string]any{}
+func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) *frame {
+	out := newFrame(len(f.fields) + 8)
 	for k, v := range f.fields {
-		out[k] = v
+		out.set(k, v)
 	}
-	out["status"] = status
-	out["original_index"] = index
-	out["instruction_addr"] = formatHex(f.Addr)
+	out.setString("status", status)
+	out.setInt("original_index", index)
+	out.setHex("instruction_addr", f.Addr)
 	if f.Mode.Rel {
-		out["addr_mode"] = f.Mode.String()
+		out.setString("addr_mode", f.Mode.String())
 	}
 	if f.Adjust != nil {
-		out["adjust_instruction_addr"] = *f.Adjust
+		out.set("adjust_instruction_addr", *f.Adjust)
 	}
 	if f.Trust != "none" {
-		out["trust"] = f.Trust
+		out.setString("trust", f.Trust)
 	}
 	if m := e.moduleFor(f.Addr, f.Mode); m != nil {
-		delete(out, "package")
+		out.del("package")
 		if m.raw.CodeFile != "" {
-			out["package"] = m.raw.CodeFile
+			out.setString("package", m.raw.CodeFile)
 		}
 	}
 	function, symbol := f.Function, f.Symbol
@@ -698,15 +713,15 @@ func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) map[
 		}
 	}
 	if function != "" {
-		out["function"] = function
+		out.setString("function", function)
 	}
 	if symbol != "" {
-		out["symbol"] = symbol
+		out.setString("symbol", symbol)
 	}
 	return out
 }
 
-func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]map[string]any, string) {
+func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]*frame, string) {
 	m := e.moduleFor(f.Addr, f.Mode)
 	if m == nil {
 		return nil, frameUnknownImage
@@ -757,33 +772,33 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		}
 		return a
 	}
-	var out []map[string]any
+	out := make([]*frame, 0, len(frames))
 	for i, fr := range frames {
-		o := map[string]any{}
+		o := newFrame(14)
 		for k, v := range f.fields {
 			if !knownFrameFields[k] {
-				o[k] = v
+				o.set(k, v)
 			}
 		}
 		for _, k := range []string{"platform", "function_id"} {
 			if v, ok := f.fields[k]; ok {
-				o[k] = v
+				o.set(k, v)
 			}
 		}
-		o["status"] = frameSymbolicated
-		o["original_index"] = index
-		o["instruction_addr"] = formatHex(expose(rel))
+		o.setString("status", frameSymbolicated)
+		o.setInt("original_index", index)
+		o.setHex("instruction_addr", expose(rel))
 		if image == 0 {
-			o["addr_mode"] = addrMode{Rel: true, Index: m.index}.String()
+			o.setString("addr_mode", addrMode{Rel: true, Index: m.index}.String())
 		}
 		if f.Adjust != nil {
-			o["adjust_instruction_addr"] = *f.Adjust
+			o.set("adjust_instruction_addr", *f.Adjust)
 		}
 		if f.Trust != "none" {
-			o["trust"] = f.Trust
+			o.setString("trust", f.Trust)
 		}
 		if m.raw.CodeFile != "" {
-			o["package"] = m.raw.CodeFile
+			o.setString("package", m.raw.CodeFile)
 		}
 		symbol, function := fr.Symbol, fr.Function
 		if symbol == "" {
@@ -792,29 +807,29 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		if function == "" {
 			function = symbol
 		}
-		o["symbol"] = symbol
-		o["function"] = function
-		if abs := cleanPath(fr.AbsPath); abs != "" {
-			o["abs_path"] = abs
+		o.setString("symbol", symbol)
+		o.setString("function", function)
+		if abs := e.cleanPath(fr.AbsPath); abs != "" {
+			o.setString("abs_path", abs)
 			if name := splitName(abs); name != "" {
-				o["filename"] = name
+				o.setString("filename", name)
 			}
 		} else {
 			for _, k := range []string{"abs_path", "filename"} {
 				if v, ok := f.fields[k]; ok {
-					o[k] = v
+					o.set(k, v)
 				}
 			}
 		}
 		if fr.Line < 0 {
 			fr.Line = 0
 		}
-		o["lineno"] = fr.Line
+		o.setInt("lineno", fr.Line)
 		if e.req.Options.ApplySourceContext && !e.applySourceContext(o, m.bundles) {
 			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, module: m})
 		}
 		if fr.Lang != "" && fr.Lang != "unknown" {
-			o["lang"] = fr.Lang
+			o.setString("lang", fr.Lang)
 		}
 		if i == len(frames)-1 {
 			sym := fr.SymAddr
@@ -826,7 +841,7 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 				}
 			}
 			if sym >= file.load {
-				o["sym_addr"] = formatHex(expose(sym - file.load))
+				o.setHex("sym_addr", expose(sym-file.load))
 			}
 		}
 		out = append(out, o)
@@ -866,9 +881,9 @@ func (e *engine) moduleJSON(m *moduleEntry) map[string]any {
 	return out
 }
 
-// marshalResponse renders a response object.
+// marshalResponse renders a response object (see answer.go).
 func marshalResponse(v any) []byte {
-	b, err := json.Marshal(v)
+	b, err := appendValue(make([]byte, 0, 64<<10), v)
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"status": "failed", "message": "internal server error: cannot encode response"})
 	}
@@ -879,9 +894,8 @@ func marshalResponse(v any) []byte {
 // source bundle holding its file, as Symbolicator does: five lines before
 // and after, long lines cut. It reports whether the frame is done: it has
 // context, or it has no file and line to look for.
-func (e *engine) applySourceContext(frame map[string]any, bundles []*sourcebundle.Bundle) bool {
-	path, _ := frame["abs_path"].(string)
-	line, _ := frame["lineno"].(int)
+func (e *engine) applySourceContext(frame *frame, bundles []*sourcebundle.Bundle) bool {
+	path, line := frame.str("abs_path"), frame.integer("lineno")
 	if path == "" || line <= 0 {
 		return true
 	}
@@ -917,20 +931,20 @@ type bundleSource struct {
 }
 
 // setContext cuts the context of line out of src into the frame.
-func setContext(frame map[string]any, src []byte, line int) bool {
+func setContext(frame *frame, src []byte, line int) bool {
 	pre, cur, post, ok := sourcebundle.Context(src, line, sourcebundle.DefaultContextLines)
 	if !ok {
 		return true // not text, or no such line: nothing to show
 	}
-	frame["pre_context"] = pre
-	frame["context_line"] = cur
-	frame["post_context"] = post
+	frame.set("pre_context", pre)
+	frame.setString("context_line", cur)
+	frame.set("post_context", post)
 	return true
 }
 
 // pendingContext is a symbolicated frame whose source no bundle held.
 type pendingContext struct {
-	frame  map[string]any
+	frame  *frame
 	module *moduleEntry
 }
 
@@ -945,8 +959,7 @@ func (e *engine) applyDebuginfodContext(ctx context.Context) {
 	fetched := map[key][]byte{}
 	for _, p := range e.pendingContext {
 		codeID := p.module.raw.CodeID
-		path, _ := p.frame["abs_path"].(string)
-		line, _ := p.frame["lineno"].(int)
+		path, line := p.frame.str("abs_path"), p.frame.integer("lineno")
 		if codeID == "" || p.module.raw.Type != "elf" || !strings.HasPrefix(path, "/") {
 			continue
 		}

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,6 +79,10 @@ func (e *RememberedError) Error() string {
 }
 
 func (e *RememberedError) Unwrap() error { return e.Err }
+
+// castagnoli is CRC-32C, which the CPU computes (tens of GB/s): it names
+// a persisted index by every byte of its debug file.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // failureSeed keys the hashes of remembered failures. It is drawn per
 // process, so that nobody can craft a file whose hash collides with
@@ -201,7 +207,16 @@ func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
 	s.parses[key] = p
 	s.parseMu.Unlock()
 
-	p.file, p.err = safeOpen(data, opts)
+	// A persisted index (written by this service or an earlier one on the
+	// same cache directory) spares the parse; its name covers every byte
+	// of the file (the digest above samples it), since it outlives the
+	// process.
+	pkey := key + "/" + strconv.FormatUint(uint64(crc32.Checksum(data, castagnoli)), 16)
+	if f := s.store.load(pkey); f != nil {
+		p.file = f
+	} else if p.file, p.err = safeOpen(data, opts); p.err == nil {
+		s.store.save(pkey, p.file)
+	}
 	if p.err == nil {
 		s.index.add(key, indexedFile{file: p.file}, int64(len(data)))
 	} else {

@@ -53,8 +53,18 @@ type Config struct {
 	// CacheBytes bounds the cache of downloaded debug files. Default 512 MiB.
 	CacheBytes int64
 	// IndexCacheBytes bounds the cache of parsed debug files, counted by
-	// the size of the file. Default: CacheBytes.
+	// the size of the file. Default: CacheBytes. It also bounds the
+	// persisted indexes in CacheDir.
 	IndexCacheBytes int64
+	// CacheDir, when set, keeps the parsed index of every debug file
+	// opened (objfile's persisted index, like Symbolicator's symcaches) on
+	// disk, so that a restarted service, or another one sharing the
+	// directory, answers its first request for a known file without
+	// parsing its DWARF again. Indexes that do not load (damaged, of
+	// another format version) are removed and rebuilt; the least recently
+	// used go first when the directory outgrows IndexCacheBytes. Empty:
+	// nothing is kept across restarts.
+	CacheDir string
 	// MaxDownloadBytes bounds one debug file. Default 1 GiB.
 	MaxDownloadBytes int64
 	// DownloadTimeout bounds one download or listing. Default 5 min.
@@ -161,6 +171,7 @@ type Service struct {
 	log   *slog.Logger
 	fetch *fetcher
 	index *lruCache[indexedFile]
+	store *indexStore // nil without Config.CacheDir
 	mux   *http.ServeMux
 
 	parseMu sync.Mutex
@@ -197,6 +208,7 @@ func New(cfg Config) *Service {
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	s.store = newIndexStore(cfg.CacheDir, cfg.IndexCacheBytes, cfg.Logger)
 	s.fetch = newFetcher(&s.cfg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /symbolicate", s.handleSymbolicate)
@@ -226,6 +238,7 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.store.close()
 }
 
 // ListenAndServe serves the API on addr (for example "127.0.0.1:3021")

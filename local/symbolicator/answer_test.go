@@ -1,0 +1,94 @@
+package symbolicator
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// TestAppendString checks the answer's string encoding against
+// encoding/json without HTML escaping, byte for byte, on C++ names,
+// control characters, invalid UTF-8 and random bytes.
+func TestAppendString(t *testing.T) {
+	cases := []string{
+		"", "main", `std::vector<int, std::allocator<int> >::push_back(int&&)`, "a\"b\\c", "\x00\x01\x1f\x7f",
+		"tab\tnew\nret\rbell\bform\f", "\u2028\u2029", "\xff\xfe", "caf\xc3\xa9", "\xe2\x82", "日本語 /src/ファイル.cc",
+		"operator<=>(A const&, A const&) && std::less<void>",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		got := appendString(nil, s)
+		if !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+			t.Errorf("%q: got %s, encoding/json %s", s, got, want.Bytes())
+		}
+	}
+}
+
+// TestAnswerEncoding checks that an answer with frames reads back as the
+// same value encoding/json makes of it, with keys in encoding/json's
+// order.
+func TestAnswerEncoding(t *testing.T) {
+	fr := newFrame(4)
+	fr.setString("status", "symbolicated")
+	fr.setInt("original_index", 3)
+	fr.setHex("instruction_addr", 0x7f0000001234)
+	fr.setString("function", "ns::f<std::pair<int, int> >(int)")
+	fr.set("raw", json.RawMessage(`{"a": "x<y", "b": [1, 2]}`))
+	fr.set("pre_context", []string{"a", "b"})
+	fr.setInt("lineno", 0)
+	fr.setString("package", "gone")
+	fr.del("package")
+	fr.setInt("lineno", 42) // replaces
+	answer := map[string]any{
+		"status":      "completed",
+		"stacktraces": []any{map[string]any{"frames": []any{fr}, "thread_id": json.RawMessage(`7`)}},
+		"modules":     []any{map[string]any{"image_size": uint64(4096), "features": struct{ A bool }{true}}},
+		"signal":      uint32(11),
+	}
+	got := marshalResponse(answer)
+	want := map[string]any{
+		"status": "completed",
+		"stacktraces": []any{map[string]any{"frames": []any{map[string]any{
+			"status": "symbolicated", "original_index": 3, "instruction_addr": "0x7f0000001234",
+			"function": "ns::f<std::pair<int, int> >(int)", "raw": map[string]any{"b": []any{1, 2}, "a": "x<y"},
+			"pre_context": []string{"a", "b"}, "lineno": 42,
+		}}, "thread_id": 7}},
+		"modules": []any{map[string]any{"image_size": 4096, "features": map[string]any{"A": true}}},
+		"signal":  11,
+	}
+	wantJSON, _ := json.Marshal(want)
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("answer is not JSON: %v\n%s", err, got)
+	}
+	json.Unmarshal(wantJSON, &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("answer\n%s\nwant the value of\n%s", got, wantJSON)
+	}
+	// Keys sorted as encoding/json sorts a map's, at every level.
+	var canon bytes.Buffer
+	enc := json.NewEncoder(&canon)
+	enc.SetEscapeHTML(false)
+	enc.Encode(g)
+	if !bytes.Equal(got, bytes.TrimSuffix(canon.Bytes(), []byte("\n"))) {
+		t.Errorf("answer\n%s\nis not in encoding/json's key order\n%s", got, canon.Bytes())
+	}
+	if fr.str("function") != "ns::f<std::pair<int, int> >(int)" || fr.integer("lineno") != 42 || fr.str("package") != "" {
+		t.Errorf("frame fields read back as %q, %d, %q", fr.str("function"), fr.integer("lineno"), fr.str("package"))
+	}
+}
