@@ -1,5 +1,7 @@
 // Package bench measures symflow against its references and its goals:
-// symbolication against llvm-symbolizer and addr2line, end-to-end
+// symbolication against llvm-symbolizer and addr2line, the embedded
+// Symbolicator answering over HTTP (cold, warm and restarted on its
+// cache) against llvm-symbolizer, end-to-end
 // executions through the local engine, state transitions and what they
 // cost on AWS, the functions' size and cold start, and minidumps walked
 // and symbolicated against Breakpad's minidump_stackwalk. Run measures
@@ -50,6 +52,23 @@ type Config struct {
 	// Minidumps are the crashes of the minidump section, as crashtest
 	// "scenario/arch" names.
 	Minidumps []string
+	// ServiceAddresses are the sizes of the service section's requests
+	// (100, 3,000 and 30,000 addresses).
+	ServiceAddresses []int
+	// ServiceTargets name the service section's binaries: "sqlite-gcc-O2",
+	// "sqlite-clang-O3" (SQLite's amalgamation, compiled here),
+	// "cxx-g++-O2", "cxx-clang++-O2" (a generated template-heavy C++
+	// program) and "go" (section 1's Go program).
+	ServiceTargets []string
+	// ServiceMinidump is the crashtest "scenario/arch" of the service
+	// section's minidump row; empty skips it.
+	ServiceMinidump string
+	// SQLiteSource is SQLite's amalgamation (sqlite3.c); default: the one
+	// the npm package better-sqlite3 ships, under Root/node_modules.
+	SQLiteSource string
+	// BuildCache keeps the service section's compiled binaries between
+	// runs; default: symflow-bench in the user's cache directory.
+	BuildCache string
 	// Sections limits the run to these sections (Sections lists the
 	// names); empty runs every one.
 	Sections []string
@@ -72,11 +91,14 @@ var DefaultConfig = Config{
 		"c-null-gcc-O2/amd64", "c-abort-clang-O0/amd64", "c-threads-gcc-O2/amd64",
 		"c-shared-lib-gcc-O2-nofp/amd64", "cxx-uncaught-gcc-O0/amd64", "c-null-clang-O2-nofp/arm64",
 	},
+	ServiceAddresses: []int{100, 3_000, 30_000},
+	ServiceTargets:   []string{"sqlite-gcc-O2", "sqlite-clang-O3", "cxx-g++-O2", "cxx-clang++-O2", "go"},
+	ServiceMinidump:  "cxx-uncaught-gcc-O0/amd64",
 }
 
 // Sections names the report's sections, in the order they run, for
 // Config.Sections and symflow-bench -only.
-var Sections = []string{"symbolication", "end-to-end", "transitions", "cold-start", "minidump", "chaos"}
+var Sections = []string{"symbolication", "service", "end-to-end", "transitions", "cold-start", "minidump", "chaos"}
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig
@@ -103,6 +125,12 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Minidumps) == 0 {
 		c.Minidumps = d.Minidumps
+	}
+	if len(c.ServiceAddresses) == 0 {
+		c.ServiceAddresses = d.ServiceAddresses
+	}
+	if len(c.ServiceTargets) == 0 {
+		c.ServiceTargets = d.ServiceTargets
 	}
 	return c
 }
@@ -159,6 +187,7 @@ type Report struct {
 	Machine       Machine           `json:"machine"`
 	Duration      time.Duration     `json:"duration_ns"`
 	Symbolication *Symbolication    `json:"symbolication"`
+	Service       *Service          `json:"service,omitempty"`
 	EndToEnd      *EndToEnd         `json:"end_to_end"`
 	Scenarios     []Scenario        `json:"scenarios"`
 	Costs         []Cost            `json:"costs_per_million"`
@@ -208,6 +237,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		done = step("symbolication")
 		if rep.Symbolication, err = measureSymbolication(ctx, cfg, tmp); err != nil {
 			return nil, fmt.Errorf("symbolication: %w", err)
+		}
+		done()
+	}
+
+	if cfg.runs("service") {
+		done = step("service")
+		if rep.Service, err = measureService(ctx, cfg, tmp); err != nil {
+			return nil, fmt.Errorf("service: %w", err)
 		}
 		done()
 	}
@@ -310,6 +347,9 @@ func QuickConfig(root string) Config {
 		Repeats:             1,
 		ChaosExecutions:     -1,
 		Minidumps:           []string{"c-null-gcc-O2/amd64"},
+		ServiceAddresses:    []int{100},
+		ServiceTargets:      []string{"go"},
+		ServiceMinidump:     "c-null-gcc-O2/amd64",
 	}
 }
 

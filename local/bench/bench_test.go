@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -153,4 +154,11 @@ func TestSections(t *testing.T) {
 	if _, err := bench.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), `unknown section "minidumps"`) {
 		t.Errorf("unknown section: error %v", err)
 	}
+}
+
+// TestMain lets the service section start this test binary as its
+// Symbolicator process.
+func TestMain(m *testing.M) {
+	bench.RunChild()
+	os.Exit(m.Run())
 }

@@ -25,6 +25,23 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nWarm lookups: %s/s; the open index keeps %s.\n\n", rate(s.WarmLookups), mb(s.IndexHeapBytes))
 	}
+	if sv := r.Service; sv != nil {
+		fmt.Fprintln(w, "| embedded Symbolicator over HTTP | addresses | frames | llvm-symbolizer | cold | warm | restarted | faster cold / warm / restarted | frames/s cold / warm | answer | service RSS (cold) | llvm-symbolizer RSS |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		rows := slices.Clone(sv.Runs)
+		if sv.Crash != nil {
+			rows = append(rows, *sv.Crash)
+		}
+		if sv.Minidump != nil {
+			rows = append(rows, *sv.Minidump)
+		}
+		for _, run := range rows {
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %.1f× / %.1f× / %.1f× | %s / %s | %s | %s | %s |\n", run.Binary, count(run.Addresses), run.Frames,
+				dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Restarted), run.ColdSpeedup, run.WarmSpeedup, run.RestartedSpeedup,
+				rate(perSecond(run.Frames, run.Cold)), rate(perSecond(run.Frames, run.Warm)), mb(run.AnswerBytes), mb(run.ColdRSS), mb(run.ReferenceRSS))
+		}
+		fmt.Fprintf(w, "\nMedians of %d runs; llvm-symbolizer runs as one process per request (the minidump row: minidump_stackwalk); the service answers POST /symbolicate over loopback in its own process, cold (new debug files), warm (the same request again) and restarted on its cache directory.\n\n", sv.Repeats)
+	}
 	if e := r.EndToEnd; e != nil {
 		fmt.Fprintln(w, "| local engine, concurrent executions | executions/s | p50 | p99 |")
 		fmt.Fprintln(w, "|--:|--:|--:|--:|")

@@ -283,7 +283,12 @@ func elfStore(dir, dumpPath string, run *MinidumpRun) (string, error) {
 // minidumpRequest is the multipart body of POST /minidump with one
 // filesystem source in the native layout, as Sentry sends it.
 func minidumpRequest(dump []byte, store string) ([]byte, string, error) {
-	src, err := json.Marshal([]any{map[string]any{"type": "filesystem", "id": "bench", "path": store, "layout": map[string]string{"type": "native"}}})
+	return minidumpRequestSources(dump, []any{map[string]any{"type": "filesystem", "id": "bench", "path": store, "layout": map[string]string{"type": "native"}}})
+}
+
+// minidumpRequestSources is minidumpRequest with the sources given.
+func minidumpRequestSources(dump []byte, sources []any) ([]byte, string, error) {
+	src, err := json.Marshal(sources)
 	if err != nil {
 		return nil, "", err
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +45,31 @@ func goals(r *Report) []Goal {
 		}
 		add("warm lookups", "≥ 1 M/s", rate(s.WarmLookups)+"/s", s.WarmLookups >= GoalWarmLookups,
 			fmt.Sprintf("%.0f%% of the goal", 100*s.WarmLookups/GoalWarmLookups))
+	}
+	if sv := r.Service; sv != nil && len(sv.Runs) > 0 {
+		largest := 0
+		for _, run := range sv.Runs {
+			largest = max(largest, run.Addresses)
+		}
+		var cold, warm ServiceRun
+		cold.ColdSpeedup, warm.WarmSpeedup = math.Inf(1), math.Inf(1)
+		for _, run := range sv.Runs {
+			if run.Addresses != largest {
+				continue
+			}
+			if run.ColdSpeedup < cold.ColdSpeedup {
+				cold = run
+			}
+			if run.WarmSpeedup < warm.WarmSpeedup {
+				warm = run
+			}
+		}
+		add(fmt.Sprintf("service cold vs llvm-symbolizer at %s addresses, every binary", count(largest)), fmt.Sprintf("≥ %.0f×", GoalServiceCold),
+			fmt.Sprintf("%.1f× slowest (%s; CPU %.1f×)", cold.ColdSpeedup, cold.Binary, cold.ColdCPUSpeedup), cold.ColdSpeedup >= GoalServiceCold,
+			fmt.Sprintf("%.1f× short on %s (%.0f%% of the goal)", GoalServiceCold-cold.ColdSpeedup, cold.Binary, 100*cold.ColdSpeedup/GoalServiceCold))
+		add(fmt.Sprintf("service warm vs llvm-symbolizer at %s addresses, every binary", count(largest)), fmt.Sprintf("≥ %.0f×", GoalServiceWarm),
+			fmt.Sprintf("%.1f× slowest (%s; CPU %.1f×)", warm.WarmSpeedup, warm.Binary, warm.WarmCPUSpeedup), warm.WarmSpeedup >= GoalServiceWarm,
+			fmt.Sprintf("%.1f× short on %s (%.0f%% of the goal)", GoalServiceWarm-warm.WarmSpeedup, warm.Binary, 100*warm.WarmSpeedup/GoalServiceWarm))
 	}
 	for _, sc := range r.Scenarios {
 		if sc.Name == "happy path" {
@@ -150,6 +176,36 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 
+	if sv := r.Service; sv != nil {
+		fmt.Fprintf(w, "\n1b. The embedded Symbolicator over HTTP: POST /symbolicate to its own process (debug files from an HTTP symbol server on loopback) against llvm-symbolizer as one process on the same addresses; median of %d\n", sv.Repeats)
+		t := tw()
+		fmt.Fprintln(t, "binary\tsize\taddresses\tframes\tllvm-symbolizer\tcold\twarm\trestarted\tcold faster\twarm faster\trestarted faster\tCPU cold faster\tCPU warm faster\taddresses/s cold\tframes/s cold\tframes/s warm\tanswer\tindex\tRSS cold\tRSS warm\tRSS llvm\tagree\t")
+		rows := slices.Clone(sv.Runs)
+		if sv.Crash != nil {
+			rows = append(rows, *sv.Crash)
+		}
+		if sv.Minidump != nil {
+			rows = append(rows, *sv.Minidump)
+		}
+		for _, run := range rows {
+			agree := fmt.Sprintf("%.1f%%", 100*run.Agreement)
+			if run.Agreement < 0 {
+				agree = "–"
+			}
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f×\t%.1f×\t%.1f×\t%.1f×\t%.1f×\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+				run.Binary, mb(run.BinaryBytes), count(run.Addresses), fmt.Sprintf("%d / %d", run.Frames, run.ReferenceFrames),
+				dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Restarted),
+				run.ColdSpeedup, run.WarmSpeedup, run.RestartedSpeedup, run.ColdCPUSpeedup, run.WarmCPUSpeedup,
+				rate(perSecond(run.Addresses, run.Cold)), rate(perSecond(run.Frames, run.Cold)), rate(perSecond(run.Frames, run.Warm)),
+				mb(run.AnswerBytes), mb(run.IndexBytes), mb(run.ColdRSS), mb(run.WarmRSS), mb(run.ReferenceRSS), agree)
+		}
+		end(t)
+		fmt.Fprintln(w, "frames: the service's / llvm-symbolizer's (the minidump: minidump_stackwalk's); cold: a fresh service, empty caches; warm: the same request again; restarted: a new service on the first one's cache directory (its persisted indexes); faster: llvm-symbolizer's time over the service's, median of the side-by-side ratios; RSS: the service process's peak during the request; agree: addresses whose frames have llvm-symbolizer's files and lines")
+		if sv.Builds > 0 {
+			fmt.Fprintf(w, "compiling the binaries took %s (kept in the build cache for later runs)\n", dur(sv.Builds))
+		}
+	}
+
 	if e := r.EndToEnd; e != nil {
 		fmt.Fprintln(w, "\n2. End to end: the sample crash through the local engine, in-process handlers, warm embedded Symbolicator")
 		t := tw()
@@ -231,4 +287,11 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t\n", g.Name, g.Target, g.Measured, met)
 	}
 	t.Flush()
+}
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
 }

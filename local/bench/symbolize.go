@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,6 +79,10 @@ func sampleAddrs(path string, n int) ([]uint64, error) {
 	}
 	defer ef.Close()
 	syms, err := ef.Symbols()
+	if errors.Is(err, elf.ErrNoSymbols) {
+		// A system library: only its dynamic symbols are left.
+		syms, err = ef.DynamicSymbols()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: symbols: %w", path, err)
 	}
