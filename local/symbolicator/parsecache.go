@@ -40,9 +40,11 @@ import (
 // lets garbage grow to as much again as what is live (GOGC=100) before it
 // reclaims it. TestBombStream measures it through the HTTP API: 216 bomb
 // files (252 MiB, claiming 223 GiB decompressed) of nine kinds took the
-// peak RSS from 16 MiB to 158 MiB sent one per request, and to about 560
-// MiB when 54 of them, four inflating to their full bound of 126 MiB,
-// were loaded concurrently by one request; the service stayed up.
+// peak RSS from 16 MiB to 160-260 MiB sent one per request (the
+// collector's timing varies it), to 520-560 MiB when 54 of them, four
+// inflating to their full bound of 126 MiB, were loaded concurrently by
+// one request, and to at most 700 MiB while the garbage of that request
+// was still being collected; the service stayed up.
 
 // retryMalformedAfter is how long a file that failed to parse is refused
 // without being parsed again: the default of Symbolicator's
