@@ -99,9 +99,19 @@ func (f *frame) integer(key string) int {
 // another value.
 func (f *frame) MarshalJSON() ([]byte, error) { return f.appendJSON(nil) }
 
-func (f *frame) appendJSON(dst []byte) ([]byte, error) {
+func (f *frame) appendJSON(dst []byte) ([]byte, error) { return appendFields(dst, f.fields) }
+
+// setContext implements contextFrame.
+func (f *frame) setContext(pre []string, line string, post []string) {
+	f.set("pre_context", pre)
+	f.setString("context_line", line)
+	f.set("post_context", post)
+}
+
+// appendFields writes fields as a JSON object, keys sorted (the slice is
+// sorted in place).
+func appendFields(dst []byte, fs []frameField) ([]byte, error) {
 	// Insertion sort: a frame has a dozen fields, and no allocation.
-	fs := f.fields
 	for i := 1; i < len(fs); i++ {
 		for j := i; j > 0 && fs[j].key < fs[j-1].key; j-- {
 			fs[j], fs[j-1] = fs[j-1], fs[j]
@@ -139,6 +149,8 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	var err error
 	switch x := v.(type) {
 	case *frame:
+		return x.appendJSON(dst)
+	case *symFrame:
 		return x.appendJSON(dst)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
@@ -253,4 +265,169 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// answerChunk is the size of an answer's pieces.
+const answerChunk = 256 << 10
+
+// answerWriter builds an answer in pieces of about answerChunk bytes. A
+// large answer (a hundred megabytes for 30,000 addresses of a C++
+// service) built as one buffer was grown and copied again and again: a
+// profile showed more time in growslice than in encoding, and the
+// garbage collector spinning while a long copy could not be preempted.
+type answerWriter struct {
+	chunks [][]byte
+	buf    []byte
+}
+
+func (w *answerWriter) flush() {
+	if len(w.buf) >= answerChunk {
+		w.chunks = append(w.chunks, w.buf)
+		w.buf = make([]byte, 0, answerChunk+answerChunk/4)
+	}
+}
+
+// value writes v as appendValue does, cutting the answer into pieces
+// between the elements of its arrays and objects.
+func (w *answerWriter) value(v any) error {
+	var err error
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		w.buf = append(w.buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				w.buf = append(w.buf, ',')
+			}
+			w.buf = appendString(w.buf, k)
+			w.buf = append(w.buf, ':')
+			if err := w.value(x[k]); err != nil {
+				return err
+			}
+		}
+		w.buf = append(w.buf, '}')
+	case []any:
+		w.buf = append(w.buf, '[')
+		for i, e := range x {
+			if i > 0 {
+				w.buf = append(w.buf, ',')
+			}
+			if err := w.value(e); err != nil {
+				return err
+			}
+			w.flush()
+		}
+		w.buf = append(w.buf, ']')
+	default:
+		w.buf, err = appendValue(w.buf, v)
+	}
+	return err
+}
+
+// marshalAnswer renders a request's answer in pieces (see answerWriter).
+func marshalAnswer(v any) [][]byte {
+	w := &answerWriter{buf: make([]byte, 0, 16<<10)}
+	if err := w.value(v); err != nil {
+		return [][]byte{marshalResponse(map[string]string{"status": "failed", "message": "internal server error: cannot encode response"})}
+	}
+	return append(w.chunks, w.buf)
+}
+
+// symFrame is a symbolicated frame: one function of a looked-up
+// address's inline chain. It keeps its values typed, and the request's
+// frame for the fields passed through, and writes its JSON only when the
+// answer is written: a request of 30,000 addresses has a hundred thousand
+// of them, and a list of boxed fields each made most of the garbage.
+type symFrame struct {
+	src              *rawFrame
+	index            int
+	addr             uint64
+	addrMode         string // set for modules without an image address
+	pkg              string
+	symbol, function string
+	absPath, name    string // cleaned path and file name; "" when unknown
+	line             int
+	lang             string
+	symAddr          uint64
+	hasSymAddr       bool
+
+	hasContext  bool
+	pre, post   []string
+	contextLine string
+}
+
+// symFrameFields is how many fields a symFrame writes at most besides the
+// request frame's own.
+const symFrameFields = 20
+
+func (f *symFrame) appendJSON(dst []byte) ([]byte, error) {
+	var arr [symFrameFields]frameField
+	fs := arr[:0]
+	add := func(x frameField) {
+		if len(fs) < cap(fs) {
+			fs = append(fs, x)
+		}
+	}
+	var extra []frameField
+	for k, v := range f.src.fields {
+		// Unknown fields pass through, and so do platform and function_id;
+		// abs_path and filename when the debug file has no path.
+		switch {
+		case k == "platform", k == "function_id", !knownFrameFields[k],
+			f.absPath == "" && (k == "abs_path" || k == "filename"):
+			extra = append(extra, frameField{key: k, kind: fieldAny, v: v})
+		}
+	}
+	add(frameField{key: "status", s: frameSymbolicated})
+	add(frameField{key: "original_index", kind: fieldInt, n: uint64(f.index)})
+	add(frameField{key: "instruction_addr", kind: fieldHex, n: f.addr})
+	if f.addrMode != "" {
+		add(frameField{key: "addr_mode", s: f.addrMode})
+	}
+	if f.src.Adjust != nil {
+		add(frameField{key: "adjust_instruction_addr", kind: fieldAny, v: *f.src.Adjust})
+	}
+	if f.src.Trust != "none" {
+		add(frameField{key: "trust", s: f.src.Trust})
+	}
+	if f.pkg != "" {
+		add(frameField{key: "package", s: f.pkg})
+	}
+	add(frameField{key: "symbol", s: f.symbol})
+	add(frameField{key: "function", s: f.function})
+	if f.absPath != "" {
+		add(frameField{key: "abs_path", s: f.absPath})
+		if f.name != "" {
+			add(frameField{key: "filename", s: f.name})
+		}
+	}
+	add(frameField{key: "lineno", kind: fieldInt, n: uint64(f.line)})
+	if f.hasContext {
+		add(frameField{key: "pre_context", kind: fieldAny, v: f.pre})
+		add(frameField{key: "context_line", s: f.contextLine})
+		add(frameField{key: "post_context", kind: fieldAny, v: f.post})
+	}
+	if f.lang != "" {
+		add(frameField{key: "lang", s: f.lang})
+	}
+	if f.hasSymAddr {
+		add(frameField{key: "sym_addr", kind: fieldHex, n: f.symAddr})
+	}
+	// The frame's own fields win over passed-through ones of the same
+	// name, as when the map was filled in that order.
+	for _, x := range extra {
+		if !slices.ContainsFunc(fs, func(y frameField) bool { return y.key == x.key }) {
+			fs = append(fs, x)
+		}
+	}
+	return appendFields(dst, fs)
+}
+
+// setContext implements contextFrame.
+func (f *symFrame) setContext(pre []string, line string, post []string) {
+	f.hasContext, f.pre, f.contextLine, f.post = true, pre, line, post
 }

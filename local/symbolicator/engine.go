@@ -638,7 +638,9 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		}
 	}
 	frames := []any{}
-	var last *frame // the frame appended last
+	// lastFunction is the function of the frame appended last, if any.
+	var lastFunction string
+	appended := false
 	for i, f := range st.Frames {
 		mode := def
 		if f.Adjust != nil {
@@ -653,7 +655,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 			for _, r := range res {
 				frames = append(frames, r)
 			}
-			last = res[len(res)-1]
+			lastFunction, appended = res[len(res)-1].function, true
 			continue
 		}
 		outermost := i == len(st.Frames)-1
@@ -664,8 +666,8 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		}
 		// glibc marks _start and clone as having no return address, which
 		// unwinders miss: the garbage frame after them is dropped.
-		if status == frameUnknownImage && outermost && last != nil {
-			if fn := last.str("function"); fn == "_start" || fn == "__clone" || fn == "__clone3" {
+		if status == frameUnknownImage && outermost && appended {
+			if fn := lastFunction; fn == "_start" || fn == "__clone" || fn == "__clone3" {
 				continue
 			}
 		}
@@ -673,7 +675,8 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		if status == frameUnknownImage && outermost && !f.Mode.Rel && f.Addr < 4096 && len(frames) > 0 {
 			continue
 		}
-		last = e.unsymbolicatedFrame(f, i, status)
+		last := e.unsymbolicatedFrame(f, i, status)
+		lastFunction, appended = last.str("function"), true
 		frames = append(frames, last)
 	}
 	out["frames"] = frames
@@ -721,7 +724,7 @@ func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) *fra
 	return out
 }
 
-func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]*frame, string) {
+func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]*symFrame, string) {
 	m := e.moduleFor(f.Addr, f.Mode)
 	if m == nil {
 		return nil, frameUnknownImage
@@ -772,64 +775,31 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		}
 		return a
 	}
-	out := make([]*frame, 0, len(frames))
+	out := make([]symFrame, len(frames))
+	ptrs := make([]*symFrame, len(frames))
 	for i, fr := range frames {
-		o := newFrame(14)
-		for k, v := range f.fields {
-			if !knownFrameFields[k] {
-				o.set(k, v)
-			}
-		}
-		for _, k := range []string{"platform", "function_id"} {
-			if v, ok := f.fields[k]; ok {
-				o.set(k, v)
-			}
-		}
-		o.setString("status", frameSymbolicated)
-		o.setInt("original_index", index)
-		o.setHex("instruction_addr", expose(rel))
+		o := &out[i]
+		ptrs[i] = o
+		o.src, o.index, o.addr, o.pkg = f, index, expose(rel), m.raw.CodeFile
 		if image == 0 {
-			o.setString("addr_mode", addrMode{Rel: true, Index: m.index}.String())
+			o.addrMode = addrMode{Rel: true, Index: m.index}.String()
 		}
-		if f.Adjust != nil {
-			o.set("adjust_instruction_addr", *f.Adjust)
+		o.symbol, o.function = fr.Symbol, fr.Function
+		if o.symbol == "" {
+			o.symbol = fr.Function
 		}
-		if f.Trust != "none" {
-			o.setString("trust", f.Trust)
+		if o.function == "" {
+			o.function = fr.Symbol
 		}
-		if m.raw.CodeFile != "" {
-			o.setString("package", m.raw.CodeFile)
-		}
-		symbol, function := fr.Symbol, fr.Function
-		if symbol == "" {
-			symbol = function
-		}
-		if function == "" {
-			function = symbol
-		}
-		o.setString("symbol", symbol)
-		o.setString("function", function)
 		if abs := e.cleanPath(fr.AbsPath); abs != "" {
-			o.setString("abs_path", abs)
-			if name := splitName(abs); name != "" {
-				o.setString("filename", name)
-			}
-		} else {
-			for _, k := range []string{"abs_path", "filename"} {
-				if v, ok := f.fields[k]; ok {
-					o.set(k, v)
-				}
-			}
+			o.absPath, o.name = abs, splitName(abs)
 		}
-		if fr.Line < 0 {
-			fr.Line = 0
-		}
-		o.setInt("lineno", fr.Line)
-		if e.req.Options.ApplySourceContext && !e.applySourceContext(o, m.bundles) {
-			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, module: m})
+		o.line = max(fr.Line, 0)
+		if e.req.Options.ApplySourceContext && o.absPath != "" && o.line > 0 && !e.applySourceContext(o, o.absPath, o.line, m.bundles) && e.hasDebuginfod() {
+			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, path: o.absPath, line: o.line, module: m})
 		}
 		if fr.Lang != "" && fr.Lang != "unknown" {
-			o.setString("lang", fr.Lang)
+			o.lang = fr.Lang
 		}
 		if i == len(frames)-1 {
 			sym := fr.SymAddr
@@ -841,12 +811,22 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 				}
 			}
 			if sym >= file.load {
-				o.setHex("sym_addr", expose(sym-file.load))
+				o.symAddr, o.hasSymAddr = expose(sym-file.load), true
 			}
 		}
-		out = append(out, o)
 	}
-	return out, frameSymbolicated
+	return ptrs, frameSymbolicated
+}
+
+// hasDebuginfod reports whether the request has a debuginfod source, the
+// only place source context comes from besides source bundles.
+func (e *engine) hasDebuginfod() bool {
+	for _, s := range e.req.Sources {
+		if s.Type == sourceHTTP && s.Layout.Type == "debuginfod" {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *engine) moduleJSON(m *moduleEntry) map[string]any {
@@ -883,19 +863,23 @@ func (e *engine) moduleJSON(m *moduleEntry) map[string]any {
 
 // marshalResponse renders a response object (see answer.go).
 func marshalResponse(v any) []byte {
-	b, err := appendValue(make([]byte, 0, 64<<10), v)
+	b, err := appendValue(nil, v)
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"status": "failed", "message": "internal server error: cannot encode response"})
 	}
 	return b
 }
 
-// applySourceContext adds the lines around a frame's line from the first
-// source bundle holding its file, as Symbolicator does: five lines before
-// and after, long lines cut. It reports whether the frame is done: it has
-// context, or it has no file and line to look for.
-func (e *engine) applySourceContext(frame *frame, bundles []*sourcebundle.Bundle) bool {
-	path, line := frame.str("abs_path"), frame.integer("lineno")
+// contextFrame is a frame that source context can be added to.
+type contextFrame interface {
+	setContext(pre []string, line string, post []string)
+}
+
+// applySourceContext adds the lines around a frame's line (path, line)
+// from the first source bundle holding its file, as Symbolicator does:
+// five lines before and after, long lines cut. It reports whether the
+// frame is done: it has context, or it has no file and line to look for.
+func (e *engine) applySourceContext(frame contextFrame, path string, line int, bundles []*sourcebundle.Bundle) bool {
 	if path == "" || line <= 0 {
 		return true
 	}
@@ -931,20 +915,20 @@ type bundleSource struct {
 }
 
 // setContext cuts the context of line out of src into the frame.
-func setContext(frame *frame, src []byte, line int) bool {
+func setContext(frame contextFrame, src []byte, line int) bool {
 	pre, cur, post, ok := sourcebundle.Context(src, line, sourcebundle.DefaultContextLines)
 	if !ok {
 		return true // not text, or no such line: nothing to show
 	}
-	frame.set("pre_context", pre)
-	frame.setString("context_line", cur)
-	frame.set("post_context", post)
+	frame.setContext(pre, cur, post)
 	return true
 }
 
 // pendingContext is a symbolicated frame whose source no bundle held.
 type pendingContext struct {
-	frame  *frame
+	frame  contextFrame
+	path   string
+	line   int
 	module *moduleEntry
 }
 
@@ -959,7 +943,7 @@ func (e *engine) applyDebuginfodContext(ctx context.Context) {
 	fetched := map[key][]byte{}
 	for _, p := range e.pendingContext {
 		codeID := p.module.raw.CodeID
-		path, line := p.frame.str("abs_path"), p.frame.integer("lineno")
+		path, line := p.path, p.line
 		if codeID == "" || p.module.raw.Type != "elf" || !strings.HasPrefix(path, "/") {
 			continue
 		}

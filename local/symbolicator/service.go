@@ -191,7 +191,7 @@ type Service struct {
 // JSON response until it expires.
 type task struct {
 	done     chan struct{}
-	response []byte
+	response [][]byte // the JSON answer, in pieces (see answerWriter)
 	finished time.Time
 }
 
@@ -318,7 +318,7 @@ func (s *Service) start(kind string, work func(ctx context.Context) any) (uuid.U
 				res = map[string]any{"status": "failed", "message": "the symbolicator is shutting down"}
 			}
 		}
-		body := marshalResponse(res)
+		body := marshalAnswer(res)
 		s.mu.Lock()
 		t.response = body
 		t.finished = s.cfg.Now()
@@ -394,7 +394,18 @@ func (s *Service) respond(w http.ResponseWriter, r *http.Request, id uuid.UUID, 
 	s.mu.Lock()
 	body := t.response
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	n := 0
+	for _, b := range body {
+		n += len(b)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(http.StatusOK)
+	for _, b := range body {
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
