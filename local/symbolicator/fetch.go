@@ -321,13 +321,28 @@ func tooLarge(limit int64) *fetchError {
 	return &fetchError{Status: downloadError, Details: fmt.Sprintf("file exceeds the download limit of %d bytes", limit)}
 }
 
-// readLimited reads r up to the download limit.
-func (f *fetcher) readLimited(r io.Reader) ([]byte, *fetchError) {
-	return readLimited(r, f.cfg.MaxDownloadBytes)
+// presizeBytes bounds the buffer allocated for a download before its
+// bytes arrive.
+const presizeBytes = 64 << 20
+
+// readLimited reads r up to the download limit; size is the length the
+// source announced (0: unknown).
+func (f *fetcher) readLimited(r io.Reader, size int64) ([]byte, *fetchError) {
+	return readLimited(r, f.cfg.MaxDownloadBytes, size)
 }
 
-func readLimited(r io.Reader, limit int64) ([]byte, *fetchError) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+// readLimited reads r up to limit bytes. A known size within the limit
+// sizes the buffer at once: a debug file of tens of megabytes read into a
+// growing buffer was copied again and again, and a profile of cold
+// requests showed that as a fifth of their time. A size is only a claim:
+// no more than presizeBytes is allocated on its word.
+func readLimited(r io.Reader, limit, size int64) ([]byte, *fetchError) {
+	var buf bytes.Buffer
+	if size > 0 && size <= limit {
+		buf.Grow(int(min(size, presizeBytes)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, &fetchError{Status: downloadError, Details: "reading the download failed: " + safeErr(err)}
 	}
@@ -345,7 +360,7 @@ func (f *fetcher) decompress(data []byte) ([]byte, *fetchError) {
 	if err != nil {
 		return nil, &fetchError{Status: downloadMalformed}
 	}
-	out, ferr := f.readLimited(zr)
+	out, ferr := f.readLimited(zr, 0)
 	if ferr != nil {
 		if ferr.Status == downloadError && !strings.Contains(ferr.Details, "limit") {
 			return nil, &fetchError{Status: downloadMalformed}
@@ -376,7 +391,7 @@ func (f *fetcher) fetchFile(rf remoteFile) ([]byte, *fetchError) {
 	if st.Size() > f.cfg.MaxDownloadBytes {
 		return nil, f.tooLarge()
 	}
-	return f.readLimited(fh)
+	return f.readLimited(fh, st.Size())
 }
 
 func fileError(err error) *fetchError {
@@ -425,7 +440,7 @@ func (f *fetcher) fetchHTTP(ctx context.Context, client *http.Client, u *url.URL
 		if resp.ContentLength > limit {
 			return nil, tooLarge(limit)
 		}
-		return readLimited(resp.Body, limit)
+		return readLimited(resp.Body, limit, resp.ContentLength)
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return nil, errNotFound
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
@@ -483,7 +498,11 @@ func (f *fetcher) fetchS3(ctx context.Context, rf remoteFile) ([]byte, *fetchErr
 	if out.ContentLength != nil && *out.ContentLength > f.cfg.MaxDownloadBytes {
 		return nil, f.tooLarge()
 	}
-	return f.readLimited(out.Body)
+	var size int64
+	if out.ContentLength != nil {
+		size = *out.ContentLength
+	}
+	return f.readLimited(out.Body, size)
 }
 
 func s3Error(err error) *fetchError {
