@@ -33,6 +33,28 @@ func TestRunQuick(t *testing.T) {
 			t.Errorf("run %+v: want 200 addresses, a duration and a rate", r)
 		}
 	}
+	if sv := rep.Service; sv == nil || len(sv.Runs) != 1 || sv.Crash == nil || sv.Minidump == nil {
+		t.Errorf("service section %+v: want one run, a typical crash and a minidump", sv)
+	} else {
+		for _, r := range append(sv.Runs, *sv.Crash) {
+			// The answers were compared byte for byte (cold, warm,
+			// restarted) by the section itself; here: every column filled,
+			// and llvm-symbolizer's frames found.
+			if r.Cold <= 0 || r.Warm <= 0 || r.Restarted <= 0 || r.Reference <= 0 || r.ColdRSS <= 0 || r.ReferenceRSS <= 0 ||
+				r.Frames < r.Addresses || r.Frames != r.ReferenceFrames || r.AnswerBytes <= 0 || r.IndexBytes <= 0 {
+				t.Errorf("service run %+v: want every time, memory, the frames of llvm-symbolizer and a persisted index", r)
+			}
+			if r.Agreement != 1 {
+				t.Errorf("%s: %.1f%% of addresses agree with llvm-symbolizer (%s), want all", r.Binary, 100*r.Agreement, r.Disagreement)
+			}
+		}
+		if sv.Crash.Modules != 20 || sv.Crash.Addresses != 64 {
+			t.Errorf("typical crash: %d frames in %d modules, want 64 in 20", sv.Crash.Addresses, sv.Crash.Modules)
+		}
+		if m := sv.Minidump; m.Cold <= 0 || m.Frames < 3 || m.ReferenceFrames < 3 {
+			t.Errorf("service minidump %+v: want a time and frames from both", m)
+		}
+	}
 	if e := rep.EndToEnd; e == nil || len(e.Levels) != 2 || e.Levels[1].Executions != 2 || e.EnginePerState <= 0 {
 		t.Errorf("end-to-end section %+v: want 2 levels, 2 executions at concurrency 2", e)
 	}
@@ -98,13 +120,13 @@ func TestRunQuick(t *testing.T) {
 			t.Errorf("one dump: slowest %q and median %+v, want the dump itself", m.Slowest, m.Median)
 		}
 	}
-	if len(rep.Goals) != 7 {
-		t.Errorf("%d goals, want 7", len(rep.Goals))
+	if len(rep.Goals) != 9 {
+		t.Errorf("%d goals, want 9", len(rep.Goals))
 	}
 
 	var text, js bytes.Buffer
 	rep.WriteText(&text)
-	for _, h := range []string{"1. Symbolication", "2. End to end", "3. Transitions", "4. Cold start", "6. Minidumps", "Goals", bench.PricesDate} {
+	for _, h := range []string{"1. Symbolication", "1b. The embedded Symbolicator", "2. End to end", "3. Transitions", "4. Cold start", "6. Minidumps", "Goals", bench.PricesDate} {
 		if !strings.Contains(text.String(), h) {
 			t.Errorf("text report lacks %q", h)
 		}
@@ -117,8 +139,8 @@ func TestRunQuick(t *testing.T) {
 			n++ // a table's separator row
 		}
 	}
-	if n != 7 {
-		t.Errorf("Markdown report has %d tables, want 7:\n%s", n, md.String())
+	if n != 8 {
+		t.Errorf("Markdown report has %d tables, want 8:\n%s", n, md.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
@@ -141,7 +163,7 @@ func TestSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Scenarios) != 3 || rep.Symbolication != nil || rep.EndToEnd != nil || rep.ColdStarts != nil || rep.Minidumps != nil {
+	if len(rep.Scenarios) != 3 || rep.Symbolication != nil || rep.Service != nil || rep.EndToEnd != nil || rep.ColdStarts != nil || rep.Minidumps != nil {
 		t.Errorf("transitions only: got %d scenarios, symbolication %v, end to end %v, %d cold starts, minidumps %v",
 			len(rep.Scenarios), rep.Symbolication != nil, rep.EndToEnd != nil, len(rep.ColdStarts), rep.Minidumps != nil)
 	}

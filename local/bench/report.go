@@ -192,8 +192,12 @@ func (r *Report) WriteText(w io.Writer) {
 			if run.Agreement < 0 {
 				agree = "–"
 			}
+			addrs := count(run.Addresses)
+			if run.Addresses == 0 {
+				addrs = "–" // a minidump: the walk finds them
+			}
 			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f×\t%.1f×\t%.1f×\t%.1f×\t%.1f×\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-				run.Binary, mb(run.BinaryBytes), count(run.Addresses), fmt.Sprintf("%d / %d", run.Frames, run.ReferenceFrames),
+				run.Binary, mb(run.BinaryBytes), addrs, fmt.Sprintf("%d / %d", run.Frames, run.ReferenceFrames),
 				dur(run.Reference), dur(run.Cold), dur(run.Warm), dur(run.Restarted),
 				run.ColdSpeedup, run.WarmSpeedup, run.RestartedSpeedup, run.ColdCPUSpeedup, run.WarmCPUSpeedup,
 				rate(perSecond(run.Addresses, run.Cold)), rate(perSecond(run.Frames, run.Cold)), rate(perSecond(run.Frames, run.Warm)),

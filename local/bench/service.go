@@ -52,8 +52,10 @@ type ServiceRun struct {
 	ReferenceFrames int `json:"reference_frames"`
 	// Agreement is the share of addresses whose frames have the same
 	// lines and file names as llvm-symbolizer's, in the same order.
-	Agreement   float64 `json:"agreement"`
-	AnswerBytes int64   `json:"answer_bytes"`
+	Agreement float64 `json:"agreement"`
+	// Disagreement shows the first address that disagrees, if any.
+	Disagreement string `json:"disagreement,omitempty"`
+	AnswerBytes  int64  `json:"answer_bytes"`
 	// IndexBytes is the size of the persisted indexes the service wrote
 	// to its cache directory.
 	IndexBytes int64 `json:"index_bytes"`
@@ -228,6 +230,17 @@ func (s *symbolServer) add(t *serviceTarget) error {
 	return os.WriteFile(p, t.data, 0o644)
 }
 
+// addDebug places t's separate debug file from /usr/lib/debug/.build-id,
+// if there is one, where the native layout looks for it.
+func (s *symbolServer) addDebug(t *serviceTarget) error {
+	id := t.ident.CodeID
+	b, err := os.ReadFile(filepath.Join("/usr/lib/debug/.build-id", id[:2], id[2:]+".debug"))
+	if err != nil {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(s.dir, id[:2], id[2:]+".debug"), b, 0o644)
+}
+
 func (s *symbolServer) close() { s.srv.Close() }
 
 // The service section runs the embedded Symbolicator in a child process
@@ -341,7 +354,14 @@ func (p *serviceProc) post(ctx context.Context, path string, body []byte, conten
 	if err != nil {
 		return answer{}, err
 	}
-	data, err := io.ReadAll(resp.Body)
+	// The answer's length is known: read it into one buffer, as a client
+	// that keeps it would, rather than timing a growing one.
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(resp.Body)
+	data := buf.Bytes()
 	resp.Body.Close()
 	a := answer{wall: time.Since(start), cpu: processCPU(pid) - cpu0, rss: peakRSS(pid), body: data}
 	if err != nil {
@@ -427,15 +447,11 @@ func runLLVM(ctx context.Context, bin string, mods []*serviceTarget, frames []se
 	cmd.Stdin = &in
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	wall, cpu, rss, err := runMeasured(cmd)
+	if err != nil {
 		return llvmRun{}, fmt.Errorf("llvm-symbolizer: %w: %s", err, lastLines(errb.String(), 3))
 	}
-	r := llvmRun{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rss = int64(ru.Maxrss) << 10
-		r.cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
-	}
+	r := llvmRun{wall: wall, cpu: cpu, rss: rss}
 	// Blocks of "function\nfile:line:column" pairs, one block per address,
 	// separated by empty lines.
 	var cur []refFrame
@@ -475,7 +491,7 @@ func runLLVM(ctx context.Context, bin string, mods []*serviceTarget, frames []se
 // agreement compares an answer's frames with llvm-symbolizer's, address by
 // address: the same number of frames with the same lines and file names.
 // A frame neither tool places counts as agreeing.
-func agreement(body []byte, ref [][]refFrame) (float64, error) {
+func agreement(body []byte, ref [][]refFrame) (float64, string, error) {
 	var out struct {
 		Stacktraces []struct {
 			Frames []struct {
@@ -487,14 +503,14 @@ func agreement(body []byte, ref [][]refFrame) (float64, error) {
 		} `json:"stacktraces"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil {
-		return 0, fmt.Errorf("read the answer: %w", err)
+		return 0, "", fmt.Errorf("read the answer: %w", err)
 	}
 	got := make([][]refFrame, len(ref))
 	for t, st := range out.Stacktraces {
 		for _, f := range st.Frames {
 			i := t*64 + f.Index
 			if i < 0 || i >= len(got) {
-				return 0, fmt.Errorf("answer frame with original_index %d in stack trace %d: no such address", f.Index, t)
+				return 0, "", fmt.Errorf("answer frame with original_index %d in stack trace %d: no such address", f.Index, t)
 			}
 			rf := refFrame{line: f.Line}
 			if f.Path != "" {
@@ -504,6 +520,7 @@ func agreement(body []byte, ref [][]refFrame) (float64, error) {
 		}
 	}
 	same := 0
+	var first string
 	for i := range ref {
 		r := ref[i]
 		if len(r) == 1 && r[0] == (refFrame{}) && len(got[i]) == 0 {
@@ -512,9 +529,11 @@ func agreement(body []byte, ref [][]refFrame) (float64, error) {
 		}
 		if slices.Equal(r, got[i]) {
 			same++
+		} else if first == "" {
+			first = fmt.Sprintf("address %d: service %v, llvm-symbolizer %v", i, got[i], r)
 		}
 	}
-	return float64(same) / float64(len(ref)), nil
+	return float64(same) / float64(len(ref)), first, nil
 }
 
 // spreadFrames picks n addresses spread evenly over the functions of the
@@ -704,7 +723,7 @@ func measureSymbolicate(ctx context.Context, llvm, tmp string, reps int, srv *sy
 	for _, fr := range last.frames {
 		run.ReferenceFrames += len(fr)
 	}
-	if run.Agreement, err = agreement(s0.cold.body, last.frames); err != nil {
+	if run.Agreement, run.Disagreement, err = agreement(s0.cold.body, last.frames); err != nil {
 		return ServiceRun{}, err
 	}
 	for _, m := range mods {
@@ -771,6 +790,12 @@ func measureService(ctx context.Context, cfg Config, tmp string) (*Service, erro
 			continue
 		}
 		if err := srv.add(t); err != nil {
+			return nil, err
+		}
+		// Its debug companion, where this machine has one (Debian's -dbg
+		// packages): llvm-symbolizer finds it by build id, and a symbol
+		// server serves it beside the library.
+		if err := srv.addDebug(t); err != nil {
 			return nil, err
 		}
 		mods = append(mods, t)
@@ -875,19 +900,14 @@ func measureServiceMinidump(ctx context.Context, cfg Config, dir string, srv *sy
 		return nil, err
 	}
 	run, samples, err := measureRequest(ctx, dir, cfg.Repeats, "/minidump", contentType, body, func() (llvmRun, error) {
-		start := time.Now()
 		cmd := exec.CommandContext(ctx, tool, "-m", d.dump, d.breakpad)
 		var out bytes.Buffer
 		cmd.Stdout = &out
-		if err := cmd.Run(); err != nil {
+		wall, cpu, rss, err := runMeasured(cmd)
+		if err != nil {
 			return llvmRun{}, fmt.Errorf("minidump_stackwalk: %w", err)
 		}
-		r := llvmRun{wall: time.Since(start)}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.rss = int64(ru.Maxrss) << 10
-			r.cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
-		}
-		return r, nil
+		return llvmRun{wall: wall, cpu: cpu, rss: rss}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -1014,4 +1034,44 @@ func progressRun(cfg Config, r ServiceRun) {
 	progress(cfg, "service: %s at %s: reference %s (CPU %s), cold %s (CPU %s), warm %s (CPU %s), restarted %s; faster cold %.1f×, warm %.1f×, restarted %.1f× (CPU cold %.1f×, warm %.1f×); %d frames, answer %s, RSS cold %s",
 		r.Binary, count(r.Addresses), dur(r.Reference), dur(r.ReferenceCPU), dur(r.Cold), dur(r.ColdCPU), dur(r.Warm), dur(r.WarmCPU), dur(r.Restarted),
 		r.ColdSpeedup, r.WarmSpeedup, r.RestartedSpeedup, r.ColdCPUSpeedup, r.WarmCPUSpeedup, r.Frames, mb(r.AnswerBytes), mb(r.ColdRSS))
+	if r.Disagreement != "" {
+		progress(cfg, "service: %s at %s: %.1f%% of addresses agree with llvm-symbolizer; first disagreement: %s", r.Binary, count(r.Addresses), 100*r.Agreement, r.Disagreement)
+	}
+}
+
+// runMeasured runs cmd and returns its wall time, CPU time and peak
+// resident memory. The peak is read from /proc while the process runs
+// (VmHWM, every 2 ms): the rusage of a waited child counts the memory of
+// the process that started it too (Go starts children sharing its
+// memory, and the peak survives exec), which made a small tool look as
+// large as the benchmark.
+func runMeasured(cmd *exec.Cmd) (wall, cpu time.Duration, rss int64, err error) {
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	done := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var m int64
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			m = max(m, peakRSS(cmd.Process.Pid))
+			select {
+			case <-done:
+				peak <- m
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err = cmd.Wait()
+	wall = time.Since(start)
+	close(done)
+	rss = <-peak
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
+	}
+	return wall, cpu, rss, err
 }
