@@ -300,11 +300,11 @@ func TestMalformedRemembered(t *testing.T) {
 
 	// A day later it is parsed again (and remembered again).
 	clock.Lock()
-	now = now.Add(retryMalformedAfter)
+	now = now.Add(defaultRetryMalformedAfter)
 	clock.Unlock()
 	_, err = svc.openIndexed(data)
 	if err == nil || errors.As(err, &rem) {
-		t.Fatalf("openIndexed after %v = %v, want a fresh parse failure", retryMalformedAfter, err)
+		t.Fatalf("openIndexed after %v = %v, want a fresh parse failure", defaultRetryMalformedAfter, err)
 	}
 	if _, err = svc.openIndexed(data); !errors.As(err, &rem) || !rem.Since.Equal(now) {
 		t.Errorf("openIndexed = %v, want it remembered since %v", err, now)

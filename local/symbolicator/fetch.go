@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/symflow/symflow/local/symbolicator/cab"
 	"github.com/symflow/symflow/shared/egress"
 )
 
@@ -352,22 +353,43 @@ func readLimited(r io.Reader, limit, size int64) ([]byte, *fetchError) {
 	return data, nil
 }
 
+// inflateBound is how far a compressed download may expand: the service's
+// decompression bound for a file of its size (as a compressed section of a
+// debug file may), and never past the download limit.
+func (f *fetcher) inflateBound(size int) int64 {
+	return min(f.cfg.MaxDownloadBytes, f.cfg.inflateLimits().Bound(int64(size)))
+}
+
+// decompress returns a download's contents: gzip'd files inflated, and
+// cabinets (symbol servers' compressed files, "foo.pd_") extracted, as
+// Symbolicator recognises both by their magic. Either is bounded by
+// inflateBound; a file that expands past it is malformed, since no debug
+// file compresses that well and a bomb must not cost its expansion.
 func (f *fetcher) decompress(data []byte) ([]byte, *fetchError) {
-	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
-		return data, nil
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, &fetchError{Status: downloadMalformed}
-	}
-	out, ferr := f.readLimited(zr, 0)
-	if ferr != nil {
-		if ferr.Status == downloadError && !strings.Contains(ferr.Details, "limit") {
+	switch {
+	case len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b:
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
 			return nil, &fetchError{Status: downloadMalformed}
 		}
-		return nil, ferr
+		bound := f.inflateBound(len(data))
+		out, ferr := readLimited(zr, bound, 0)
+		if ferr != nil {
+			return nil, &fetchError{Status: downloadMalformed}
+		}
+		return out, nil
+	case len(data) >= 4 && string(data[:4]) == "MSCF":
+		_, out, err := cab.Extract(data, f.inflateBound(len(data)))
+		var tl *cab.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, &fetchError{Status: downloadError, Details: fmt.Sprintf("size_exceeded: the cabinet's file would take %d bytes, beyond the limit of %d", tl.Size, tl.Limit)}
+		}
+		if err != nil {
+			return nil, &fetchError{Status: downloadMalformed}
+		}
+		return out, nil
 	}
-	return out, nil
+	return data, nil
 }
 
 func (f *fetcher) fetchFile(rf remoteFile) ([]byte, *fetchError) {

@@ -20,7 +20,7 @@ import (
 //
 // A parsed debug file is kept in the index cache (Service.index), bounded
 // by bytes. So is a file that failed to parse: the error is remembered
-// for retryMalformedAfter, keyed by the file's content, and the same
+// for Config.RetryMalformedAfter, keyed by the file's content, and the same
 // bytes are then refused at once, from any source, without being parsed
 // (or even identified) again, and the module is answered
 // "malformed" as before. Without this a hostile file, a decompression
@@ -46,11 +46,11 @@ import (
 // one request, and to at most 700 MiB while the garbage of that request
 // was still being collected; the service stayed up.
 
-// retryMalformedAfter is how long a file that failed to parse is refused
+// defaultRetryMalformedAfter is how long a file that failed to parse is refused
 // without being parsed again: the default of Symbolicator's
 // retry_malformed_after for its caches. Like Symbolicator, which expires
 // malformed entries written before it started, a restart forgets them.
-const retryMalformedAfter = 24 * time.Hour
+const defaultRetryMalformedAfter = 24 * time.Hour
 
 // failureCost is what a remembered failure counts against the index
 // cache beyond its key and message: the entry, the list element and the
@@ -103,27 +103,32 @@ func failureSum(data []byte) uint64 { return maphash.Bytes(failureSeed, data) }
 
 // rememberedFailure returns the remembered error for data under key, or
 // nil when there is none, it is for other bytes, or it is older than
-// retryMalformedAfter.
+// Config.RetryMalformedAfter.
 func (s *Service) rememberedFailure(key string, data []byte) error {
 	v, ok := s.index.get(key)
-	if !ok || v.err == nil || s.cfg.Now().Sub(v.failed) >= retryMalformedAfter || v.sum != failureSum(data) {
+	if !ok || v.err == nil || s.cfg.Now().Sub(v.failed) >= s.cfg.RetryMalformedAfter || v.sum != failureSum(data) {
 		return nil
 	}
 	return &RememberedError{Err: v.err, Since: v.failed}
 }
 
 // rememberFailure keeps err as the answer for data under key for
-// retryMalformedAfter. The entry is counted against the index cache by
+// Config.RetryMalformedAfter. The entry is counted against the index cache by
 // its real size, so that failures are bounded with the parsed files they
 // share the cache with.
 func (s *Service) rememberFailure(key string, data []byte, err error) {
 	s.index.add(key, indexedFile{err: err, failed: s.cfg.Now(), sum: failureSum(data)}, int64(len(key)+len(err.Error())+failureCost))
 }
 
-// inflateLimits is the service's decompression bound: debugfile's
-// defaults, the bound the debug-file upload API applies too, so that a
-// file the API stored opens here.
-func (s *Service) inflateLimits() debugfile.InflateLimits { return debugfile.InflateLimits{} }
+// inflateLimits is the service's decompression bound (Config's
+// MaxInflatedBytes and InflateRatio): by default debugfile's, the bound the
+// debug-file upload API applies too, so that a file the API stored opens
+// here.
+func (s *Service) inflateLimits() debugfile.InflateLimits { return s.cfg.inflateLimits() }
+
+func (c *Config) inflateLimits() debugfile.InflateLimits {
+	return debugfile.InflateLimits{MaxBytes: c.MaxInflatedBytes, Ratio: c.InflateRatio}
+}
 
 // decompressionBudget is held by every parse for its decompressed
 // sections (the sum of their claims) while it inflates and indexes them,

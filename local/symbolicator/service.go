@@ -67,6 +67,19 @@ type Config struct {
 	CacheDir string
 	// MaxDownloadBytes bounds one debug file. Default 1 GiB.
 	MaxDownloadBytes int64
+	// MaxInflatedBytes and InflateRatio bound what one debug file may
+	// decompress to (its compressed sections, or the whole download when
+	// it is gzip'd or a cabinet): the smaller of MaxInflatedBytes and
+	// InflateRatio times the file's size. Defaults
+	// debugfile.DefaultMaxInflatedBytes and debugfile.DefaultInflateRatio,
+	// the bound the debug-file upload API applies too, so that a file the
+	// API stored opens here.
+	MaxInflatedBytes int64
+	InflateRatio     int64
+	// RetryMalformedAfter is how long a file that failed to parse is
+	// refused without being parsed again, like Symbolicator's
+	// retry_malformed_after. Default 24 h.
+	RetryMalformedAfter time.Duration
 	// DownloadTimeout bounds one download or listing. Default 5 min.
 	DownloadTimeout time.Duration
 	// RetryMissesAfter is how long a remote source's "not found" answer is
@@ -138,6 +151,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryMissesAfter <= 0 {
 		c.RetryMissesAfter = time.Hour
+	}
+	if c.RetryMalformedAfter <= 0 {
+		c.RetryMalformedAfter = defaultRetryMalformedAfter
 	}
 	if c.DownloadTimeout <= 0 {
 		c.DownloadTimeout = 5 * time.Minute
