@@ -20,6 +20,7 @@ import (
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/crashupload"
 	"github.com/symflow/symflow/shared/execution"
+	"github.com/symflow/symflow/shared/project"
 )
 
 // isCrashFile reports whether path names a crash file rather than an
@@ -54,7 +55,7 @@ func runCrash(ctx context.Context, st *stack.Stack, projectID, path string, data
 	if !p.quiet {
 		fmt.Fprintf(p.w, "crash upload: %s → s3://%s/%s (S3 Object Created → crash-upload)\n", path, stack.CrashBucket, key)
 	}
-	runner := &foregroundRunner{st: st, observe: p.observe, header: func(name string) { p.header(name, st.SymbolicatorURL) }}
+	runner := &foregroundRunner{st: st, observe: p.observe, header: func(name string) { p.header(name, project.RedactURLs(st.SymbolicatorURL)) }}
 	h := &crashupload.Handler{
 		Starter:    &execution.Starter{Runner: runner, Claims: st.Store, Blobs: st.Blobs, PayloadBucket: stack.CrashBucket},
 		Projects:   st.Store,

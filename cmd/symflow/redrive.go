@@ -16,6 +16,7 @@ import (
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/api"
 	"github.com/symflow/symflow/shared/execution"
+	"github.com/symflow/symflow/shared/project"
 )
 
 // cmdRedrive runs a FAILED, TIMED_OUT or ABORTED execution again from the
@@ -62,7 +63,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !*quiet {
 		fmt.Fprintf(stdout, "redrive %d of %s (%s: %s)\n", saved.RedriveCount+1, name, saved.Status, saved.Error)
 	}
-	p.header(name, st.SymbolicatorURL)
+	p.header(name, project.RedactURLs(st.SymbolicatorURL))
 	exec, err := foreground(ctx, func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error) {
 		ro.Observer = p.observe
 		return st.Redrive(ctx, saved, ro)

@@ -16,6 +16,7 @@ import (
 	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
+	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/task"
 )
 
@@ -165,7 +166,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	name := fmt.Sprintf("%s-%s-%s", st0.ProjectID, safeName(st0.EventID), time.Now().UTC().Format("20060102T150405.000"))
 	name = strings.ReplaceAll(name, ".", "")
 	p := newProgress(stdout, *quiet)
-	p.header(name, st.SymbolicatorURL)
+	p.header(name, project.RedactURLs(st.SymbolicatorURL))
 	exec, err := foreground(ctx, func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error) {
 		ro.Observer = p.observe
 		return st.Execute(ctx, name, input, ro)

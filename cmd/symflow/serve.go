@@ -8,12 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
+	"github.com/symflow/symflow/local/httpserver"
 	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
+	"github.com/symflow/symflow/shared/project"
 )
 
 // cmdServe serves the API on a loopback address backed by the local stack
@@ -52,8 +53,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: svc.Gateway, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "symflow API on http://%s (state in %s, Symbolicator %s)\n", ln.Addr(), sf.stateDir, st.SymbolicatorURL)
+	srv := httpserver.New(svc.Gateway, httpserver.Timeouts{})
+	fmt.Fprintf(stdout, "symflow API on http://%s (state in %s, Symbolicator %s)\n", ln.Addr(), sf.stateDir, project.RedactURLs(st.SymbolicatorURL))
 	if *crashDir != "" {
 		fmt.Fprintf(stdout, "watching %s as the crash bucket: crashes/<project_id>/<event_id>.dmp|.crash\n", *crashDir)
 		go svc.Watcher.Run(ctx)

@@ -542,8 +542,8 @@ func TestSymflowTemplate(t *testing.T) {
 	if strings.Contains(string(def), "${") {
 		t.Error("a placeholder is left in the definition")
 	}
-	if p, ok := tpl.Parameter("SystemToken"); !ok || !p.NoEcho {
-		t.Errorf("SystemToken = %+v, %v; want a NoEcho parameter", p, ok)
+	if p, ok := tpl.Parameter("SystemTokenArn"); !ok || p.NoEcho || p.Default != "" {
+		t.Errorf("SystemTokenArn = %+v, %v; want an optional parameter naming where the token is kept", p, ok)
 	}
 }
 

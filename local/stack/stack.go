@@ -27,6 +27,7 @@ import (
 
 	"github.com/symflow/symflow/local/asl"
 	localddb "github.com/symflow/symflow/local/dynamodb"
+	"github.com/symflow/symflow/local/httpserver"
 	"github.com/symflow/symflow/local/invoke"
 	"github.com/symflow/symflow/local/runtimeapi"
 	locals3 "github.com/symflow/symflow/local/s3"
@@ -208,8 +209,8 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	st.SymbolicatorURL = opts.SymbolicatorURL
 	if st.SymbolicatorURL == "" {
 		svc := localsym.New(localsym.Config{
-			Logger:               logger.With("service", "symbolicator"),
-			ConnectToReservedIPs: true, // local sources live on loopback
+			Logger:        logger.With("service", "symbolicator"),
+			AllowLoopback: true, // local sources live on loopback
 			S3ClientFactory: func(ctx context.Context, src localsym.S3SourceConfig, hc *http.Client) (localsym.S3GetObjectAPI, error) {
 				return st.S3, nil // every bucket is in the local S3 server
 			},
@@ -309,7 +310,7 @@ func serve(h http.Handler) (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserver.New(h, httpserver.Timeouts{})
 	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on stop
 	return "http://" + ln.Addr().String() + "/", func() { srv.Close() }, nil
 }

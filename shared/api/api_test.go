@@ -318,7 +318,7 @@ func TestConfigSecretsHiddenAndBackfilled(t *testing.T) {
 	}
 	// symbol_sources as an array, and a new token.
 	cfg := `{"slug":"crashy-app","organization":{"slug":"acme","features":["custom-symbol-sources"]},
-	  "options":{"symbol_sources":[{"id":"acme-symbols","name":"ACME","type":"http","url":"https://symbols.example/","password":{"hidden-secret":true},"layout":{"type":"native"}}],
+	  "options":{"symbol_sources":[{"id":"acme-symbols","name":"ACME","type":"http","url":"http://127.0.0.1:9/other/","password":{"hidden-secret":true},"layout":{"type":"native"}}],
 	  "builtin_symbol_sources":["microsoft"],"token":"tok-1234"}}`
 	if put := e.do(http.MethodPut, "/v1/projects/42/config", cfg); put.StatusCode != http.StatusOK {
 		t.Fatalf("put array form: %d %s", put.StatusCode, put.Body)

@@ -69,7 +69,7 @@ func TestBadInput(t *testing.T) {
 		{"config custom source bad layout", "PUT", config, cfg(`"symbol_sources":[{"id":"s","type":"http","url":"https://x.example/","layout":{"type":"flat"}}]`), 400, api.CodeInvalidField, "options.symbol_sources[0].layout.type", "flat"},
 		{"config hidden secret without stored value", "PUT", config, cfg(`"symbol_sources":[{"id":"new","type":"http","url":"https://x.example/","password":{"hidden-secret":true},"layout":{"type":"native"}}]`), 400, api.CodeInvalidField, "options.symbol_sources[0].password", "hidden secret has no stored value"},
 		{"config hidden token without stored value", "PUT", config, cfg(`"token":"[hidden-secret]"`), 400, api.CodeInvalidField, "options.token", "hidden secret has no stored value"},
-		{"config unknown option", "PUT", config, cfg(`"scrape_js":true`), 400, api.CodeUnknownField, "scrape_js", "unknown field"},
+		{"config unknown option", "PUT", config, cfg(`"scrape_js":true`), 400, api.CodeUnknownField, "options.scrape_js", "unknown field"},
 		{"installation app_slug missing", "PUT", inst, `{"webhook_url":"https://x.example/"}`, 400, api.CodeInvalidField, "app_slug", "is required"},
 		{"installation webhook not a URL", "PUT", inst, `{"app_slug":"a","webhook_url":"ftp:/x"}`, 400, api.CodeInvalidField, "webhook_url", "not an absolute http(s) URL"},
 		{"installation uuid differs", "PUT", inst, `{"uuid":"0badc0de-0000-4000-8000-000000000002","app_slug":"a"}`, 400, api.CodeInvalidField, "uuid", "differs from the installation uuid"},

@@ -33,6 +33,12 @@ type Input struct {
 	State       State     `json:"state"`
 	ExecutionID string    `json:"execution_id"`
 	StartedAt   time.Time `json:"started_at"`
+	// RedriveCount ($$.Execution.RedriveCount) tells the runs of a
+	// redriven execution apart, and EnteredAt ($$.State.EnteredTime) is
+	// when this step's state was entered: the first step of a redriven run
+	// starts that run's deadline and resubmit budget (Progress.Run).
+	RedriveCount int       `json:"redrive_count,omitempty"`
+	EnteredAt    time.Time `json:"entered_at,omitzero"`
 	// Reason is set for RecoverTask: "lost" or "unavailable".
 	Reason string `json:"reason,omitempty"`
 }
@@ -79,6 +85,37 @@ type Progress struct {
 	ConsecutiveUnavailable int       `json:"consecutive_unavailable"`
 	Response               *blob.Ref `json:"response,omitempty"`
 	Message                string    `json:"message,omitempty"`
+	// Run is the redrive count the counters above belong to, and
+	// RunStartedAt when that run's first step was entered (zero for the
+	// first run, which counts from the execution's start). A redrive is a
+	// new run: it gets its own deadline and resubmit budget, or a redrive
+	// of an execution that gave up would give up again at once.
+	Run          int       `json:"run,omitempty"`
+	RunStartedAt time.Time `json:"run_started_at,omitzero"`
+}
+
+// progress is the task's progress as this step's run sees it: on the
+// first step of a redriven run the resubmit counters start again and the
+// run's deadline starts at this step.
+func (in *Input) progress() Progress {
+	p := Progress{}
+	if in.State.Task != nil {
+		p = *in.State.Task
+	}
+	if in.RedriveCount > p.Run {
+		p.Run, p.RunStartedAt = in.RedriveCount, in.EnteredAt
+		p.LostTasks, p.Unavailable, p.ConsecutiveUnavailable = 0, 0, 0
+	}
+	return p
+}
+
+// runStartedAt is when the deadline counts from: the execution's start,
+// or the first step of its latest redrive.
+func (in *Input) runStartedAt() time.Time {
+	if p := in.progress(); p.Run > 0 && !p.RunStartedAt.IsZero() {
+		return p.RunStartedAt
+	}
+	return in.StartedAt
 }
 
 // Resubmits is how many times the crash was submitted again.

@@ -20,7 +20,7 @@ func (s *Steps) PollTask(ctx context.Context, in Input) (*Progress, error) {
 	if err := s.checkDeadline(&in); err != nil {
 		return nil, err
 	}
-	prev := *in.State.Task
+	prev := in.progress()
 	prev.Polls++
 	sess, workers := s.session(ctx, &in, prev.WorkerID)
 	resp, err := sess.Query(ctx, prev.RequestID)
@@ -69,10 +69,7 @@ func (s *Steps) RecoverTask(ctx context.Context, in Input) (*Progress, error) {
 	if in.Reason != ReasonLost && in.Reason != ReasonUnavailable {
 		return nil, &InvalidInput{Field: "reason", Message: `must be "lost" or "unavailable"`}
 	}
-	prev := Progress{}
-	if in.State.Task != nil {
-		prev = *in.State.Task
-	}
+	prev := in.progress()
 	next := prev
 	if in.Reason == ReasonLost {
 		next.LostTasks++

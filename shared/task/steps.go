@@ -116,12 +116,14 @@ func (s *Steps) logger(ctx context.Context, in *Input) *slog.Logger {
 	return l
 }
 
-// checkDeadline fails the execution once it has run longer than the deadline.
+// checkDeadline fails the execution once its run has lasted longer than
+// the deadline: since the execution's start, or since its latest redrive.
 func (s *Steps) checkDeadline(in *Input) error {
-	if s.Config.Deadline <= 0 || in.StartedAt.IsZero() {
+	start := in.runStartedAt()
+	if s.Config.Deadline <= 0 || start.IsZero() {
 		return nil
 	}
-	elapsed := s.now().Sub(in.StartedAt)
+	elapsed := s.now().Sub(start)
 	if elapsed <= s.Config.Deadline {
 		return nil
 	}

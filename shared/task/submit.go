@@ -29,10 +29,7 @@ func (s *Steps) SubmitTask(ctx context.Context, in Input) (*Progress, error) {
 		return nil, err
 	}
 	log := s.logger(ctx, &in)
-	prev := Progress{}
-	if in.State.Task != nil {
-		prev = *in.State.Task
-	}
+	prev := in.progress()
 
 	if prev.RequestID == "" {
 		if resumed, ok := s.resume(ctx, &in, prev); ok {
