@@ -139,7 +139,7 @@ func (e *ParameterError) Error() string { return "parameter " + e.Name + ": " + 
 // Function is one AWS::Serverless::Function with Globals applied.
 type Function struct {
 	LogicalID string
-	// CodeURI is the CodeUri as written (bin/lookup-sources/); Dir is its
+	// CodeURI is the CodeUri as written (functions/lookup-sources/); Dir is its
 	// last element (lookup-sources), the functions/<Dir> package and the
 	// Makefile's bin/<Dir>/bootstrap.
 	CodeURI string
