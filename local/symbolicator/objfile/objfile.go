@@ -1,4 +1,5 @@
-// Package objfile loads ELF and Mach-O executables and debug companions and
+// Package objfile loads ELF and Mach-O executables and debug companions, and
+// WebAssembly modules with DWARF in custom sections (see openWasm), and
 // maps file-relative addresses to functions, source files and lines, with
 // the whole inline chain.
 //
@@ -76,7 +77,7 @@ var ErrUnsupported = errors.New("unsupported object file format")
 // MalformedError reports input that claims to be ELF or Mach-O but cannot be
 // read. What names the part that is broken.
 type MalformedError struct {
-	Kind string // "elf" or "macho"
+	Kind string // "elf", "macho" or "wasm"
 	What string // e.g. "section .debug_info", "LC_UUID", "line table at 0x40"
 	Err  error
 }
@@ -92,8 +93,8 @@ func (e *MalformedError) Unwrap() error { return e.Err }
 
 // Identity is what identifies an object file to a symbol server.
 type Identity struct {
-	Kind     string `json:"kind"` // "elf" | "macho"
-	Arch     string `json:"arch"` // "x86_64", "arm64", "x86", "arm", or the raw machine name
+	Kind     string `json:"kind"` // "elf" | "macho" | "wasm"
+	Arch     string `json:"arch"` // "x86_64", "arm64", "x86", "arm", "wasm32", or the raw machine name
 	CodeID   string `json:"code_id,omitempty"`
 	DebugID  string `json:"debug_id"`
 	FileType string `json:"file_type"` // "executable" | "debuginfo" | "both"
@@ -207,6 +208,8 @@ func OpenWith(data []byte, opts Options) (f *File, err error) {
 		return openELF(data, true, nil, opts)
 	case "macho":
 		return openMachO(data, opts.Arch, true)
+	case "wasm":
+		return openWasm(data, true)
 	}
 	return nil, fmt.Errorf("open object file: %w", ErrUnsupported)
 }
@@ -272,6 +275,8 @@ func IdentifyWith(data []byte, opts Options) (id Identity, err error) {
 		f, err = openELF(data, false, nil, opts)
 	case "macho":
 		f, err = openMachO(data, opts.Arch, false)
+	case "wasm":
+		f, err = openWasm(data, false)
 	default:
 		return Identity{}, fmt.Errorf("identify object file: %w", ErrUnsupported)
 	}
@@ -334,6 +339,8 @@ func kindOf(data []byte) string {
 		switch string(data[:4]) {
 		case "\x7fELF":
 			return "elf"
+		case "\x00asm":
+			return "wasm"
 		case "\xfe\xed\xfa\xce", "\xce\xfa\xed\xfe", "\xfe\xed\xfa\xcf", "\xcf\xfa\xed\xfe", "\xca\xfe\xba\xbe", "\xbe\xba\xfe\xca":
 			return "macho"
 		}
