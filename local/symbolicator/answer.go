@@ -3,8 +3,10 @@ package symbolicator
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -99,7 +101,11 @@ func (f *frame) integer(key string) int {
 // another value.
 func (f *frame) MarshalJSON() ([]byte, error) { return f.appendJSON(nil) }
 
-func (f *frame) appendJSON(dst []byte) ([]byte, error) { return appendFields(dst, f.fields) }
+func (f *frame) appendJSON(dst []byte) ([]byte, error) {
+	// Sorted in a copy: an answer may be written to two pollers at once.
+	var arr [24]frameField
+	return appendFields(dst, append(arr[:0], f.fields...))
+}
 
 // setContext implements contextFrame.
 func (f *frame) setContext(pre []string, line string, post []string) {
@@ -267,29 +273,60 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// answerChunk is the size of an answer's pieces.
+// answerChunk is how much of an answer is encoded before it is written.
 const answerChunk = 256 << 10
 
-// answerWriter builds an answer in pieces of about answerChunk bytes. A
-// large answer (a hundred megabytes for 30,000 addresses of a C++
-// service) built as one buffer was grown and copied again and again: a
-// profile showed more time in growslice than in encoding, and the
-// garbage collector spinning while a long copy could not be preempted.
+// answerBuffers recycles the encoding buffers: fresh memory is paid for
+// in page faults, which a profile showed as most of the cost of writing a
+// large answer.
+var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, answerChunk+answerChunk/4); return &b }}
+
+// writeAnswer writes a request's answer to w as JSON, encoding it as it
+// goes, a piece of about answerChunk bytes at a time. Answers are kept as
+// values, not as their JSON: an answer of 30,000 addresses of a C++
+// service is a hundred megabytes of JSON, which, built in memory, cost
+// more in growing and faulting in buffers than in encoding, and was held
+// as long as the result stays pollable.
+func writeAnswer(w io.Writer, v any) error {
+	bp := answerBuffers.Get().(*[]byte)
+	aw := &answerWriter{buf: (*bp)[:0], out: w}
+	err := aw.value(v)
+	if err == nil {
+		err = aw.write()
+	}
+	*bp = aw.buf[:0]
+	answerBuffers.Put(bp)
+	return err
+}
+
+// answerWriter encodes an answer into buf and writes buf out whenever it
+// holds answerChunk bytes.
 type answerWriter struct {
-	chunks [][]byte
-	buf    []byte
+	buf []byte
+	out io.Writer
+	err error
+}
+
+func (w *answerWriter) write() error {
+	if w.err == nil && len(w.buf) > 0 {
+		_, w.err = w.out.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
+	return w.err
 }
 
 func (w *answerWriter) flush() {
 	if len(w.buf) >= answerChunk {
-		w.chunks = append(w.chunks, w.buf)
-		w.buf = make([]byte, 0, answerChunk+answerChunk/4)
+		w.write()
 	}
 }
 
-// value writes v as appendValue does, cutting the answer into pieces
-// between the elements of its arrays and objects.
+// value writes v as appendValue does, handing the answer out between
+// the elements of its arrays.
 func (w *answerWriter) value(v any) error {
+	if w.err != nil {
+		return w.err
+	}
 	var err error
 	switch x := v.(type) {
 	case map[string]any:
@@ -325,16 +362,10 @@ func (w *answerWriter) value(v any) error {
 	default:
 		w.buf, err = appendValue(w.buf, v)
 	}
-	return err
-}
-
-// marshalAnswer renders a request's answer in pieces (see answerWriter).
-func marshalAnswer(v any) [][]byte {
-	w := &answerWriter{buf: make([]byte, 0, 16<<10)}
-	if err := w.value(v); err != nil {
-		return [][]byte{marshalResponse(map[string]string{"status": "failed", "message": "internal server error: cannot encode response"})}
+	if err != nil {
+		return err
 	}
-	return append(w.chunks, w.buf)
+	return w.err
 }
 
 // symFrame is a symbolicated frame: one function of a looked-up

@@ -207,7 +207,9 @@ type Service struct {
 // JSON response until it expires.
 type task struct {
 	done     chan struct{}
-	response [][]byte // the JSON answer, in pieces (see answerWriter)
+	// result is the answer, written as JSON whenever it is asked for
+	// (writeAnswer); it is not changed once done is closed.
+	result any
 	finished time.Time
 }
 
@@ -334,9 +336,8 @@ func (s *Service) start(kind string, work func(ctx context.Context) any) (uuid.U
 				res = map[string]any{"status": "failed", "message": "the symbolicator is shutting down"}
 			}
 		}
-		body := marshalAnswer(res)
 		s.mu.Lock()
-		t.response = body
+		t.result = res
 		t.finished = s.cfg.Now()
 		s.running--
 		s.mu.Unlock()
@@ -408,19 +409,12 @@ func (s *Service) respond(w http.ResponseWriter, r *http.Request, id uuid.UUID, 
 		}
 	}
 	s.mu.Lock()
-	body := t.response
+	res := t.result
 	s.mu.Unlock()
-	n := 0
-	for _, b := range body {
-		n += len(b)
-	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(http.StatusOK)
-	for _, b := range body {
-		if _, err := w.Write(b); err != nil {
-			return
-		}
+	if err := writeAnswer(w, res); err != nil && r.Context().Err() == nil {
+		s.log.Warn("writing an answer failed", "request_id", id, "error", err)
 	}
 }
 
