@@ -204,12 +204,12 @@ type Service struct {
 }
 
 // task is one request: running until done is closed, then holding its
-// JSON response until it expires.
+// answer until it expires.
 type task struct {
-	done     chan struct{}
+	done chan struct{}
 	// result is the answer, written as JSON whenever it is asked for
 	// (writeAnswer); it is not changed once done is closed.
-	result any
+	result   any
 	finished time.Time
 }
 
