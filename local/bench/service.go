@@ -337,6 +337,9 @@ type answer struct {
 	frames int
 }
 
+// answerBuf receives the answers; the section runs one request at a time.
+var answerBuf bytes.Buffer
+
 // post sends one request (path "/symbolicate" or "/minidump") and reads
 // the whole answer, with the child's CPU time and peak resident memory
 // during it (the peak is reset first).
@@ -354,19 +357,21 @@ func (p *serviceProc) post(ctx context.Context, path string, body []byte, conten
 	if err != nil {
 		return answer{}, err
 	}
-	// The answer's length is known: read it into one buffer, as a client
-	// that keeps it would, rather than timing a growing one.
-	var buf bytes.Buffer
+	// The answer is read into a buffer kept between requests, so that
+	// what is timed is the service answering, not this client growing a
+	// buffer of a hundred megabytes into fresh memory.
+	answerBuf.Reset()
 	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+		answerBuf.Grow(int(resp.ContentLength) + bytes.MinRead)
 	}
-	_, err = buf.ReadFrom(resp.Body)
-	data := buf.Bytes()
+	_, err = answerBuf.ReadFrom(resp.Body)
 	resp.Body.Close()
-	a := answer{wall: time.Since(start), cpu: processCPU(pid) - cpu0, rss: peakRSS(pid), body: data}
+	a := answer{wall: time.Since(start), cpu: processCPU(pid) - cpu0, rss: peakRSS(pid)}
 	if err != nil {
 		return answer{}, err
 	}
+	data := bytes.Clone(answerBuf.Bytes())
+	a.body = data
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(data, []byte(`"status":"completed"`)) {
 		return answer{}, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, data)
 	}
