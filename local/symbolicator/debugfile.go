@@ -12,25 +12,29 @@ import (
 	"github.com/symflow/symflow/local/symbolicator/compactunwind"
 	"github.com/symflow/symflow/local/symbolicator/dwarfcfi"
 	"github.com/symflow/symflow/local/symbolicator/objfile"
+	"github.com/symflow/symflow/local/symbolicator/pdb"
+	"github.com/symflow/symflow/local/symbolicator/pe"
 	"github.com/symflow/symflow/local/symbolicator/unwind"
 	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // loadedFile is a debug file the service can use, whatever its format: an
-// object file (ELF, Mach-O) read by objfile or a Breakpad symbol file read
-// by breakpad. Symbolication looks functions up in it; stack walking asks
+// object file (ELF, Mach-O, wasm) read by objfile, a Breakpad symbol file
+// read by breakpad, a PE image or a PDB (windows.go). Symbolication looks functions up in it; stack walking asks
 // it for unwind rules.
 type loadedFile struct {
-	kind     string // "elf", "macho" or "breakpad"
+	kind     string // "elf", "macho", "wasm", "breakpad", "pe" or "pdb"
 	arch     string
 	codeID   string
 	debugID  string
 	load     uint64 // the file's own base: lookups are in its address space
 	features objfile.Features
 
-	obj  *objfile.File  // kind elf or macho
-	syms *breakpad.File // kind breakpad
-	data []byte         // the file as downloaded: unwind sections are read from it on demand
+	obj   *objfile.File  // kind elf, macho or wasm
+	syms  *breakpad.File // kind breakpad
+	image *pe.File       // kind pe
+	pdb   *pdb.File      // kind pdb
+	data  []byte         // the file as downloaded: unwind sections are read from it on demand
 
 	cfiOnce sync.Once
 	cfi     cfiSource
@@ -75,8 +79,13 @@ func (f *loadedFile) lookup(addr uint64) (frames []objfile.Frame, ok bool) {
 			frames, ok = nil, false
 		}
 	}()
-	if f.obj != nil {
+	switch {
+	case f.obj != nil:
 		return f.obj.Lookup(addr)
+	case f.pdb != nil:
+		return lookupPDB(f.pdb, addr)
+	case f.image != nil:
+		return lookupExports(f.image, addr)
 	}
 	bf, ok := f.syms.Lookup(addr)
 	if !ok {
@@ -109,6 +118,10 @@ func (f *loadedFile) unwindRules() cfiSource {
 			f.cfi = elfCFI(f.data)
 		case f.kind == "macho":
 			f.cfi = machoCFI(f.data, f.arch)
+		case f.image != nil:
+			if f.image.Features.HasUnwindInfo {
+				f.cfi = peCFI{f.image}
+			}
 		}
 	})
 	return f.cfi

@@ -288,8 +288,10 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 	// Pick the best file: debug info over symbols only, earlier sources
 	// and layouts winning ties; files with neither are skipped. Without a
 	// usable file the first failure (in source, then file type order)
-	// decides the status.
-	best, bestQ := -1, 6
+	// decides the status, a file that is there but unusable before one
+	// that is not there: a symbol server's compressed name ("foo.pd_")
+	// comes before the plain one and is usually the one missing.
+	best, bestQ := -1, 6 // q: 0 debug info, 1 symbols, 3 failed, 4 not found
 	unreadable := false
 	for i, fm := range metas {
 		var q int
@@ -303,6 +305,8 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 			q = 1
 		case fm.err == nil:
 			continue
+		case fm.err.Status == downloadNotFound:
+			q = 4
 		default:
 			q = 3
 		}
@@ -352,8 +356,8 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 	m.candidates = sortCandidates(cands)
 
 	if best < 0 || (unreadable && metas[best].err != nil && metas[best].err.Status == downloadNotFound) {
-		// Found only in formats the service does not read (PE, PDB,
-		// wasm): say so rather than claim the file is not there.
+		// Found only in formats the service does not read (a portable
+		// PDB): say so rather than claim the file is not there.
 		m.status = statusMissing
 		if unreadable {
 			m.status = statusUnsupported
@@ -457,7 +461,8 @@ type fileMeta struct {
 	file *loadedFile
 	err  *fetchError
 	// unreadable marks a file that was downloaded but is in a format the
-	// service does not read (PE, PDB, wasm, Breakpad, a source bundle).
+	// service does not read as a debug file (a source bundle, a portable
+	// PDB).
 	unreadable bool
 }
 
@@ -490,6 +495,22 @@ func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log 
 			return fm
 		}
 		lf = fromBreakpad(f)
+	case "pe":
+		f, err := s.openPE(data)
+		if err != nil {
+			log.Info("PE image unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
+			fm.err = &fetchError{Status: downloadMalformed}
+			return fm
+		}
+		lf = fromPE(f)
+	case "pdb":
+		f, err := s.openPDB(data)
+		if err != nil {
+			log.Info("PDB unreadable", "source", rf.src.ID, "location", rf.uri(), "error", err)
+			fm.err = &fetchError{Status: downloadMalformed}
+			return fm
+		}
+		lf = fromPDB(f)
 	default:
 		log.Info("debug file in a format not read here", "source", rf.src.ID, "location", rf.uri(), "format", kind)
 		fm.unreadable = true
@@ -504,16 +525,15 @@ func (s *Service) loadFile(ctx context.Context, rf remoteFile, id objectID, log 
 	return fm
 }
 
-// unreadKind names the format of data when it is one the service
-// recognises but does not read, or returns "".
+// unreadKind names the format of data when objfile does not read it:
+// those the service reads otherwise ("breakpad", "pe", "pdb") and those it
+// recognises but does not read; "" for objfile's (ELF, Mach-O, wasm).
 func unreadKind(data []byte) string {
 	switch {
 	case len(data) >= 2 && data[0] == 'M' && data[1] == 'Z':
 		return "pe"
 	case strings.HasPrefix(string(data[:min(len(data), 32)]), "Microsoft C/C++ MSF 7.00"):
 		return "pdb"
-	case strings.HasPrefix(string(data[:min(len(data), 4)]), "\x00asm"):
-		return "wasm"
 	case strings.HasPrefix(string(data[:min(len(data), 7)]), "MODULE "):
 		return "breakpad" // read by breakpad, not objfile
 	case sourcebundle.Is(data), strings.HasPrefix(string(data[:min(len(data), 4)]), "PK\x03\x04"):

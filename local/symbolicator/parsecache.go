@@ -62,6 +62,8 @@ const failureCost = 256
 type indexedFile struct {
 	file *objfile.File
 	syms *breakpad.File
+	// other is a file parsed by another reader (a PE image, a PDB).
+	other any
 	// err is why the file did not parse, at failed; sum is failureSum
 	// of its bytes.
 	err    error

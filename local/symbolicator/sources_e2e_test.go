@@ -2,6 +2,7 @@ package symbolicator
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"log/slog"
 	"net/http"
@@ -536,11 +537,11 @@ func TestDownloadSizeLimit(t *testing.T) {
 	}
 }
 
-// TestUnreadableModuleTypes: modules of types the service has no reader
-// for are looked for like any other (Symbolicator answers missing, with a
-// candidate for every place probed), a source whose filters exclude the
-// module still shows up as a candidate, and a file that is found but in a
-// format not read here is reported unsupported rather than missing.
+// TestUnreadableModuleTypes: modules whose files are not there are looked
+// for everywhere (Symbolicator answers missing, with a candidate for every
+// place probed), a source whose filters exclude the module still shows up
+// as a candidate, and a file that is there but broken makes the module
+// malformed, though its compressed name was looked for first.
 func TestUnreadableModuleTypes(t *testing.T) {
 	dir := t.TempDir()
 	_, srv := testService(t, Config{})
@@ -559,8 +560,8 @@ func TestUnreadableModuleTypes(t *testing.T) {
 				"crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pd_", "crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.sym", "5a/b380779000.debug"}},
 		{"wasm", map[string]any{"type": "wasm", "code_id": "67e9247c814e392ba027dbde6748fcbf", "debug_id": "67e9247c-814e-392b-a027-dbde6748fcbf"}, "", "missing",
 			[]string{"67/e9247c814e392ba027dbde6748fcbf", "67/e9247c814e392ba027dbde6748fcbf.debug"}},
-		{"pe found", map[string]any{"type": "pe", "code_id": "5ab380779001", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6937-1",
-			"code_file": `C:\build\other.exe`, "debug_file": `C:\build\other.pdb`}, "other.exe/5AB380779001/other.exe", "unsupported",
+		{"pe malformed", map[string]any{"type": "pe", "code_id": "5ab380779001", "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6937-1",
+			"code_file": `C:\build\other.exe`, "debug_file": `C:\build\other.pdb`}, "other.exe/5AB380779001/other.exe", "malformed",
 			[]string{"other.exe/5AB380779001/other.exe", "other.exe/5AB380779001/other.ex_", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.pdb",
 				"other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.pd_", "other.pdb/3249D99D0C4049318610F4E4FB0B69371/other.sym", "5a/b380779001.debug"}},
 	} {
@@ -585,14 +586,14 @@ func TestUnreadableModuleTypes(t *testing.T) {
 				"modules":     []any{mod},
 			}
 			m, f := firstResult(t, postJSON(t, srv.URL+"/symbolicate", req))
-			if m["debug_status"] != tc.status || f["status"] != "missing" {
+			if wantFrame := map[string]string{"malformed": "malformed"}[tc.status]; m["debug_status"] != tc.status || f["status"] != cmp.Or(wantFrame, "missing") {
 				t.Errorf("module %v frame %v, want debug_status %s", m, f, tc.status)
 			}
 			want := map[string]string{"b-filtered No object files listed on this source": "notfound"}
 			for _, loc := range tc.want {
 				st := "notfound"
 				if loc == tc.put {
-					st = "ok"
+					st = "malformed" // an "MZ" and zeros: no PE image
 				}
 				want["a-native file://"+filepath.Join(dir, filepath.FromSlash(loc))] = st
 			}
