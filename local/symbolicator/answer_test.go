@@ -92,3 +92,40 @@ func TestAnswerEncoding(t *testing.T) {
 		t.Errorf("frame fields read back as %q, %d, %q", fr.str("function"), fr.integer("lineno"), fr.str("package"))
 	}
 }
+
+// TestWriteAnswerConcurrently writes one answer to several pollers at
+// once, as when a request is polled twice: the writes must not disturb
+// each other (go test -race) and must give the same bytes, cut into
+// pieces or not.
+func TestWriteAnswerConcurrently(t *testing.T) {
+	raw := &rawFrame{Trust: "cfi", fields: jsonObject{"thread_hint": json.RawMessage(`"x"`)}}
+	var frames []any
+	for i := range 5000 {
+		fr := newFrame(4)
+		fr.setString("status", "missing")
+		fr.setInt("original_index", i)
+		fr.setHex("instruction_addr", uint64(0x1000+i))
+		frames = append(frames, fr, &symFrame{src: raw, index: i, addr: uint64(0x2000 + i), symbol: "_Z1fv", function: "f()",
+			absPath: "/src/a.cc", name: "a.cc", line: i, lang: "cpp", symAddr: 0x2000, hasSymAddr: true})
+	}
+	answer := map[string]any{"status": "completed", "stacktraces": []any{map[string]any{"frames": frames}}}
+	want := marshalResponse(answer)
+	got := make([]bytes.Buffer, 4)
+	done := make(chan error, len(got))
+	for i := range got {
+		go func() { done <- writeAnswer(&got[i], answer) }()
+	}
+	for range got {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Bytes(), want) {
+			t.Fatalf("writer %d wrote %d bytes differing from the answer's %d", i, got[i].Len(), len(want))
+		}
+	}
+	if !json.Valid(want) || len(want) < 2*answerChunk {
+		t.Fatalf("answer of %d bytes: want valid JSON of several pieces", len(want))
+	}
+}
