@@ -120,7 +120,7 @@ func buildWindows(dir, src, opt string) (winBuild, error) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		return winBuild{}, err
 	}
-	args := []string{"--target=x86_64-pc-windows-msvc", "-g", "-gcodeview", opt, "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-c", filepath.Join(dir, src), "-o", "prog.obj"}
+	args := []string{"--target=x86_64-pc-windows-msvc", "-g", "-gcodeview", opt, "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fasynchronous-unwind-tables", "-c", filepath.Join(dir, src), "-o", "prog.obj"}
 	if strings.HasSuffix(src, ".cpp") {
 		args = append(args, "-fno-exceptions", "-fno-rtti")
 	}
