@@ -28,6 +28,7 @@ command -v ld.lld >/dev/null 2>&1 || need+=(lld)
 command -v stress-ng >/dev/null 2>&1 || need+=(stress-ng)
 command -v llvm-symbolizer-19 >/dev/null 2>&1 || need+=(llvm-19) # PDB lookups: LLVM 14's symbolizer misplaces lines inside inlined functions in PDBs
 command -v gcab >/dev/null 2>&1 || need+=(gcab) # CAB-compressed symstore files (.pd_, .dl_)
+command -v chromium >/dev/null 2>&1 || need+=(chromium) # the local console's tests drive a headless Chromium (chromedp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing Debian packages: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

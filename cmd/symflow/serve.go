@@ -53,8 +53,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := httpserver.New(svc.Gateway, httpserver.Timeouts{})
-	fmt.Fprintf(stdout, "symflow API on http://%s (state in %s, Symbolicator %s)\n", ln.Addr(), sf.stateDir, project.RedactURLs(st.SymbolicatorURL))
+	srv := httpserver.New(svc.Handler, httpserver.Timeouts{})
+	fmt.Fprintf(stdout, "symflow API on http://%s (console at /; state in %s, Symbolicator %s)\n", ln.Addr(), sf.stateDir, project.RedactURLs(st.SymbolicatorURL))
 	if *crashDir != "" {
 		fmt.Fprintf(stdout, "watching %s as the crash bucket: crashes/<project_id>/<event_id>.dmp|.crash\n", *crashDir)
 		go svc.Watcher.Run(ctx)

@@ -2,17 +2,21 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"time"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/symflow/symflow/local/console"
 	"github.com/symflow/symflow/local/stack"
 	"github.com/symflow/symflow/shared/api"
 	"github.com/symflow/symflow/shared/crashupload"
 	"github.com/symflow/symflow/shared/debugfile"
 	"github.com/symflow/symflow/shared/execution"
+	"github.com/symflow/symflow/statemachine"
 )
 
 // Options configure the local service.
@@ -22,6 +26,9 @@ type Options struct {
 	// PollInterval is how often CrashDir is scanned; a second when 0.
 	PollInterval time.Duration
 	Log          *slog.Logger
+	// Definition is the state machine the console draws; the embedded
+	// statemachine.Definition when nil.
+	Definition []byte
 }
 
 // Service is the API and the crash-upload trigger over a local stack.
@@ -38,13 +45,20 @@ type Service struct {
 	// stops it.
 	Bucket        *Watcher
 	BucketCrashes *crashupload.Handler
+	// Console is the web console; Handler serves it beside the API.
+	Console *console.Console
+	// Handler serves the API's routes (/v1/, and the Sentry-compatible
+	// /api/) through Gateway and everything else through Console.
+	Handler http.Handler
 
 	stop context.CancelFunc
 	done chan struct{}
 }
 
 // New wires the API and crash-upload handlers to st as functions/api and
-// functions/crash-upload wire them to AWS.
+// functions/crash-upload wire them to AWS, and the console beside them.
+// A definition the console cannot draw leaves Console nil (the API still
+// serves), and / answers why.
 func New(st *stack.Stack, opts Options) *Service {
 	log := opts.Log
 	if log == nil {
@@ -84,6 +98,24 @@ func New(st *stack.Stack, opts Options) *Service {
 		Gateway:  Gateway{Handler: srv.HandleHTTPAPI, Precheck: srv.PrecheckHTTPAPI},
 		Executor: exec,
 	}
+	def := opts.Definition
+	if def == nil {
+		def = statemachine.Definition
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", s.Gateway)
+	mux.Handle("/api/", s.Gateway)
+	con, err := console.New(console.Config{StateDir: st.StateDir, Definition: def, Executions: exec, Results: st.Blobs, Log: log.With("component", "console")})
+	if err != nil {
+		log.Error("console not served", "error", err)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, fmt.Sprintf("no console: %v", err), http.StatusInternalServerError)
+		})
+	} else {
+		s.Console = con
+		mux.Handle("/", con)
+	}
+	s.Handler = mux
 	// The local S3 server keeps the bucket's objects as files under
 	// StateDir/s3/<bucket>/.
 	bucketDir := filepath.Join(st.StateDir, "s3", stack.CrashBucket)
