@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/symflow/symflow/local/asl"
@@ -191,63 +192,116 @@ func cmdExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", "NAME", "STATUS", "STARTED", "DURATION")
-		for _, e := range execs {
-			fmt.Fprintf(stdout, "%-48s %-10s %-20s %s\n", e.Name, e.Status, e.StartDate.UTC().Format("2006-01-02 15:04:05"), took(e))
-		}
+		printExecutionList(stdout, execs)
 		return nil
 	case len(pos) == 2 && pos[0] == "show":
 		e, err := stack.LoadExecution(*stateDir, pos[1])
+		if errors.Is(err, stack.ErrNoExecution) {
+			return &exitError{1, fmt.Errorf("no execution %s in %s (symflow executions list shows them)", pos[1], *stateDir)}
+		}
 		if err != nil {
 			return err
 		}
-		tmpl, err := samtemplate.Load(filepath.Join(*rootDir, "template.yaml"))
-		if err != nil {
-			return err
-		}
-		def, err := tmpl.Definition(*rootDir)
-		if err != nil {
-			return err
-		}
-		sm, err := asl.Parse(def)
-		if err != nil {
-			return err
-		}
-		diagram := asl.Mermaid(sm, asl.Path(e))
 		if *mermaid {
-			fmt.Fprintln(stdout, diagram)
+			def, err := definition(*rootDir)
+			if err != nil {
+				return err
+			}
+			sm, err := asl.Parse(def)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, executionMermaid(sm, e))
 			return nil
 		}
-		fmt.Fprintf(stdout, "%s  %s  started %s  took %s\n", e.Name, e.Status, e.StartDate.UTC().Format(time.RFC3339), took(e))
-		if e.RedriveCount > 0 {
-			fmt.Fprintf(stdout, "redriven %d times, last at %s\n", e.RedriveCount, e.RedriveDate.UTC().Format(time.RFC3339))
-		}
-		if e.Status == asl.StatusRunning {
-			fmt.Fprintln(stdout, "running, or left running by a symflow that stopped: symflow serve or run on this state folder resumes it")
-		}
-		if e.Error != "" {
-			fmt.Fprintf(stdout, "error: %s\ncause: %s\n", e.Error, causeMessage(e.Cause))
-		}
-		fmt.Fprintln(stdout, "\nhistory:")
-		for _, h := range e.History {
-			detail := h.Details.Name
-			if h.Details.Error != "" {
-				detail += " " + h.Details.Error
-			}
-			fmt.Fprintf(stdout, "  %3d  %-12s  %-28s %s\n", h.ID, h.Timestamp.Sub(e.StartDate).Round(time.Millisecond), h.Type, detail)
-		}
-		fmt.Fprintf(stdout, "\npath: %s\n\n```mermaid\n%s\n```\n", strings.Join(asl.Path(e), " → "), diagram)
+		printExecution(stdout, e)
 		return nil
 	}
 	return &exitError{2, errors.New("usage: symflow executions list | show NAME [--mermaid] | redrive NAME [--api URL]")}
 }
 
-// took is how long an execution ran, or "-" while it has not stopped.
+// printExecutionList prints the saved executions in aligned columns.
+func printExecutionList(w io.Writer, execs []*asl.Execution) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSTARTED\tDURATION\tERROR")
+	for _, e := range execs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, e.StartDate.UTC().Format("2006-01-02 15:04:05"), took(e), e.Error)
+	}
+	tw.Flush()
+}
+
+// printExecution prints an execution's outcome, its history (each event
+// with the state it belongs to) and the path it took. The diagram is
+// --mermaid's.
+func printExecution(w io.Writer, e *asl.Execution) {
+	fmt.Fprintf(w, "%s  %s  started %s  took %s\n", e.Name, e.Status, e.StartDate.UTC().Format(time.RFC3339), took(e))
+	if e.RedriveCount > 0 {
+		fmt.Fprintf(w, "redriven %d times, last at %s\n", e.RedriveCount, e.RedriveDate.UTC().Format(time.RFC3339))
+	}
+	if e.Status == asl.StatusRunning {
+		fmt.Fprintln(w, "running, or left running by a symflow that stopped: symflow serve or run on this state folder resumes it")
+	}
+	failed, unhandled := failedState(e)
+	if e.Error != "" {
+		where := ""
+		if failed != "" {
+			where = " in " + failed
+			if unhandled {
+				where += " (no Catch took it)"
+			}
+		}
+		fmt.Fprintf(w, "error: %s%s\ncause: %s\n", e.Error, where, causeMessage(e.Cause))
+	}
+	fmt.Fprintln(w, "\nhistory:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	state := ""
+	for _, h := range e.History {
+		if h.Details.Name != "" && strings.HasSuffix(h.Type, "StateEntered") {
+			state = h.Details.Name
+		}
+		detail := h.Details.Name
+		if detail == "" && state != "" && !strings.HasPrefix(h.Type, "Execution") {
+			detail = "(" + state + ")"
+		}
+		if h.Details.Error != "" {
+			detail += " " + h.Details.Error
+			if c := causeMessage(h.Details.Cause); c != "" {
+				detail += ": " + oneLine(c, 100)
+			}
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", h.ID, since(e.StartDate, h.Timestamp), h.Type, detail)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\npath: %s\n", strings.Join(asl.Path(e), " → "))
+	fmt.Fprintf(w, "diagram: symflow executions show %s --mermaid\n", e.Name)
+}
+
+// since is the time from start to t, never negative: an event stamped
+// before the start (a clock stepped back) shows 0s.
+func since(start, t time.Time) time.Duration {
+	if t.Before(start) {
+		return 0
+	}
+	return t.Sub(start).Round(time.Millisecond)
+}
+
+// definition is the state machine the executions ran: root's template
+// resolves it.
+func definition(root string) ([]byte, error) {
+	tmpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	return tmpl.Definition(root)
+}
+
+// took is how long an execution ran, or "-" while it has not stopped;
+// never negative.
 func took(e *asl.Execution) string {
 	if e.StopDate.IsZero() {
 		return "-"
 	}
-	return e.StopDate.Sub(e.StartDate).Round(time.Millisecond).String()
+	return since(e.StartDate, e.StopDate).String()
 }
 
 // cmdSymbolicatorServe serves the embedded Symbolicator on a loopback address.

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
+	"github.com/symflow/symflow/shared/execution"
 	"github.com/symflow/symflow/shared/project"
 	"github.com/symflow/symflow/shared/task"
 )
@@ -163,8 +163,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	resumed := resumeInterrupted(st, stdout, stderr, *quiet)
 	defer resumed.finish(ctx)
 
-	name := fmt.Sprintf("%s-%s-%s", st0.ProjectID, safeName(st0.EventID), time.Now().UTC().Format("20060102T150405.000"))
-	name = strings.ReplaceAll(name, ".", "")
+	name, err := runName(st.StateDir, st0.ProjectID, st0.EventID)
+	if err != nil {
+		return err
+	}
 	p := newProgress(stdout, *quiet)
 	p.header(name, project.RedactURLs(st.SymbolicatorURL))
 	exec, err := foreground(ctx, func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error) {
@@ -256,9 +258,46 @@ func finish(ctx context.Context, stdout io.Writer, st *stack.Stack, exec *asl.Ex
 	}
 	p.footer(exec, stateDir)
 	if exec.Status != "SUCCEEDED" {
-		return &exitError{1, fmt.Errorf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)}
+		msg := fmt.Sprintf("execution %s %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error)
+		if h := localHint(exec.Error); h != "" {
+			msg += "\n  " + h
+		}
+		return &exitError{1, errors.New(msg)}
 	}
 	return printResult(ctx, stdout, st, exec)
+}
+
+// runName names a run as the API names the execution of an event,
+// "<project>_<event>", so `executions show` and the console find it under
+// the same name either way. Running the same event again keeps the
+// earlier history: the new run is "<project>_<event>-2", "-3"…
+func runName(stateDir, projectID, eventID string) (string, error) {
+	base := execution.Name(projectID, eventID)
+	if !execution.ValidName(base) {
+		base = execution.Name(safeName(projectID), safeName(eventID))
+	}
+	for n := 1; n < 10000; n++ {
+		name := base
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		if !execution.ValidName(name) {
+			break
+		}
+		if _, err := stack.LoadExecution(stateDir, name); errors.Is(err, stack.ErrNoExecution) {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no free execution name for project %q event %q in %s", projectID, eventID, stateDir)
+}
+
+// localHint says how local mode gives what an error says is missing.
+func localHint(errName string) string {
+	switch errName {
+	case "ProjectNotFound":
+		return "locally, store the project with the run: --project-config CONFIG.json (events/project/sample-project.json is the sample)"
+	}
+	return ""
 }
 
 // safeName keeps what an execution name may hold.

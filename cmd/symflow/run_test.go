@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,11 +67,16 @@ func TestRunSample(t *testing.T) {
 	}
 	name := strings.Fields(strings.Split(list, "\n")[1])[0]
 	show, _, code := symflow(t, "executions", "show", name, "--state-dir", state)
-	if code != 0 || !strings.Contains(show, "path: LookupSources → SubmitTask → IsDone → ProcessResponse → PrepareComponents → Done") || !strings.Contains(show, "flowchart") {
-		t.Errorf("executions show (exit %d):\n%s", code, show)
+	if code != 0 || !strings.Contains(show, "path: LookupSources → SubmitTask → IsDone → ProcessResponse → PrepareComponents → Done") ||
+		!strings.Contains(show, "TaskStateEntered") || strings.Contains(show, "flowchart") {
+		t.Errorf("executions show: the history and path, not the diagram's source (exit %d):\n%s", code, show)
+	}
+	diagram, _, code := symflow(t, "executions", "show", name, "--mermaid", "--root", repo, "--state-dir", state)
+	if code != 0 || !strings.HasPrefix(diagram, "flowchart TD") || strings.Contains(diagram, "failed") {
+		t.Errorf("executions show --mermaid of a success (exit %d):\n%s", code, diagram)
 	}
 	_, errOut, code = symflow(t, "executions", "show", "no-such-run", "--state-dir", state)
-	if code == 0 || !strings.Contains(errOut, "no such execution") {
+	if code == 0 || !strings.Contains(errOut, "no execution no-such-run") {
 		t.Errorf("unknown execution: exit %d, %q", code, errOut)
 	}
 }
@@ -102,12 +108,42 @@ func TestRunSampleMinidump(t *testing.T) {
 func TestRunFailureExitCode(t *testing.T) {
 	event := filepath.Join(t.TempDir(), "event.json")
 	os.WriteFile(event, []byte(`{"project_id":"404","event_id":"f0e1d2c3b4a5968778695a4b3c2d1e0f","kind":"payload","payload":{"stacktraces":[]}}`), 0o644)
-	out, errOut, code := symflow(t, append([]string{"run", event}, sampleArgs(t.TempDir())...)...)
+	state := t.TempDir()
+	out, errOut, code := symflow(t, append([]string{"run", event}, sampleArgs(state)...)...)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
 	if !strings.Contains(out, "ProjectNotFound") || !strings.Contains(errOut, "ProjectNotFound") {
 		t.Errorf("the failure does not name the error:\n%s\n%s", out, errOut)
+	}
+	if !strings.Contains(errOut, "--project-config") {
+		t.Errorf("the ProjectNotFound hint does not say how to give a project locally:\n%s", errOut)
+	}
+
+	// The picture marks the failed state (LookupSources, drawn s0) in red
+	// instead of the visited green, and the unhandled error's edge.
+	const name = "404_f0e1d2c3b4a5968778695a4b3c2d1e0f"
+	diagram, _, code := symflow(t, "executions", "show", name, "--mermaid", "--root", repo, "--state-dir", state)
+	for _, want := range []string{"class s0 failed", "s0 -.->|unhandled ProjectNotFound| execfailed(((FAILED)))", "classDef failed fill:#f8d7da"} {
+		if code != 0 || !strings.Contains(diagram, want) {
+			t.Errorf("--mermaid of a failure lacks %q (exit %d):\n%s", want, code, diagram)
+		}
+	}
+	if strings.Contains(diagram, "class s0 visited") {
+		t.Errorf("the failed state is also drawn as visited (green):\n%s", diagram)
+	}
+	links := 0
+	for _, l := range strings.Split(diagram, "\n") {
+		if !strings.Contains(l, "linkStyle") && (strings.Contains(l, "-->") || strings.Contains(l, "-.->")) {
+			links++
+		}
+	}
+	if !strings.Contains(diagram, fmt.Sprintf("linkStyle %d stroke:#d73a49", links-1)) {
+		t.Errorf("the unhandled edge (link %d) is not styled red:\n%s", links-1, diagram)
+	}
+	show, _, _ := symflow(t, "executions", "show", name, "--state-dir", state)
+	if !strings.Contains(show, "error: ProjectNotFound in LookupSources (no Catch took it)") || strings.Contains(show, "flowchart") {
+		t.Errorf("executions show of a failure:\n%s", show)
 	}
 }
 
