@@ -4,19 +4,32 @@ GO ?= go
 FUNCTIONS := $(filter-out internal,$(notdir $(wildcard functions/*)))
 BIN := bin
 
-.PHONY: run test deps lint build bench load fuzz clean sample-debug-file sample-minidump sample-source-bundle
+.PHONY: run install test deps lint build bench load fuzz clean sample-debug-file sample-minidump sample-source-bundle
 
 ## run: symbolicate the sample crash through the local state machine, first
 ## as a stack trace sent to the API, then as a minidump uploaded to the crash
-## bucket (S3 trigger → execution → /minidump stack walk)
+## bucket (S3 trigger → execution → /minidump stack walk). Builds bin/symflow
+## first (minutes the first time, while Go compiles the AWS SDK; seconds after).
 run:
-	$(GO) run ./cmd/symflow run events/execution/native-crash.json \
+	@if [ -x $(BIN)/symflow ]; then echo "building symflow…"; else echo "building symflow (first time takes a few minutes)…"; fi; \
+	  start=$$(date +%s); $(GO) build -o $(BIN)/symflow ./cmd/symflow || exit 1; \
+	  echo "built $(BIN)/symflow in $$(( $$(date +%s) - start ))s"; echo
+	$(BIN)/symflow run events/execution/native-crash.json \
 	  --project-config events/project/sample-project.json \
-	  --debug-file events/debug-files/crashy --debug-file events/debug-files/crashy.src.zip
+	  --debug-file events/debug-files/crashy --debug-file events/debug-files/crashy.src.zip \
+	  --log .symflow/logs/native-crash.log
 	@echo; echo "── the same crash as a minidump, through the crash-upload path ──"; echo
-	$(GO) run ./cmd/symflow run events/crash-upload/crashy.dmp \
+	$(BIN)/symflow run events/crash-upload/crashy.dmp \
 	  --project-config events/project/sample-project.json \
-	  --debug-file events/debug-files/crashy --debug-file events/debug-files/crashy.src.zip
+	  --debug-file events/debug-files/crashy --debug-file events/debug-files/crashy.src.zip \
+	  --log .symflow/logs/minidump.log
+	@echo; echo "the functions' JSON logs: .symflow/logs/native-crash.log, .symflow/logs/minidump.log"; \
+	  echo "the executions again: $(BIN)/symflow executions list; in a browser: $(BIN)/symflow serve, then http://127.0.0.1:8080/"
+
+## install: put symflow on PATH (go install: into $$(go env GOPATH)/bin)
+install:
+	$(GO) install ./cmd/symflow
+	@echo "installed $$($(GO) env GOPATH)/bin/symflow; it needs no checkout to run (the template and state machine are built in)"
 
 ## deps: install what the tests need (Debian packages, npm tools, Go modules)
 deps:

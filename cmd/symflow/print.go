@@ -24,6 +24,8 @@ type progress struct {
 	entered map[string]time.Time
 	states  int
 	lambdas int
+	// logs is where the functions' logs go, said in the footer.
+	logs string
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -71,6 +73,9 @@ func (p *progress) footer(exec *asl.Execution, stateDir string) {
 	}
 	if !p.quiet {
 		fmt.Fprintf(p.w, "  history: symflow executions show %s   (%s)\n", exec.Name, filepath.Join(stateDir, "executions", exec.Name+".json"))
+		if p.logs != "" {
+			fmt.Fprintf(p.w, "  logs:    %s   (the functions' JSON logs)\n", p.logs)
+		}
 	}
 }
 

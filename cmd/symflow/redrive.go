@@ -60,6 +60,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	resumed := resumeInterrupted(st, stdout, stderr, *quiet)
 	defer resumed.finish(ctx)
 	p := newProgress(stdout, *quiet)
+	p.logs = sf.logFile
 	if !*quiet {
 		fmt.Fprintf(stdout, "redrive %d of %s (%s: %s)\n", saved.RedriveCount+1, name, saved.Status, saved.Error)
 	}

@@ -168,6 +168,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	p := newProgress(stdout, *quiet)
+	p.logs = sf.logFile
 	p.header(name, project.RedactURLs(st.SymbolicatorURL))
 	exec, err := foreground(ctx, func(ctx context.Context, ro stack.RunOptions) (*asl.Execution, error) {
 		ro.Observer = p.observe
@@ -332,6 +333,7 @@ func cmdRunCrash(ctx context.Context, sf stackFlags, path string, data []byte, q
 	resumed := resumeInterrupted(st, stdout, io.Discard, quiet)
 	defer resumed.finish(ctx)
 	p := newProgress(stdout, quiet)
+	p.logs = sf.logFile
 	exec, err := runCrash(ctx, st, p0.ID, path, data, p)
 	if err != nil {
 		return err
