@@ -456,6 +456,18 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 		}
 		last = ne
 		s.m.Count(MetricRequestError, 1, map[string]string{"attempt": strconv.Itoa(attempt), "error": ne.kind})
+		if ne.kind == "timeout" && s.roomForAnother(ctx) {
+			// Slow is not dead: the request reached Symbolicator, which
+			// took longer than the client waits (a starved machine, a long
+			// pause). It is repeated, without spending one of the retries
+			// meant for a service that cannot be reached, for as long as
+			// the caller's deadline (the Lambda's) leaves room for another
+			// whole attempt. A repeated submission may leave the first
+			// task behind; Symbolicator drops it after its own timeout.
+			log.WarnContext(ctx, "symbolicator slow to answer, asking again", "attempt", attempt, "error", ne.err)
+			attempt--
+			continue
+		}
 		if attempt >= len(s.cfg.RetryWaits) {
 			msg := "symbolicator unreachable, giving up"
 			if ne.malformed != nil {
@@ -474,6 +486,15 @@ func (s *Session) do(ctx context.Context, task, method, ref, requestID string, o
 		case <-t.C:
 		}
 	}
+}
+
+// roomForAnother is whether ctx's deadline leaves time for another whole
+// attempt (twice the idle timeout, and a second to report the failure).
+// Without a deadline there is no bound to wait within, so slow answers
+// count as failed attempts.
+func (s *Session) roomForAnother(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) > 2*s.cfg.IdleTimeout+time.Second
 }
 
 // ctxErr is the context's error, with its cause when that says more (a

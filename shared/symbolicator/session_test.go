@@ -513,13 +513,54 @@ func TestIdleTimeoutRetried(t *testing.T) {
 		t.Errorf("%d timeout request errors for %d attempts, want %d", len(errs), n, n-1)
 	}
 
-	// With every attempt hanging, the error says it was the idle timeout.
+	// With every attempt hanging, slow answers are asked again while the
+	// caller's deadline leaves room, then the error says it was the idle
+	// timeout.
 	var s2 *server
 	s2 = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) { s2.hang(r) })
 	h2 := newHarness(t, s2, func(c *Config) { c.IdleTimeout = 20 * time.Millisecond; c.RetryWaits = []time.Duration{0} })
-	_, err = h2.sess.Symbolicate(ctxT(t), symbolicateReq())
+	ctx, cancel := context.WithTimeout(ctxT(t), 3*time.Second)
+	defer cancel()
+	_, err = h2.sess.Symbolicate(ctx, symbolicateReq())
 	if !errors.Is(err, ErrNetwork) || !strings.Contains(err.Error(), "idle timeout") {
 		t.Errorf("err = %v, want a network error naming the idle timeout", err)
+	}
+	if n := s2.count(); n <= 2 {
+		t.Errorf("%d attempts within the deadline, want slow answers asked again beyond the one retry", n)
+	}
+}
+
+// TestSlowIsNotDead: timed-out attempts do not spend the retries meant for
+// an unreachable service while the caller's deadline leaves room; without
+// a deadline they do.
+func TestSlowIsNotDead(t *testing.T) {
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n <= 4 {
+			s.hang(r)
+			return
+		}
+		answerJSON(w, 200, completedBody)
+	})
+	h := newHarness(t, s, func(c *Config) { c.IdleTimeout = 50 * time.Millisecond; c.RetryWaits = []time.Duration{0} })
+	resp, err := h.sess.Symbolicate(ctxT(t), symbolicateReq())
+	if err != nil || resp.Status != StatusCompleted {
+		t.Fatalf("Symbolicate = %+v, %v; want completed after four slow attempts with one retry allowed", resp, err)
+	}
+
+	var s2 *server
+	s2 = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n <= 4 {
+			s2.hang(r)
+			return
+		}
+		answerJSON(w, 200, completedBody)
+	})
+	h2 := newHarness(t, s2, func(c *Config) { c.IdleTimeout = 50 * time.Millisecond; c.RetryWaits = []time.Duration{0} })
+	_, err = h2.sess.Symbolicate(context.Background(), symbolicateReq())
+	var ne *NetworkError
+	if !errors.As(err, &ne) || ne.Attempts != 2 {
+		t.Errorf("without a deadline: err = %v, want a network error after two attempts (one retry)", err)
 	}
 }
 
