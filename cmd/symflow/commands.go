@@ -17,9 +17,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/invoke"
 	"github.com/symflow/symflow/local/samtemplate"
+	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
 	localsym "github.com/symflow/symflow/local/symbolicator"
 )
@@ -51,10 +54,15 @@ func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fn, ok := st.Template.FunctionByDir(name); ok {
 		name = fn.LogicalID
 	}
-	if _, ok := st.Handlers[name]; !ok {
+	var out []byte
+	switch h, ok := entryPoint(st, name); {
+	case ok:
+		out, err = h(ctx, event)
+	case st.Handlers[name] != nil:
+		out, err = st.Handlers.Invoke(ctx, name, event)
+	default:
 		return &exitError{2, fmt.Errorf("no function %q: want one of the functions/ folders or template logical ids", pos[0])}
 	}
-	out, err := st.Handlers.Invoke(ctx, name, event)
 	if err != nil {
 		var te *asl.TaskError
 		if errors.As(err, &te) {
@@ -69,6 +77,32 @@ func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stdout, pretty.String())
 	return nil
+}
+
+// entryPoint is the handler of a function the state machine does not
+// call (functions/api, functions/crash-upload), wired to the local stack
+// as `symflow serve` wires it. Executions it starts run to their end
+// before it returns, so one invoke shows what the event did.
+func entryPoint(st *stack.Stack, logicalID string) (func(ctx context.Context, event []byte) ([]byte, error), bool) {
+	var pick func(svc *serve.Service) lambda.Handler
+	for dir, p := range map[string]func(svc *serve.Service) lambda.Handler{
+		"api":          func(svc *serve.Service) lambda.Handler { return lambda.NewHandler(svc.API.HandleHTTPAPI) },
+		"crash-upload": func(svc *serve.Service) lambda.Handler { return lambda.NewHandler(svc.BucketCrashes.HandleEvent) },
+	} {
+		if fn, ok := st.Template.FunctionByDir(dir); ok && fn.LogicalID == logicalID {
+			pick = p
+		}
+	}
+	if pick == nil {
+		return nil, false
+	}
+	return func(ctx context.Context, event []byte) ([]byte, error) {
+		svc := serve.New(st, serve.Options{})
+		defer svc.Close()
+		out, err := pick(svc).Invoke(ctx, event)
+		svc.Executor.Wait()
+		return out, err
+	}, true
 }
 
 // cmdASLRun runs any definition with tasks replaced by commands that read

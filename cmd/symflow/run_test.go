@@ -182,6 +182,17 @@ func TestInvoke(t *testing.T) {
 	if !strings.Contains(out, `"sentry:project"`) || !strings.Contains(out, `"hidden-secret": true`) {
 		t.Errorf("lookup-sources output:\n%s", out)
 	}
+	// The entry points the state machine does not call run too.
+	for _, tt := range []struct{ fn, event, want string }{
+		{"api", "events/api/get-config.json", `"statusCode": 200`},
+		{"api", "events/api/submit-payload.json", `"statusCode": 202`},
+		{"crash-upload", "events/crash-upload/minidump.json", "null"},
+	} {
+		out, errOut, code := symflow(t, append([]string{"invoke", tt.fn, "-e", filepath.Join(repo, tt.event)}, sampleArgs(t.TempDir())...)...)
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("invoke %s -e %s: exit %d\n%s\n%s", tt.fn, tt.event, code, out, errOut)
+		}
+	}
 	_, errOut, code = symflow(t, append([]string{"invoke", "no-such-function", "-e", filepath.Join(repo, "events/lookup-sources/payload.json")}, sampleArgs(t.TempDir())...)...)
 	if code != 2 || !strings.Contains(errOut, "no-such-function") {
 		t.Errorf("unknown function: exit %d, %q", code, errOut)
