@@ -126,6 +126,9 @@ func cmdASLRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &exitError{1, err}
 	}
+	if bytes.Contains(def, []byte("${")) {
+		return &exitError{1, fmt.Errorf("definition %s has ${...} placeholders, which template.yaml resolves: run the project's workflow with symflow run EVENT.json (asl run takes a definition with plain resources)", pos[0])}
+	}
 	sm, err := asl.Parse(def)
 	if err != nil {
 		return &exitError{1, fmt.Errorf("definition %s: %w", pos[0], err)}
@@ -210,15 +213,8 @@ func cmdExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if *rootDir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return err
-		}
-		*rootDir = root
-	}
-	if *stateDir == "" {
-		*stateDir = filepath.Join(*rootDir, ".symflow")
+	if err := resolveRoot(rootDir, stateDir); err != nil {
+		return err
 	}
 	switch {
 	case len(pos) == 1 && pos[0] == "list":

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	repofiles "github.com/symflow/symflow"
 	"github.com/symflow/symflow/local/asl"
 	"github.com/symflow/symflow/local/serve"
 	"github.com/symflow/symflow/local/stack"
@@ -61,6 +62,44 @@ func repoRoot() (string, error) {
 	}
 }
 
+// resolveRoot sets root, when not given, to the repository holding the
+// working directory or, outside one, to a copy of the template and state
+// machine built into the binary, written under the state folder (default
+// ./.symflow); stateDir defaults to ROOT/.symflow in a repository.
+func resolveRoot(root, stateDir *string) error {
+	if *root != "" {
+		if *stateDir == "" {
+			*stateDir = filepath.Join(*root, ".symflow")
+		}
+		return nil
+	}
+	if r, err := repoRoot(); err == nil {
+		*root = r
+		if *stateDir == "" {
+			*stateDir = filepath.Join(r, ".symflow")
+		}
+		return nil
+	}
+	if *stateDir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		*stateDir = filepath.Join(wd, ".symflow")
+	}
+	dir := filepath.Join(*stateDir, "builtin")
+	if err := os.CopyFS(dir+".tmp", repofiles.Files); err != nil {
+		os.RemoveAll(dir + ".tmp")
+		return fmt.Errorf("write the built-in template to %s: %w", dir, err)
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(dir+".tmp", dir); err != nil {
+		return fmt.Errorf("write the built-in template to %s: %w", dir, err)
+	}
+	*root = dir
+	return nil
+}
+
 // stackFlags are the flags every command that starts a local stack takes.
 type stackFlags struct {
 	root, stateDir, symbolicatorURL, projectConfig, logFile, lambdaMode string
@@ -68,7 +107,7 @@ type stackFlags struct {
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.root, "root", "", "repository root (default: the folder with template.yaml, from here up)")
+	fs.StringVar(&f.root, "root", "", "repository root (default: the folder with template.yaml, from here up; outside a repository, the template built into symflow)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "where local executions and objects are kept (default ROOT/.symflow)")
 	fs.StringVar(&f.symbolicatorURL, "symbolicator-url", "", "a running Symbolicator to use instead of the embedded one")
 	fs.StringVar(&f.projectConfig, "project-config", "", "project configuration JSON to store before running")
@@ -79,15 +118,8 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 
 // start brings up the local stack and loads the project and debug files.
 func (f *stackFlags) start(ctx context.Context, opts stack.Options) (*stack.Stack, func(), error) {
-	if f.root == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return nil, nil, err
-		}
-		f.root = root
-	}
-	if f.stateDir == "" {
-		f.stateDir = filepath.Join(f.root, ".symflow")
+	if err := resolveRoot(&f.root, &f.stateDir); err != nil {
+		return nil, nil, err
 	}
 	if f.logFile == "" {
 		f.logFile = filepath.Join(f.stateDir, "logs", "last.log")

@@ -234,3 +234,31 @@ func TestASLRun(t *testing.T) {
 		t.Errorf("invalid definition: exit %d, %q", code, errOut)
 	}
 }
+
+// A built symflow works outside the repository: the template and state
+// machine built into it are written under the state folder and run.
+func TestOutsideTheRepository(t *testing.T) {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	out, errOut, code := symflow(t, "run", filepath.Join(abs, "events/execution/native-crash.json"),
+		"--project-config", filepath.Join(abs, "events/project/sample-project.json"),
+		"--debug-file", filepath.Join(abs, "events/debug-files/crashy"))
+	if code != 0 || !strings.Contains(out, "✓ SUCCEEDED") || !strings.Contains(out, filepath.Join(dir, ".symflow", "executions")) {
+		t.Fatalf("run outside the repository: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".symflow", "builtin", "statemachine", "symbolicate.asl.json")); err != nil {
+		t.Errorf("the built-in state machine: %v", err)
+	}
+	diagram, errOut, code := symflow(t, "executions", "show", "42_f0e1d2c3b4a5968778695a4b3c2d1e0f", "--mermaid")
+	if code != 0 || !strings.HasPrefix(diagram, "flowchart TD") {
+		t.Errorf("executions show --mermaid outside the repository: exit %d %s %s", code, diagram, errOut)
+	}
+	_, errOut, code = symflow(t, "asl", "run", filepath.Join(abs, "statemachine/symbolicate.asl.json"))
+	if code != 1 || !strings.Contains(errOut, "symflow run") {
+		t.Errorf("asl run on the project's definition: exit %d %q", code, errOut)
+	}
+}
