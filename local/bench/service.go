@@ -783,6 +783,18 @@ func measureService(ctx context.Context, cfg Config, tmp string) (*Service, erro
 		}
 	}
 
+	// The minidump before the typical crash, whose system libraries'
+	// debug files would join the store: the dump's libraries are then
+	// served as section 6 serves them, without.
+	if cfg.ServiceMinidump != "" {
+		progress(cfg, "service: minidump %s", cfg.ServiceMinidump)
+		md, err := measureServiceMinidump(ctx, cfg, dir, srv)
+		if err != nil {
+			return nil, fmt.Errorf("minidump %s: %w", cfg.ServiceMinidump, err)
+		}
+		rep.Minidump = md
+		progressRun(cfg, *md)
+	}
 	// A typical crash: 64 frames in 20 modules, the binaries above and
 	// this machine's own libraries.
 	mods := slices.Clone(targets)
@@ -821,15 +833,6 @@ func measureService(ctx context.Context, cfg Config, tmp string) (*Service, erro
 	rep.Crash = &crash
 	progressRun(cfg, crash)
 
-	if cfg.ServiceMinidump != "" {
-		progress(cfg, "service: minidump %s", cfg.ServiceMinidump)
-		md, err := measureServiceMinidump(ctx, cfg, dir, srv)
-		if err != nil {
-			return nil, fmt.Errorf("minidump %s: %w", cfg.ServiceMinidump, err)
-		}
-		rep.Minidump = md
-		progressRun(cfg, *md)
-	}
 	return rep, nil
 }
 
