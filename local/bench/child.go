@@ -74,5 +74,5 @@ func serveChild(cacheDir string) error {
 // childConfig is the service's configuration in the child: sources on
 // loopback allowed, as `symflow symbolicator serve` runs it.
 func childConfig(cacheDir string) symbolicator.Config {
-	return symbolicator.Config{Logger: slog.New(slog.DiscardHandler), ConnectToReservedIPs: true, CacheDir: cacheDir}
+	return symbolicator.Config{Logger: slog.New(slog.DiscardHandler), AllowLoopback: true, CacheDir: cacheDir}
 }

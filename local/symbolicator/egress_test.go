@@ -8,8 +8,7 @@ import (
 	"testing"
 )
 
-// TestSourcesLocalModeReachesLoopbackOnly: local mode (AllowLoopback, and
-// the deprecated ConnectToReservedIPs that now means the same) lets a
+// TestSourcesLocalModeReachesLoopbackOnly: local mode (AllowLoopback) lets a
 // source reach loopback and nothing else reserved: cloud metadata,
 // link-local and private addresses are refused, directly or by a redirect,
 // and an allowed host does not open a metadata service. Refused addresses
@@ -32,9 +31,8 @@ func TestSourcesLocalModeReachesLoopbackOnly(t *testing.T) {
 	}
 
 	for name, cfg := range map[string]Config{
-		"AllowLoopback":        {AllowLoopback: true},
-		"ConnectToReservedIPs": {ConnectToReservedIPs: true},
-		"AllowedHosts":         {AllowLoopback: true, AllowedHosts: []string{"169.254.169.254", "fd00:ec2::254", "169.254.1.1", "10.0.0.1"}},
+		"AllowLoopback": {AllowLoopback: true},
+		"AllowedHosts":  {AllowLoopback: true, AllowedHosts: []string{"169.254.169.254", "fd00:ec2::254", "169.254.1.1", "10.0.0.1"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, srv := testService(t, cfg)

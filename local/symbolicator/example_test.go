@@ -15,8 +15,8 @@ import (
 // sources on loopback (a local debuginfod, moto, a file server) be reached.
 func Example() {
 	svc := symbolicator.New(symbolicator.Config{
-		ConnectToReservedIPs: true,
-		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AllowLoopback: true,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	defer svc.Close()
 	srv := httptest.NewServer(svc)

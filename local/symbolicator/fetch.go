@@ -184,7 +184,7 @@ func newFetcher(cfg *Config) *fetcher {
 	// Sources are chosen by the caller's users: every connection, and
 	// every redirect, goes through the egress guard, as Symbolicator
 	// refuses reserved addresses unless connect_to_reserved_ips is set.
-	policy := egress.Policy{AllowLoopback: cfg.AllowLoopback || cfg.ConnectToReservedIPs, AllowHosts: cfg.AllowedHosts}
+	policy := egress.Policy{AllowLoopback: cfg.AllowLoopback, AllowHosts: cfg.AllowedHosts}
 	dialer := &egress.Dialer{Policy: policy, Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	mk := func(insecure bool) *http.Client {
 		tr := egress.NewTransport(dialer)

@@ -97,7 +97,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func TestPendingPollCompletedAndExpiry(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	_, srv := testService(t, Config{ConnectToReservedIPs: true, Now: clock.Now})
+	_, srv := testService(t, Config{AllowLoopback: true, Now: clock.Now})
 	src := newBlockingSource(t)
 
 	resp := postJSON(t, srv.URL+"/symbolicate?timeout=0&scope=1", minimalRequest(httpSource("slow", src.srv.URL)))
@@ -167,7 +167,7 @@ func TestHealthcheck(t *testing.T) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	_, srv := testService(t, Config{ConnectToReservedIPs: true, MaxConcurrent: 1})
+	_, srv := testService(t, Config{AllowLoopback: true, MaxConcurrent: 1})
 	src := newBlockingSource(t)
 	first := postJSON(t, srv.URL+"/symbolicate?timeout=0", minimalRequest(httpSource("slow", src.srv.URL)))
 	if first.JSON["status"] != "pending" {
@@ -364,7 +364,7 @@ func TestMultipartEndpoints(t *testing.T) {
 }
 
 func TestRequestTimeoutStatus(t *testing.T) {
-	_, srv := testService(t, Config{ConnectToReservedIPs: true, RequestTimeout: 50 * time.Millisecond})
+	_, srv := testService(t, Config{AllowLoopback: true, RequestTimeout: 50 * time.Millisecond})
 	src := newBlockingSource(t)
 	resp := postJSON(t, srv.URL+"/symbolicate", minimalRequest(httpSource("slow", src.srv.URL)))
 	if resp.Status != 200 || resp.JSON["status"] != "timeout" {

@@ -40,7 +40,7 @@ func TestS3SourceWithMoto(t *testing.T) {
 	put(prefix+"executable", s.Stripped)
 	put(prefix+"debuginfo", s.DebugInfo)
 
-	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+	_, srv := testService(t, Config{AllowLoopback: true})
 	src := map[string]any{
 		"type": "s3", "id": "sentry:project", "bucket": "symflow-debug-files", "prefix": "/42/",
 		"region": []any{"us-east-1", endpoint}, "access_key": "testing", "secret_key": "testing-secret",

@@ -108,11 +108,6 @@ type Config struct {
 	// where the symbol servers run on this machine), and nothing else
 	// reserved: not link-local, private ranges or metadata services.
 	AllowLoopback bool
-	// ConnectToReservedIPs is the former name of AllowLoopback and means
-	// the same: loopback only.
-	//
-	// Deprecated: use AllowLoopback.
-	ConnectToReservedIPs bool
 	// AllowedHosts are host names or host:port pairs that may be reached
 	// even when they resolve to reserved addresses; metadata services stay
 	// refused.

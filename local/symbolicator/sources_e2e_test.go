@@ -125,7 +125,7 @@ func TestCandidatesAcrossSources(t *testing.T) {
 		http.Error(w, "no", http.StatusForbidden)
 	}))
 	defer forbidden.Close()
-	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+	_, srv := testService(t, Config{AllowLoopback: true})
 
 	filtered := fsSource("b-filtered", good, "unified")
 	filtered["filters"] = map[string]any{"filetypes": []any{"pe", "pdb"}}
@@ -282,7 +282,7 @@ func TestSentrySourceAndSecrets(t *testing.T) {
 	defer custom.Close()
 
 	logs := &lockedBuffer{}
-	_, srv := testService(t, Config{ConnectToReservedIPs: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	_, srv := testService(t, Config{AllowLoopback: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	customSrc := httpSource("custom", custom.URL)
 	customSrc["headers"] = map[string]any{"Authorization": headerSecret}
 	req := sampleRequest(s, s.Syms["main"][0],
@@ -387,7 +387,7 @@ func TestConcurrentRequestsShareDownloads(t *testing.T) {
 		files.ServeHTTP(w, r)
 	}))
 	defer symsrv.Close()
-	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+	_, srv := testService(t, Config{AllowLoopback: true})
 	src := map[string]any{"type": "http", "id": "h", "url": symsrv.URL, "layout": map[string]any{"type": "unified"}}
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
@@ -491,7 +491,7 @@ func TestHTTPSourceTLSAndCompression(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	defer tlsSrv.Close()
-	_, srv := testService(t, Config{ConnectToReservedIPs: true})
+	_, srv := testService(t, Config{AllowLoopback: true})
 
 	src := httpSource("tls", tlsSrv.URL)
 	m, _ := firstResult(t, postJSON(t, srv.URL+"/symbolicate", sampleRequest(s, s.Syms["main"][0], src)))
@@ -517,7 +517,7 @@ func TestDownloadSizeLimit(t *testing.T) {
 	s.putUnified(t, dir)
 	files := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	defer files.Close()
-	_, srv := testService(t, Config{ConnectToReservedIPs: true, MaxDownloadBytes: 1024})
+	_, srv := testService(t, Config{AllowLoopback: true, MaxDownloadBytes: 1024})
 	for _, src := range []map[string]any{
 		fsSource("fs", dir, "unified"),
 		{"type": "http", "id": "http", "url": files.URL, "layout": map[string]any{"type": "unified"}},

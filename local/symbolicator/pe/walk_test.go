@@ -137,7 +137,6 @@ type unit struct {
 	codes    []code
 	parent   *unit
 	frameReg int // -1 without
-	frameOff uint64
 }
 
 func (u *unit) chain() []*unit {
