@@ -271,7 +271,7 @@ func printExecution(w io.Writer, e *asl.Execution) {
 	if e.Status == asl.StatusRunning {
 		fmt.Fprintln(w, "running, or left running by a symflow that stopped: symflow serve or run on this state folder resumes it")
 	}
-	failed, unhandled := failedState(e)
+	failed, unhandled := asl.Failure(e)
 	if e.Error != "" {
 		where := ""
 		if failed != "" {

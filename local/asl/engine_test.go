@@ -543,7 +543,7 @@ func TestMermaidGolden(t *testing.T) {
 	if !slices.Equal(path, wantPath) {
 		t.Fatalf("path %v, want %v", path, wantPath)
 	}
-	got := Mermaid(sm, path)
+	got := Mermaid(sm, path, nil)
 	golden := filepath.Join("testdata", "symbolicate-like.mmd")
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

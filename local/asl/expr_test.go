@@ -338,7 +338,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = Mermaid(sm, sm.StateNames())
+		_ = Mermaid(sm, sm.StateNames(), nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		ex, err := sm.Run(ctx, "fuzz", json.RawMessage(`{"a":[1,"x",{"b":null}],"s":"2024-01-01T00:00:00Z","n":3}`), Options{Invoker: inv, Clock: NewFakeClock(time.Unix(0, 0))})

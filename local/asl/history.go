@@ -131,6 +131,24 @@ func Path(exec *Execution) []string {
 	return out
 }
 
+// Failure names the top-level state a FAILED, TIMED_OUT or ABORTED
+// execution failed in ("" otherwise), and whether the error left that state
+// with no Catch to take it, rather than the execution reaching a Fail state.
+func Failure(exec *Execution) (state string, unhandled bool) {
+	switch exec.Status {
+	case StatusFailed, "TIMED_OUT", "ABORTED":
+	default:
+		return "", false
+	}
+	for i := len(exec.History) - 1; i >= 0; i-- {
+		ev := exec.History[i]
+		if !ev.Nested && strings.HasSuffix(ev.Type, "StateEntered") {
+			return ev.Details.Name, ev.Type != "FailStateEntered"
+		}
+	}
+	return "", false
+}
+
 // String renders the event on one line for live progress output, e.g.
 // "#7 TaskStateEntered SubmitTask" or "#9 LambdaFunctionFailed
 // ServiceUnavailable: 503". Inputs and outputs are left out.

@@ -10,7 +10,11 @@ import (
 // between consecutive visited states, are highlighted (class "visited" and
 // a thicker link), so `symflow executions show` can draw the path an
 // execution took. Map and Parallel states are drawn as subroutine boxes.
-func Mermaid(sm *StateMachine, visited []string) string {
+//
+// fail, when not nil, marks the state the execution failed in (class
+// "failed", red, instead of visited) and, for an error no Catch took, a red
+// edge from it to the execution's end labelled with the error.
+func Mermaid(sm *StateMachine, visited []string, fail *MermaidFailure) string {
 	order := sm.flow
 	ids := make(map[string]string, len(order))
 	for i, n := range order {
@@ -82,16 +86,39 @@ func Mermaid(sm *StateMachine, visited []string) string {
 			link++
 		}
 	}
+	failedID := ""
+	if fail != nil {
+		failedID = ids[fail.State]
+	}
+	if failedID != "" && fail.Unhandled {
+		fmt.Fprintf(&b, "    %s -.->|%s| execfailed(((%s)))\n", failedID, mermaidText("unhandled "+fail.Error), mermaidText(fail.Status))
+	}
 	b.WriteString("    classDef visited fill:#d4edda,stroke:#28a745,stroke-width:2px\n")
 	for _, n := range order {
-		if seen[n] {
+		if seen[n] && ids[n] != failedID {
 			fmt.Fprintf(&b, "    class %s visited\n", ids[n])
 		}
 	}
 	for _, l := range takenLinks {
 		fmt.Fprintf(&b, "    linkStyle %d stroke:#28a745,stroke-width:3px\n", l+1) // +1: the start link
 	}
+	if failedID != "" {
+		b.WriteString("    classDef failed fill:#f8d7da,stroke:#d73a49,stroke-width:3px,color:#86181d\n")
+		fmt.Fprintf(&b, "    class %s failed\n", failedID)
+		if fail.Unhandled {
+			b.WriteString("    class execfailed failed\n")
+			fmt.Fprintf(&b, "    linkStyle %d stroke:#d73a49,stroke-width:3px\n", link+1)
+		}
+	}
 	return b.String()
+}
+
+// MermaidFailure is how an execution failed, for Mermaid (see Failure).
+type MermaidFailure struct {
+	State     string // the state it failed in
+	Unhandled bool   // no Catch took the error
+	Error     string // the execution's error name
+	Status    string // FAILED, TIMED_OUT or ABORTED
 }
 
 // describe summarizes a choice rule for an edge label.

@@ -174,7 +174,7 @@ func (c *Console) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	live := c.live(r.Context(), e)
-	t := traceOf(e, c.graph.types)
+	t := traceOf(e)
 	if live.Status != e.Status && !failedStatus(live.Status) {
 		t.failed, t.unhandled = "", false // redriven: running again
 	}

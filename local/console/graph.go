@@ -141,7 +141,7 @@ func failedStatus(s string) bool {
 }
 
 // traceOf reads an execution's top-level history.
-func traceOf(e *asl.Execution, types map[string]string) *trace {
+func traceOf(e *asl.Execution) *trace {
 	t := &trace{entered: map[string]int{}, attempts: map[string]int{}, taken: map[[2]string]bool{},
 		caught: map[[2]string]bool{}, errors: map[string][]string{}}
 	cur := ""
@@ -179,10 +179,7 @@ func traceOf(e *asl.Execution, types map[string]string) *trace {
 			cur, pendingError = "", false
 		}
 	}
-	if failedStatus(e.Status) && len(t.path) > 0 {
-		t.failed = t.path[len(t.path)-1]
-		t.unhandled = types[t.failed] != "Fail"
-	}
+	t.failed, t.unhandled = asl.Failure(e)
 	return t
 }
 

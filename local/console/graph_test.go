@@ -45,7 +45,7 @@ func TestTrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := traceOf(&asl.Execution{Status: tt.status, History: tt.history}, g.types)
+			tr := traceOf(&asl.Execution{Status: tt.status, History: tt.history})
 			if tr.failed != tt.failed || tr.unhandled != tt.unhandled {
 				t.Errorf("failed %q unhandled %v, want %q %v", tr.failed, tr.unhandled, tt.failed, tt.unhandled)
 			}
