@@ -339,6 +339,7 @@ func cmdSymbolicatorServe(ctx context.Context, args []string, stderr io.Writer) 
 	fs := flag.NewFlagSet("symbolicator serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:3021", "loopback address to listen on")
+	cacheDir := fs.String("cache-dir", "", "keep parsed debug-file indexes here across restarts (empty: memory only)")
 	loopback := fs.Bool("allow-loopback", true, "let sources reach loopback addresses (local sources); never link-local, private or cloud metadata addresses")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -352,5 +353,5 @@ func cmdSymbolicatorServe(ctx context.Context, args []string, stderr io.Writer) 
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	log.Info("embedded symbolicator listening", "addr", *listen)
-	return localsym.ListenAndServe(ctx, *listen, localsym.Config{Logger: log, AllowLoopback: *loopback})
+	return localsym.ListenAndServe(ctx, *listen, localsym.Config{Logger: log, AllowLoopback: *loopback, CacheDir: *cacheDir})
 }
