@@ -288,10 +288,11 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 	// Pick the best file: debug info over symbols only, earlier sources
 	// and layouts winning ties; files with neither are skipped. Without a
 	// usable file the first failure (in source, then file type order)
-	// decides the status, a file that is there but unusable before one
-	// that is not there: a symbol server's compressed name ("foo.pd_")
-	// comes before the plain one and is usually the one missing.
-	best, bestQ := -1, 6 // q: 0 debug info, 1 symbols, 3 failed, 4 not found
+	// decides the status, except that a file that was downloaded but is
+	// malformed comes before any failure to get one: a symbol server's
+	// compressed name ("foo.pd_") comes before the plain one and is
+	// usually the one missing, and a broken image is not "missing".
+	best, bestQ := -1, 6 // q: 0 debug info, 1 symbols, 3 malformed, 4 not fetched
 	unreadable := false
 	for i, fm := range metas {
 		var q int
@@ -305,10 +306,10 @@ func (e *engine) loadModule(ctx context.Context, m *moduleEntry) {
 			q = 1
 		case fm.err == nil:
 			continue
-		case fm.err.Status == downloadNotFound:
-			q = 4
-		default:
+		case fm.err.Status == downloadMalformed:
 			q = 3
+		default:
+			q = 4
 		}
 		if q < bestQ {
 			best, bestQ = i, q
