@@ -56,7 +56,20 @@ type userinfoSpan struct {
 // would hides too much of a text, never too little.
 func userinfoSpans(text string) []userinfoSpan {
 	var spans []userinfoSpan
-	for i := 0; i < len(text); {
+	i := 0
+	if strings.HasPrefix(text, "//") {
+		// A scheme-relative reference ("//user@host/") has an authority
+		// too: net/url and browsers read its userinfo.
+		end := 2 + strings.IndexAny(text[2:], "/?#")
+		if end < 2 {
+			end = len(text)
+		}
+		if at := strings.LastIndexByte(text[2:end], '@'); at > 0 {
+			spans = append(spans, userinfoSpan{start: 2, end: 2 + at})
+		}
+		i = end
+	}
+	for i < len(text) {
 		j := strings.IndexByte(text[i:], ':')
 		if j < 0 {
 			return spans
@@ -323,8 +336,8 @@ func RedactJSON(doc []byte) []byte {
 	last := 0
 	forEachJSONString(doc, func(start, end int, closed bool) {
 		lit := doc[start:end]
-		if bytes.IndexByte(lit, ':') < 0 && !bytes.Contains(lit, []byte(`\u`)) {
-			return // no "://", however escaped
+		if bytes.IndexByte(lit, ':') < 0 && !bytes.Contains(lit, []byte(`\u`)) && !bytes.HasPrefix(lit, []byte(`"/`)) && !bytes.HasPrefix(lit, []byte(`"\/`)) {
+			return // no "://" nor a leading "//", however escaped
 		}
 		var s string
 		var repl []byte
