@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/symflow/symflow/internal/jsonstring"
 )
 
 // Answers are written by hand rather than by encoding/json over maps: an
@@ -128,11 +129,11 @@ func appendFields(dst []byte, fs []frameField) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, x.key)
+		dst = jsonstring.Append(dst, x.key)
 		dst = append(dst, ':')
 		switch x.kind {
 		case fieldString:
-			dst = appendString(dst, x.s)
+			dst = jsonstring.Append(dst, x.s)
 		case fieldInt:
 			dst = strconv.AppendInt(dst, int64(x.n), 10)
 		case fieldHex:
@@ -169,7 +170,7 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = jsonstring.Append(dst, k)
 			dst = append(dst, ':')
 			if dst, err = appendValue(dst, x[k]); err != nil {
 				return nil, err
@@ -193,7 +194,7 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, e)
+			dst = jsonstring.Append(dst, e)
 		}
 		return append(dst, ']'), nil
 	case json.RawMessage:
@@ -204,7 +205,7 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return buf.Bytes(), nil
 	case string:
-		return appendString(dst, x), nil
+		return jsonstring.Append(dst, x), nil
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case bool:
@@ -215,62 +216,6 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, b...), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string as encoding/json writes it
-// (invalid UTF-8 replaced, control characters and U+2028, U+2029
-// escaped), but without HTML escaping.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // answerChunk is how much of an answer is encoded before it is written.
@@ -340,7 +285,7 @@ func (w *answerWriter) value(v any) error {
 			if i > 0 {
 				w.buf = append(w.buf, ',')
 			}
-			w.buf = appendString(w.buf, k)
+			w.buf = jsonstring.Append(w.buf, k)
 			w.buf = append(w.buf, ':')
 			if err := w.value(x[k]); err != nil {
 				return err

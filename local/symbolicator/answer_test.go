@@ -3,41 +3,9 @@ package symbolicator
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 )
-
-// TestAppendString checks the answer's string encoding against
-// encoding/json without HTML escaping, byte for byte, on C++ names,
-// control characters, invalid UTF-8 and random bytes.
-func TestAppendString(t *testing.T) {
-	cases := []string{
-		"", "main", `std::vector<int, std::allocator<int> >::push_back(int&&)`, "a\"b\\c", "\x00\x01\x1f\x7f",
-		"tab\tnew\nret\rbell\bform\f", "\u2028\u2029", "\xff\xfe", "caf\xc3\xa9", "\xe2\x82", "日本語 /src/ファイル.cc",
-		"operator<=>(A const&, A const&) && std::less<void>",
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 2000 {
-		b := make([]byte, rng.IntN(40))
-		for i := range b {
-			b[i] = byte(rng.IntN(256))
-		}
-		cases = append(cases, string(b))
-	}
-	for _, s := range cases {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		got := appendString(nil, s)
-		if !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
-			t.Errorf("%q: got %s, encoding/json %s", s, got, want.Bytes())
-		}
-	}
-}
 
 // TestAnswerEncoding checks that an answer with frames reads back as the
 // same value encoding/json makes of it, with keys in encoding/json's
