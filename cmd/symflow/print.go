@@ -154,28 +154,7 @@ func printResult(ctx context.Context, w io.Writer, st *stack.Stack, exec *asl.Ex
 	if err := json.Unmarshal(exec.Output, &out); err != nil {
 		return fmt.Errorf("execution output: %w", err)
 	}
-	var result struct {
-		Stacktraces []struct {
-			ThreadID     any    `json:"thread_id"`
-			ThreadName   string `json:"thread_name"`
-			IsRequesting bool   `json:"is_requesting"`
-			Frames       []struct {
-				Status          string `json:"status"`
-				OriginalIndex   int    `json:"original_index"`
-				InstructionAddr string `json:"instruction_addr"`
-				Function        string `json:"function"`
-				AbsPath         string `json:"abs_path"`
-				Lineno          int    `json:"lineno"`
-				Package         string `json:"package"`
-				ContextLine     string `json:"context_line"`
-			} `json:"frames"`
-		} `json:"stacktraces"`
-		Modules []struct {
-			CodeFile    string `json:"code_file"`
-			DebugStatus string `json:"debug_status"`
-			DebugID     string `json:"debug_id"`
-		} `json:"modules"`
-	}
+	var result task.StoredResult
 	if err := st.Blobs.GetJSON(ctx, out.Result.Result, &result); err != nil {
 		return fmt.Errorf("read result: %w", err)
 	}

@@ -45,31 +45,6 @@ type componentView struct {
 	Schema                      string
 }
 
-// storedResult is the part of a Symbolicator answer the console shows.
-type storedResult struct {
-	Stacktraces []struct {
-		ThreadID     any    `json:"thread_id"`
-		ThreadName   string `json:"thread_name"`
-		IsRequesting bool   `json:"is_requesting"`
-		Frames       []struct {
-			Status          string `json:"status"`
-			OriginalIndex   int    `json:"original_index"`
-			InstructionAddr string `json:"instruction_addr"`
-			Function        string `json:"function"`
-			AbsPath         string `json:"abs_path"`
-			Lineno          int    `json:"lineno"`
-			Package         string `json:"package"`
-			ContextLine     string `json:"context_line"`
-		} `json:"frames"`
-	} `json:"stacktraces"`
-	Modules []struct {
-		CodeFile    string `json:"code_file"`
-		DebugID     string `json:"debug_id"`
-		DebugStatus string `json:"debug_status"`
-		Arch        string `json:"arch"`
-	} `json:"modules"`
-}
-
 // result finds, in the history, the latest states' outputs that carry the
 // result and the components (a failed execution may have got as far as
 // ProcessResponse), and reads what they point at.
@@ -104,7 +79,7 @@ func (c *Console) result(ctx context.Context, e *asl.Execution) *resultView {
 	if c.cfg.Results == nil {
 		v.Missing = append(v.Missing, "the stored result cannot be read here")
 	} else {
-		var sr storedResult
+		var sr task.StoredResult
 		if err := c.cfg.Results.GetJSON(ctx, res.Result, &sr); err != nil {
 			v.Missing = append(v.Missing, fmt.Sprintf("stored result %s not read: %v", v.Ref, err))
 		} else {
@@ -129,7 +104,7 @@ func (c *Console) result(ctx context.Context, e *asl.Execution) *resultView {
 	return v
 }
 
-func frames(sr storedResult) []threadView {
+func frames(sr task.StoredResult) []threadView {
 	var out []threadView
 	for _, t := range sr.Stacktraces {
 		label := fmt.Sprintf("thread %v", t.ThreadID)
@@ -166,7 +141,7 @@ func frames(sr storedResult) []threadView {
 	return out
 }
 
-func modules(sr storedResult) []moduleView {
+func modules(sr task.StoredResult) []moduleView {
 	var out []moduleView
 	for _, m := range sr.Modules {
 		out = append(out, moduleView{CodeFile: m.CodeFile, DebugID: m.DebugID, DebugStatus: m.DebugStatus, Arch: m.Arch})

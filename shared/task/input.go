@@ -134,6 +134,32 @@ type Result struct {
 	Summary Summary  `json:"summary"`
 }
 
+// StoredResult is the part of a stored result (Result.Result: Symbolicator's
+// answer after ProcessResponse) that the CLI and the console show.
+type StoredResult struct {
+	Stacktraces []struct {
+		ThreadID     any    `json:"thread_id"`
+		ThreadName   string `json:"thread_name"`
+		IsRequesting bool   `json:"is_requesting"`
+		Frames       []struct {
+			Status          string `json:"status"`
+			OriginalIndex   int    `json:"original_index"`
+			InstructionAddr string `json:"instruction_addr"`
+			Function        string `json:"function"`
+			AbsPath         string `json:"abs_path"`
+			Lineno          int    `json:"lineno"`
+			Package         string `json:"package"`
+			ContextLine     string `json:"context_line"`
+		} `json:"frames"`
+	} `json:"stacktraces"`
+	Modules []struct {
+		CodeFile    string `json:"code_file"`
+		DebugID     string `json:"debug_id"`
+		DebugStatus string `json:"debug_status"`
+		Arch        string `json:"arch"`
+	} `json:"modules"`
+}
+
 // Summary counts what an operator wants at a glance.
 type Summary struct {
 	Threads           int            `json:"threads"`
