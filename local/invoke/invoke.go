@@ -10,6 +10,7 @@
 package invoke
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,14 +40,18 @@ func (h InProcess) Invoke(ctx context.Context, resource string, input json.RawMe
 }
 
 // invokeSafely turns a handler panic into the error Lambda reports for it,
-// instead of taking the whole local run down.
+// instead of taking the whole local run down. The output is copied:
+// aws-lambda-go's Invoke returns the bytes of a pooled buffer that it has
+// already put back, which the next invocation of the handler (another
+// execution, concurrently) writes over.
 func invokeSafely(ctx context.Context, handler lambda.Handler, input json.RawMessage) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &panicError{value: fmt.Sprint(r)}
 		}
 	}()
-	return handler.Invoke(ctx, input)
+	out, err = handler.Invoke(ctx, input)
+	return bytes.Clone(out), err
 }
 
 type panicError struct{ value string }
