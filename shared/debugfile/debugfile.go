@@ -1,14 +1,22 @@
-// Package debugfile identifies debug files (ELF and Mach-O) and names the
-// objects they are stored as in symflow's debug-files bucket, in
-// Symbolicator's "unified" layout under the project's prefix — where the
-// project's internal source (SEMANTICS §1) looks for them.
+// Package debugfile identifies debug files (ELF, Mach-O, PE, PDB, wasm
+// and source bundles) and names the objects they are stored as in
+// symflow's debug-files bucket, in Symbolicator's "unified" layout under
+// the project's prefix — where the project's internal source (SEMANTICS
+// §1) looks for them.
 //
-// Identification follows SEMANTICS §4: an ELF's code_id is its GNU
+// Identification follows SEMANTICS §4 and symbolic, which Symbolicator
+// uses; the rules are the functions of ids.go, which the embedded
+// Symbolicator's readers call too, so that a file is named the same way
+// when it is stored and when it is looked for. An ELF's code_id is its GNU
 // build-id in lowercase hex and its debug_id the first 16 bytes of it
 // (zero-padded; bytes 0–3, 4–5 and 6–7 each reversed on a little-endian
 // file) as a UUID; without a build-id the debug_id comes from the first
 // 4096 bytes of .text XORed into 16 bytes, same swap. A Mach-O's debug_id
-// is its LC_UUID and its code_id the same hex without dashes.
+// is its LC_UUID and its code_id the same hex without dashes. A PE image's
+// code_id is its TimeDateStamp and SizeOfImage in hex (PECodeID), its
+// debug_id the GUID and age of its CodeView record (GUIDAgeDebugID), which
+// its PDB carries too. A wasm module's ids come from its build_id section
+// (WasmCodeID, WasmDebugID).
 package debugfile
 
 import (
@@ -27,10 +35,14 @@ import (
 
 // Identity is what identifies a debug file to a symbol server.
 type Identity struct {
-	Format  string `json:"format"` // "elf", "macho" or "sourcebundle"
+	Format  string `json:"format"` // "elf", "macho", "pe", "pdb", "wasm" or "sourcebundle"
 	Arch    string `json:"arch,omitempty"`
 	CodeID  string `json:"code_id,omitempty"`
 	DebugID string `json:"debug_id"`
+	// DebugFile names the separate debug file the object refers to: a PE
+	// image's PDB path (from its CodeView record), a wasm module's
+	// external_debug_info. Informational: files are stored by id.
+	DebugFile string `json:"debug_file,omitempty"`
 	// FileType is "executable" (code), "debuginfo" (DWARF only), "both",
 	// or "sourcebundle" (sources only).
 	FileType string `json:"file_type"`
@@ -46,8 +58,10 @@ func (e *RejectedError) Error() string { return "not a debug file: " + e.Reason 
 func reject(format string, a ...any) error { return &RejectedError{Reason: fmt.Sprintf(format, a...)} }
 
 // Identify reads the identity of an ELF or Mach-O file (the first slice
-// of a universal binary). Anything else, or a file it cannot read, is a
-// *RejectedError saying why. It never panics on malformed input.
+// of a universal binary), a PE image, a PDB (MSF 7.0), a wasm module or a
+// source bundle. Anything else, or a file it cannot read, is a
+// *RejectedError saying why (naming the malformed part). It never panics
+// on malformed input and allocates no more than the input can hold.
 func Identify(data []byte) (id Identity, err error) {
 	defer func() {
 		if r := recover(); r != nil { // debug/* readers on hostile input
@@ -77,8 +91,18 @@ func Identify(data []byte) (id Identity, err error) {
 		return identifyMachO(ff.Arches[0].File)
 	case "SYSB", "PK\x03\x04":
 		return identifySourceBundle(data)
+	case "\x00asm":
+		return identifyWasm(data)
 	}
-	return Identity{}, reject("not an ELF or Mach-O file or a source bundle (magic %x)", data[:4])
+	switch {
+	case data[0] == 'M' && data[1] == 'Z':
+		return identifyPE(data)
+	case bytes.HasPrefix(data, []byte(msfMagic)):
+		return identifyPDB(data)
+	case bytes.HasPrefix(data, []byte("Microsoft C/C++ program database 2.00")):
+		return Identity{}, reject("PDB 2.0 (a Visual C++ 6 program database) has no GUID to name it by; only MSF 7.0 PDBs are read")
+	}
+	return Identity{}, reject("not an ELF or Mach-O file, a PE image, a PDB, a wasm module or a source bundle (magic %x)", data[:4])
 }
 
 // maxManifest bounds a source bundle's manifest.json.
@@ -267,13 +291,42 @@ type Object struct {
 }
 
 // Objects returns where a file with identity id is stored for the
-// project: `<project>/<id[:2]>/<id[2:]>/executable|debuginfo` (a file that
-// is both is stored under both names). The unified layout names ELF files
-// by code_id, so an ELF without a build-id is rejected with the reason.
+// project: `<project>/<key[:2]>/<key[2:]>/<kind>`, as Symbolicator's
+// unified layout looks for it. The key is an ELF's code_id (so an ELF
+// without a build-id is rejected with the reason); a Mach-O's UUID as 32
+// hex digits; a PE image's and a PDB's debug id in lowercase Breakpad form
+// (UUID and age, BreakpadID), since a PE code id means nothing without the
+// file name; a wasm module's code_id, else its debug id's UUID; a source
+// bundle's code_id, else its debug id's UUID. The kind is "executable"
+// for code, "debuginfo" for debug information (a file that is both is
+// stored under both names), "sourcebundle"; a PE image is always an
+// executable (Symbolicator looks for one only as such, whatever DWARF it
+// carries) and a PDB always debug information.
 func Objects(projectID string, id Identity) ([]Object, error) {
 	key := strings.ToLower(id.CodeID)
-	if id.Format == "macho" || (id.Format == "sourcebundle" && key == "") {
+	switch id.Format {
+	case "macho":
 		key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
+	case "sourcebundle":
+		if key == "" {
+			key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
+		}
+	case "pe", "pdb":
+		if id.DebugID == "" {
+			return nil, reject("%s has no CodeView (RSDS) debug id: the unified layout names PE and PDB files by the debug id of the PDB (link with /DEBUG)", id.Format)
+		}
+		b, err := BreakpadID(id.DebugID)
+		if err != nil {
+			return nil, reject("%s %v", id.Format, err)
+		}
+		key = strings.ToLower(b)
+	case "wasm":
+		if key == "" {
+			key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
+			if strings.Trim(key, "0") == "" {
+				return nil, reject("wasm module has no build_id section: the unified layout names wasm files by build id (link with wasm-ld --build-id)")
+			}
+		}
 	}
 	if len(key) < 3 {
 		return nil, reject("%s file has no build id: the unified layout names ELF files by build id (link with -Wl,--build-id)", id.Format)
@@ -284,14 +337,20 @@ func Objects(projectID string, id Identity) ([]Object, error) {
 		return nil, reject("identifier %q is not hex bytes (two hex digits each)", key)
 	}
 	var kinds []string
-	switch id.FileType {
-	case "executable":
+	switch {
+	case id.Format == "pe" && (id.FileType == "executable" || id.FileType == "both"):
 		kinds = []string{"executable"}
-	case "debuginfo":
+	case id.Format == "pdb" && id.FileType == "debuginfo":
 		kinds = []string{"debuginfo"}
-	case "both":
+	case id.Format == "pe" || id.Format == "pdb":
+		return nil, fmt.Errorf("file type %q is not one a %s file has", id.FileType, id.Format)
+	case id.FileType == "executable":
+		kinds = []string{"executable"}
+	case id.FileType == "debuginfo":
+		kinds = []string{"debuginfo"}
+	case id.FileType == "both":
 		kinds = []string{"executable", "debuginfo"}
-	case "sourcebundle":
+	case id.FileType == "sourcebundle":
 		kinds = []string{"sourcebundle"}
 	default:
 		return nil, fmt.Errorf("file type %q is not executable, debuginfo or both", id.FileType)

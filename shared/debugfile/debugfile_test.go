@@ -195,7 +195,7 @@ func TestRejected(t *testing.T) {
 	}{
 		"empty":            {nil, "too short"},
 		"text":             {[]byte("hello, this is a text file\n"), "not an ELF or Mach-O file"},
-		"PE":               {append([]byte("MZ\x90\x00"), make([]byte, 200)...), "not an ELF or Mach-O file"},
+		"MZ without PE":     {append([]byte("MZ\x90\x00"), make([]byte, 200)...), "without a PE signature"},
 		"zip":              {[]byte("PK\x03\x04rest"), "malformed source bundle"},
 		"truncated ELF":    {crashyData[:40], "malformed ELF"},
 		"ELF header only":  {crashyData[:64], ""},

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/symflow/symflow/shared/blob"
 )
@@ -93,24 +96,53 @@ const PresignTTL = 15 * time.Minute
 var ErrNoPresigner = errors.New("presigned uploads are not configured")
 
 var (
-	hexPattern  = regexp.MustCompile(`^(?:[0-9a-f]{2}){1,40}$`)
-	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	hexPattern    = regexp.MustCompile(`^(?:[0-9a-f]{2}){1,40}$`)
+	uuidPattern   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	peCodePattern = regexp.MustCompile(`^[0-9a-f]{9,16}$`)
 )
+
+// maxDebugFileName bounds an identity's debug_file (goblin's bound on a
+// CodeView record's PDB path).
+const maxDebugFileName = 1024
 
 // CheckIdentity validates an identity a client computed (for presigned
 // uploads, where symflow never sees the file) and names the wrong field.
+// It asks of each format what Objects needs to name the file and what
+// Identify would have produced: an ELF's build id, a Mach-O's UUID, a PE
+// image's or PDB's debug id with its age, a wasm module's build id (or a
+// debug id that is not the nil UUID).
 func CheckIdentity(id Identity) (field, message string, ok bool) {
+	switch id.Format {
+	case "elf", "macho", "pe", "pdb", "wasm":
+	default:
+		return "format", "must be elf, macho, pe, pdb or wasm", false
+	}
+	windows := id.Format == "pe" || id.Format == "pdb"
 	switch {
-	case id.Format != "elf" && id.Format != "macho":
-		return "format", "must be elf or macho", false
 	case id.Format == "elf" && !hexPattern.MatchString(id.CodeID):
 		return "code_id", "must be the build id: 2 to 80 lowercase hex digits, two for each byte", false
 	case id.Format == "macho" && !uuidPattern.MatchString(id.DebugID):
 		return "debug_id", "must be the LC_UUID as a lowercase hyphenated UUID", false
-	case id.DebugID != "" && !uuidPattern.MatchString(id.DebugID):
+	case windows && !debugIDPattern.MatchString(id.DebugID):
+		return "debug_id", "must be the CodeView GUID and age: a lowercase hyphenated UUID, then -<age in lowercase hex> unless the age is 0", false
+	case id.Format == "pe" && id.CodeID != "" && !peCodePattern.MatchString(id.CodeID):
+		return "code_id", "must be TimeDateStamp (8 digits) and SizeOfImage in lowercase hex", false
+	case id.Format == "pdb" && id.CodeID != "":
+		return "code_id", "must be empty: a PDB has no code id", false
+	case id.Format == "wasm" && id.CodeID != "" && !hexPattern.MatchString(id.CodeID):
+		return "code_id", "must be the build_id section in hex: 2 to 80 lowercase hex digits, two for each byte", false
+	case id.Format == "wasm" && id.CodeID == "" && (!uuidPattern.MatchString(id.DebugID) || id.DebugID == WasmDebugID(nil)):
+		return "code_id", "must be the build_id section in hex: a wasm module without one cannot be stored", false
+	case !windows && id.DebugID != "" && !uuidPattern.MatchString(id.DebugID):
 		return "debug_id", "must be a lowercase hyphenated UUID", false
+	case id.Format == "pe" && id.FileType != "executable" && id.FileType != "both":
+		return "file_type", "must be executable, or both for an image with DWARF", false
+	case id.Format == "pdb" && id.FileType != "debuginfo":
+		return "file_type", "must be debuginfo", false
 	case id.FileType != "executable" && id.FileType != "debuginfo" && id.FileType != "both":
 		return "file_type", "must be executable, debuginfo or both", false
+	case len(id.DebugFile) > maxDebugFileName || !utf8.ValidString(id.DebugFile) || strings.ContainsFunc(id.DebugFile, unicode.IsControl):
+		return "debug_file", fmt.Sprintf("must be UTF-8 text without control characters, at most %d bytes", maxDebugFileName), false
 	}
 	return "", "", true
 }

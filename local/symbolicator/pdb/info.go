@@ -1,9 +1,10 @@
 package pdb
 
 import (
-	"fmt"
 	"math/bits"
 	"strings"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // Fixed stream indices.
@@ -79,18 +80,10 @@ func bitVector(c *cursor) []uint32 {
 	return w
 }
 
-// formatDebugID formats a GUID as stored in a PDB (Data1, Data2 and Data3
-// little-endian, Data4 as bytes) and an age the way symbolic's DebugId
-// prints: hyphenated lowercase GUID, then "-<age in hex>" unless the age
-// is 0.
-func formatDebugID(g [16]byte, age uint32) string {
-	s := fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15])
-	if age != 0 {
-		s += fmt.Sprintf("-%x", age)
-	}
-	return s
-}
+// formatDebugID formats a GUID as stored in a PDB and an age the way
+// symbolic's DebugId prints, by the rule debug-file uploads name PDBs by
+// (debugfile.GUIDAgeDebugID).
+func formatDebugID(g [16]byte, age uint32) string { return debugfile.GUIDAgeDebugID(g, age) }
 
 // stringTable is the "/names" stream: the strings that file checksums and
 // frame data refer to by offset.

@@ -321,7 +321,7 @@ func open(data []byte, full bool) (*File, error) {
 		// and nothing here is about images.
 		return nil, fmt.Errorf("open pe: no optional header (a COFF object, not an image): %w", ErrUnsupported)
 	}
-	f.CodeID = fmt.Sprintf("%08x%x", f.TimeDateStamp, f.SizeOfImage)
+	f.CodeID = debugfile.PECodeID(f.TimeDateStamp, f.SizeOfImage)
 
 	var pdataEmpty, hasStub bool
 	for _, s := range sf.Sections {
@@ -469,28 +469,13 @@ func (f *File) readDebugDirectory(d stdpe.DataDirectory) error {
 		if minor == portablePDBVersion {
 			age = stamp
 		}
-		f.DebugID = guidAgeID(guid, age)
+		f.DebugID = debugfile.GUIDAgeDebugID(guid, age)
 		if name := rec[rsdsHeaderSize:]; len(name) > 0 {
 			f.DebugFile = lossyUTF8(name[:len(name)-1])
 		}
 		return nil
 	}
 	return nil
-}
-
-// guidAgeID formats a Microsoft GUID (first three fields little-endian)
-// and an age as a debug id.
-func guidAgeID(g [16]byte, age uint32) string {
-	var u [16]byte
-	u[0], u[1], u[2], u[3] = g[3], g[2], g[1], g[0]
-	u[4], u[5] = g[5], g[4]
-	u[6], u[7] = g[7], g[6]
-	copy(u[8:], g[8:])
-	id := debugfile.UUID(u)
-	if age != 0 {
-		id += fmt.Sprintf("-%x", age)
-	}
-	return id
 }
 
 // lossyUTF8 replaces every byte that does not start a valid UTF-8
