@@ -21,8 +21,13 @@ type FrameRecord struct {
 	// AllocatesBasePointer says an FPO function uses %ebp as a general
 	// register (FPO only).
 	AllocatesBasePointer bool
-	HasSEH               bool
-	HasEH                bool // FrameData only
+	// FrameKind is an FPO record's frame type (cbFrame): 0 FPO, 1 trap,
+	// 2 TSS, 3 standard (a conventional %ebp frame). Only type 0 describes
+	// an omitted frame pointer; Breakpad and rust-minidump read no other.
+	// Always 0 for FrameData records.
+	FrameKind int
+	HasSEH    bool
+	HasEH     bool // FrameData only
 	// IsFunctionStart marks the record that covers a function's entry
 	// (FrameData only; later records of the same function follow its
 	// prologue).
@@ -71,6 +76,7 @@ func (f *File) loadFrameData(ms *msf, dbi *dbiStream) error {
 			r.SavedRegsSize = uint32((attr>>8)&7) * 4
 			r.HasSEH = attr&(1<<11) != 0
 			r.AllocatesBasePointer = attr&(1<<12) != 0
+			r.FrameKind = int(attr >> 14)
 			if f.mapRVA(&r, rva) {
 				f.frames = append(f.frames, r)
 			}
