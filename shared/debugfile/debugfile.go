@@ -331,9 +331,11 @@ func Objects(projectID string, id Identity) ([]Object, error) {
 	if len(key) < 3 {
 		return nil, reject("%s file has no build id: the unified layout names ELF files by build id (link with -Wl,--build-id)", id.Format)
 	}
-	if _, err := hex.DecodeString(key); err != nil {
-		// A client's identity (presigned uploads) is checked by
-		// CheckIdentity first; this one is refused with a reason too.
+	// A client's identity (presigned uploads) is checked by CheckIdentity
+	// first; this one is refused with a reason too. BreakpadID made the
+	// PE and PDB keys, whose length is odd when the age has an odd number
+	// of digits.
+	if _, err := hex.DecodeString(key); err != nil && id.Format != "pe" && id.Format != "pdb" {
 		return nil, reject("identifier %q is not hex bytes (two hex digits each)", key)
 	}
 	var kinds []string
