@@ -18,11 +18,12 @@
 package wasm
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/symflow/symflow/shared/debugfile"
 )
 
 // Limits on what a module may declare. A declared count is also checked
@@ -76,36 +77,39 @@ type Module struct {
 	// DWARF sections (".debug_info", ...), keyed by that name. The slices
 	// alias the input.
 	Sections map[string][]byte
-	// ExternalDebugInfo and SourceMappingURL are the contents of the
-	// custom sections of those names (tool conventions): where the
-	// module's producer put its debug information. They are reported, not
-	// followed: a debug companion is found by its build id through the
-	// configured sources, never at an address a file names.
+	// ExternalDebugInfo and SourceMappingURL are the URLs held by the
+	// custom sections of those names (WebAssembly tool conventions,
+	// Debugging.md: a LEB128 length and that many UTF-8 bytes): where the
+	// module's producer put its debug information, as emscripten's
+	// -gseparate-dwarf and Sentry's wasm-split write it.
+	//
+	// They are read, not followed, as Symbolicator does: symbolic does not
+	// look at these sections, and Sentry's browser SDK reports the URL as
+	// the module's debug_file, but the companion is looked up by the build
+	// id, as a wasm_debug file (<id[:2]>/<id[2:]>.debug in the native
+	// layout, <id[:2]>/<id[2:]>/debuginfo in the unified one) on the
+	// configured sources. A URL inside an uploaded file is never fetched:
+	// it would let a file choose which host the service contacts.
 	ExternalDebugInfo string
 	SourceMappingURL  string
+	// SectionErrors says why an optional custom section (external_debug_info,
+	// sourceMappingURL) was set aside: each is a *FormatError naming the
+	// section and the offset. Symbolicator reads these modules without
+	// looking at those sections, so a broken one costs its URL, not the
+	// module.
+	SectionErrors []error
 	// DefinesFunctions is whether the function section declares any
 	// function: a module with code, rather than a debug companion.
 	DefinesFunctions bool
 }
 
-// CodeID is the build id in lowercase hex, empty without one.
-func (m *Module) CodeID() string {
-	if len(m.BuildID) == 0 {
-		return ""
-	}
-	return hex.EncodeToString(m.BuildID)
-}
+// CodeID is the build id in lowercase hex, empty without one
+// (debugfile.WasmCodeID, the rule debug-file uploads name modules by).
+func (m *Module) CodeID() string { return debugfile.WasmCodeID(m.BuildID) }
 
 // DebugID is the first 16 bytes of the build id as a UUID, or the nil UUID
-// when there are fewer.
-func (m *Module) DebugID() string {
-	var u [16]byte
-	if len(m.BuildID) >= 16 {
-		copy(u[:], m.BuildID)
-	}
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+// when there are fewer (debugfile.WasmDebugID).
+func (m *Module) DebugID() string { return debugfile.WasmDebugID(m.BuildID) }
 
 // HasDebugInfo is whether the module carries .debug_info.
 func (m *Module) HasDebugInfo() bool { return len(m.Sections[".debug_info"]) > 0 }
@@ -245,7 +249,7 @@ func (m *Module) custom(r *reader, names *[]nameEntry) error {
 	if r.err != nil {
 		return fmt.Errorf("custom section name: %w", r.err)
 	}
-	payload := r.data[r.pos:]
+	at, payload := r.pos, r.data[r.pos:]
 	r.pos = len(r.data)
 	where := func(err error) error { return fmt.Errorf("custom section %q: %w", name, err) }
 	switch {
@@ -257,15 +261,18 @@ func (m *Module) custom(r *reader, names *[]nameEntry) error {
 		}
 		m.Sections[name] = payload
 	case name == "external_debug_info" || name == "sourceMappingURL":
-		sr := reader{data: payload}
-		s := sr.name()
-		if sr.err != nil {
-			return where(sr.err)
-		}
+		u, err := readURL(reader{data: r.data, pos: at})
+		dst := &m.ExternalDebugInfo
 		if name == "sourceMappingURL" {
-			m.SourceMappingURL = s
-		} else {
-			m.ExternalDebugInfo = s
+			dst = &m.SourceMappingURL
+		}
+		switch {
+		case err != nil:
+			m.SectionErrors = append(m.SectionErrors, &FormatError{Where: fmt.Sprintf("custom section %q", name), Offset: at, Msg: err.Error()})
+		case *dst != "":
+			m.SectionErrors = append(m.SectionErrors, &FormatError{Where: fmt.Sprintf("custom section %q", name), Offset: at, Msg: "appears twice; the first one is kept"})
+		default:
+			*dst = u
 		}
 	case name == "name":
 		// A broken name section costs the names, not the module: LLVM
@@ -273,6 +280,22 @@ func (m *Module) custom(r *reader, names *[]nameEntry) error {
 		*names = readFunctionNames(payload)
 	}
 	return nil
+}
+
+// readURL reads the payload of an external_debug_info or sourceMappingURL
+// section (r covers the section, offsets in the file): one length-prefixed
+// UTF-8 string that fills the section and names something.
+func readURL(r reader) (string, error) {
+	u := r.name()
+	switch {
+	case r.err != nil:
+		return "", fmt.Errorf("URL: %w", r.err)
+	case !r.done():
+		return "", fmt.Errorf("0x%x bytes after the URL (the payload is a length-prefixed string and nothing else)", len(r.data)-r.pos)
+	case u == "":
+		return "", errors.New("empty URL")
+	}
+	return u, nil
 }
 
 // readImports counts the imported functions, which come first in the

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func need(t testing.TB, tools ...string) {
@@ -331,13 +332,85 @@ func TestImportsShiftNames(t *testing.T) {
 	}
 }
 
+// oneFunction is a module with one function of type () -> () named "f":
+// what the external_debug_info tests hang their sections on.
+const oneFunction = "\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x04\x01\x02\x00\x0b" +
+	"\x00\x0b\x04name\x01\x04\x01\x00\x01f"
+
+// TestExternalDebugInfo: the URL of an external_debug_info (and
+// sourceMappingURL) section is read as the tool conventions write it; a
+// broken one is set aside with a reason naming the section and offset,
+// and the module stays usable, as symbolic (which does not read these
+// sections) keeps it.
+func TestExternalDebugInfo(t *testing.T) {
+	edi := func(payload string) string { return string(customSection("external_debug_info", []byte(payload))) }
+	str := func(s string) string { return string(appendULEB(nil, uint64(len(s)))) + s }
+	at := len(oneFunction) + 2 + len("external_debug_info") + 1 // payload offset of a section appended to oneFunction
+	tests := []struct {
+		name, sections, wantURL, wantMap string
+		wantErrs                         []string
+	}{
+		{"relative name", edi(str("demo.debug.wasm")), "demo.debug.wasm", "", nil},
+		{"url", edi(str("https://cdn.example/app.debug.wasm")), "https://cdn.example/app.debug.wasm", "", nil},
+		{"with a source map", edi("\x01d") + string(customSection("sourceMappingURL", []byte("\x05x.map"))), "d", "x.map", nil},
+		{"length past the end", edi("\x40abc"), "", "", []string{fmt.Sprintf(`custom section "external_debug_info" at offset 0x%x: URL: name of 0x40 bytes at offset 0x%x runs past the end`, at, at+1)}},
+		{"not utf-8", edi("\x02\xff\xfe"), "", "", []string{`custom section "external_debug_info"`, "is not UTF-8"}},
+		{"bytes after", edi("\x01ab"), "", "", []string{"0x1 bytes after the URL"}},
+		{"leb too long", edi("\xff\xff\xff\xff\xff\x01"), "", "", []string{"URL: LEB128 at offset", "longer than 32 bits"}},
+		{"no payload", edi(""), "", "", []string{fmt.Sprintf("URL: unexpected end at offset 0x%x", at)}},
+		{"empty url", edi("\x00"), "", "", []string{"empty URL"}},
+		{"twice", edi("\x01a") + edi("\x01b"), "a", "", []string{"appears twice; the first one is kept"}},
+		{"broken source map", string(customSection("sourceMappingURL", []byte("\x09x"))), "", "", []string{`custom section "sourceMappingURL"`, "runs past the end"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(oneFunction + tt.sections))
+			if err != nil {
+				t.Fatalf("Parse: %v (a broken external_debug_info must not cost the module)", err)
+			}
+			if len(m.Functions) != 1 || m.Functions[0].Name != "f" {
+				t.Errorf("functions %+v, want f", m.Functions)
+			}
+			if m.ExternalDebugInfo != tt.wantURL || m.SourceMappingURL != tt.wantMap {
+				t.Errorf("external_debug_info %q, sourceMappingURL %q; want %q, %q", m.ExternalDebugInfo, m.SourceMappingURL, tt.wantURL, tt.wantMap)
+			}
+			if (len(m.SectionErrors) > 0) != (len(tt.wantErrs) > 0) {
+				t.Fatalf("section errors %v, want ones containing %q", m.SectionErrors, tt.wantErrs)
+			}
+			for _, err := range m.SectionErrors {
+				var fe *FormatError
+				if !errors.As(err, &fe) {
+					t.Errorf("%v is not a *FormatError", err)
+				}
+				for _, w := range tt.wantErrs {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x04\x01\x02\x00\x0b"))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x0a\x08build_id\x01\x02"))
+	f.Add([]byte(oneFunction + string(customSection("external_debug_info", []byte("\x0fdemo.debug.wasm")))))
+	f.Add([]byte(oneFunction + string(customSection("external_debug_info", []byte("\x40abc")))))
+	f.Add([]byte(oneFunction + string(customSection("sourceMappingURL", []byte("\xff\xff\xff\xff\xff\x01")))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(data)
 		if err != nil {
 			return
+		}
+		for _, err := range m.SectionErrors {
+			var fe *FormatError
+			if !errors.As(err, &fe) || fe.Offset < 8 || fe.Offset > len(data) {
+				t.Fatalf("section error %v: want a *FormatError at an offset inside the %d bytes", err, len(data))
+			}
+		}
+		if !utf8.ValidString(m.ExternalDebugInfo) || !utf8.ValidString(m.SourceMappingURL) {
+			t.Fatalf("URLs %q %q are not UTF-8", m.ExternalDebugInfo, m.SourceMappingURL)
 		}
 		for _, fn := range m.Functions {
 			if fn.Addr+fn.Size > uint64(len(data)) {
