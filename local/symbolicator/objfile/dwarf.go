@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"sync/atomic"
 )
 
@@ -98,15 +97,11 @@ type indexBuilder struct {
 
 	rangeBuf [][2]uint64
 
-	// unitEnds are the end offsets of the units of .debug_info, in order.
-	// cuEnd is the end of the unit whose root DIE the walk last saw (0:
-	// none), cuBase that root's entry pc, low pc and address base: what
-	// dwarf.Data.Ranges would otherwise re-read from the root for every DIE
-	// with DW_AT_ranges.
-	unitEnds []dwarf.Offset
-	cuEnd    dwarf.Offset
-	cuBase   []dwarf.Field
-	fieldBuf []dwarf.Field
+	abbrevs map[abbrevKey]*abbrevTable
+	// sibling is the DW_AT_sibling of the DIE function or walkUnit read
+	// last, when hasSibling.
+	sibling    int
+	hasSibling bool
 
 	alt *supplement // nil without a supplementary file
 
@@ -136,10 +131,10 @@ func buildIndex(secs map[string][]byte, bo binary.ByteOrder, kind string, alt *s
 		fileIDs: map[string]int32{},
 		names:   map[dwarf.Offset]dieName{},
 		nameIDs: map[string]int32{},
+		abbrevs: map[abbrevKey]*abbrevTable{},
 
 		zeroIsDiscarded: kind == "elf",
 	}
-	b.unitEnds = unitEnds(secs["info"], bo)
 	if err := b.walk(secs, bo); err != nil {
 		return nil, malformed("section .debug_info", err)
 	}
@@ -209,218 +204,313 @@ func (b *indexBuilder) fileID(path string) int32 {
 	return id
 }
 
+// dieSections returns the sections the DIE reader reads.
+func newDIESections(secs map[string][]byte, bo binary.ByteOrder) *dieSections {
+	return &dieSections{info: secs["info"], abbrev: secs["abbrev"], str: secs["str"], lineStr: secs["line_str"],
+		strOffsets: secs["str_offsets"], addr: secs["addr"], ranges: secs["ranges"], rnglists: secs["rnglists"], bo: bo}
+}
+
+// prepareUnit reads what the DIE reader needs of a unit: its
+// abbreviations (shared by units with the same table and format) and,
+// from its root DIE e, the bases of DWARF 5's indexed forms (debug/dwarf
+// reads them for DWARF 5 units only) and the ranges' base address (the
+// root's entry pc, else its low pc, as dwarf.Data.Ranges takes it).
+func (b *indexBuilder) prepareUnit(s *dieSections, u *dieUnit, e *dwarf.Entry) error {
+	key := abbrevKey{u.abbrevOff, u.asize, u.dwarf64, u.version == 2}
+	t := b.abbrevs[key]
+	if t == nil {
+		var err error
+		if t, err = parseAbbrevs(s.abbrev, u.abbrevOff, u); err != nil {
+			return err
+		}
+		b.abbrevs[key] = t
+	}
+	u.abbrevs = t
+	if e == nil {
+		return nil
+	}
+	if u.version >= 5 {
+		if v, ok := e.Val(dwarf.AttrAddrBase).(int64); ok {
+			u.addrBase = uint64(v)
+		}
+		if v, ok := e.Val(dwarf.AttrStrOffsetsBase).(int64); ok {
+			u.strOffsetsBase = uint64(v)
+		}
+		if v, ok := e.Val(dwarf.AttrRnglistsBase).(int64); ok {
+			u.rnglistsBase = uint64(v)
+		}
+	}
+	if v, ok := e.Val(dwarf.AttrEntrypc).(uint64); ok {
+		u.rangeBase = v
+	} else if v, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
+		u.rangeBase = v
+	}
+	return nil
+}
+
+// walk reads every unit's DIEs: the root through debug/dwarf (once per
+// unit), the rest with the DIE reader.
 func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
-	r := b.d.Reader()
+	s := newDIESections(secs, bo)
+	units, err := readUnits(s)
+	if err != nil {
+		return err
+	}
+	cr := b.d.Reader()
 	var stack []int32 // context node per open DIE level; -1: none
-	var unitFiles []int32
-	unit := int32(-1)
-	for {
-		e, err := r.Next()
+	for i := range units {
+		u := &units[i]
+		if err := b.prepareUnit(s, u, nil); err != nil {
+			return err
+		}
+		r := &dieReader{buf: buf{b: s.info[:u.end], off: u.data, bo: bo}, s: s, u: u}
+		code := r.uleb()
+		if r.err != nil {
+			return fmt.Errorf("unit at %#x: %w", u.base, r.err)
+		}
+		if code == 0 {
+			continue
+		}
+		a := u.abbrevs.get(code)
+		if a == nil {
+			return fmt.Errorf("unit at %#x: unknown abbreviation %d", u.base, code)
+		}
+		switch a.tag {
+		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagSkeletonUnit:
+		default: // type units, and anything else that is not code
+			continue
+		}
+		cr.Seek(dwarf.Offset(u.data))
+		e, err := cr.Next()
 		if err != nil {
 			return err
 		}
-		if e == nil {
-			return nil
+		if e == nil || int(e.Offset) != u.data {
+			return fmt.Errorf("unit at %#x: no root DIE", u.base)
 		}
-		if e.Tag == 0 {
+		if err := b.prepareUnit(s, u, e); err != nil {
+			return err
+		}
+		r.skipAttrs(a, false)
+		unit := int32(len(b.idx.langs))
+		b.idx.langs = append(b.idx.langs, langName(e.Val(dwarf.AttrLanguage)))
+		producer, _ := e.Val(dwarf.AttrProducer).(string)
+		b.idx.dart = append(b.idx.dart, producer == "Dart VM")
+		unitFiles, err := b.unitLines(e, secs, bo)
+		if err != nil {
+			return err
+		}
+		stack = stack[:0]
+		if a.children {
+			stack = append(stack, -1)
+		}
+		if err := b.walkUnit(r, unit, unitFiles, stack); err != nil {
+			return err
+		}
+		if r.err != nil {
+			return fmt.Errorf("unit at %#x: %w", u.base, r.err)
+		}
+	}
+	return nil
+}
+
+// walkUnit indexes the DIEs below a unit's root.
+func (b *indexBuilder) walkUnit(r *dieReader, unit int32, unitFiles []int32, stack []int32) error {
+	end := len(r.b)
+	for r.off < end && r.err == nil {
+		off := r.off
+		code := r.uleb()
+		if code == 0 {
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
 			}
 			continue
 		}
-		switch e.Tag {
-		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagSkeletonUnit:
-			stack = stack[:0]
-			unit = int32(len(b.idx.langs))
-			b.idx.langs = append(b.idx.langs, langName(e.Val(dwarf.AttrLanguage)))
-			producer, _ := e.Val(dwarf.AttrProducer).(string)
-			b.idx.dart = append(b.idx.dart, producer == "Dart VM")
-			b.rememberRoot(e)
-			unitFiles, err = b.unitLines(e, secs, bo)
-			if err != nil {
-				return err
-			}
-			if e.Children {
-				stack = append(stack, -1)
-			}
-			continue
-		case dwarf.TagTypeUnit:
-			r.SkipChildren()
-			stack = stack[:0]
-			continue
-		}
-		if unit < 0 { // no compile unit yet: malformed, nothing to attach to
-			if e.Children {
-				r.SkipChildren()
-			}
-			continue
+		a := r.u.abbrevs.get(code)
+		if a == nil {
+			return fmt.Errorf("DIE at %#x: unknown abbreviation %d", off, code)
 		}
 		ctx := int32(-1)
 		if len(stack) > 0 {
 			ctx = stack[len(stack)-1]
 		}
-		switch e.Tag {
+		switch a.tag {
 		case dwarf.TagSubprogram, dwarf.TagInlinedSubroutine:
-			dn := dieNameOf(e, b.alt)
-			if e.Tag == dwarf.TagSubprogram {
-				b.names[e.Offset] = dn
+			id, err := b.function(r, a, off, unit, unitFiles, ctx)
+			if err != nil {
+				return err
 			}
-			var ranges [][2]uint64
-			if e.Tag == dwarf.TagSubprogram || ctx >= 0 {
-				if rg, ok := lowHigh(e); ok {
-					b.rangeBuf = append(b.rangeBuf[:0], rg)
-					ranges = b.rangeBuf
-				} else if e.AttrField(dwarf.AttrRanges) != nil {
-					ranges, err = b.ranges(e)
-					if err != nil {
-						return fmt.Errorf("ranges of DIE at %#x: %w", e.Offset, err)
-					}
-				}
-			}
-			ranges = slices.DeleteFunc(ranges, func(rg [2]uint64) bool {
-				return (rg[0] == 0 && b.zeroIsDiscarded) || rg[1] <= rg[0] || isTombstone(rg[0])
-			})
-			if len(ranges) == 0 {
-				if e.Children {
-					r.SkipChildren()
-				}
+			if id < 0 {
+				r.skipChildren(a, b.sibling, b.hasSibling)
 				continue
 			}
-			if len(b.idx.nodes) >= maxNodes {
-				return fmt.Errorf("more than %d functions and inlined subroutines", maxNodes)
-			}
-			n := node{parent: -1, callFile: -1, unit: unit}
-			depth := int32(0)
-			id := int32(len(b.idx.nodes))
-			root := id
-			if e.Tag == dwarf.TagInlinedSubroutine {
-				n.parent = ctx
-				depth = b.depth[ctx] + 1
-				root = b.root[ctx]
-				if cf, ok := e.Val(dwarf.AttrCallFile).(int64); ok && cf >= 0 && cf < int64(len(unitFiles)) {
-					n.callFile = unitFiles[cf]
-				}
-				if cl, ok := e.Val(dwarf.AttrCallLine).(int64); ok && cl > 0 && cl < 1<<32 {
-					n.callLine = uint32(cl)
-				}
-			} else {
-				n.entry = ranges[0][0]
-				if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && lo != 0 {
-					n.entry = lo
-				}
-				n.nameAddr = ranges[0][0]
-				for _, rg := range ranges {
-					n.nameAddr = min(n.nameAddr, rg[0])
-				}
-			}
-			b.idx.nodes = append(b.idx.nodes, n)
-			b.nodeDIE = append(b.nodeDIE, dn)
-			b.depth = append(b.depth, depth)
-			b.root = append(b.root, root)
-			for _, rg := range ranges {
-				b.ivs = append(b.ivs, interval{lo: rg[0], hi: rg[1], node: id, depth: depth, root: root})
-			}
-			if e.Children {
+			if a.children {
 				stack = append(stack, id)
 			}
 		case dwarf.TagLexDwarfBlock, dwarf.TagTryDwarfBlock, dwarf.TagCatchDwarfBlock:
-			if e.Children {
+			r.skipAttrs(a, false)
+			if a.children {
 				stack = append(stack, ctx)
 			}
 		case dwarf.TagNamespace, dwarf.TagClassType, dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagModule, dwarf.TagInterfaceType:
-			if e.Children {
+			r.skipAttrs(a, false)
+			if a.children {
 				stack = append(stack, -1)
 			}
 		default:
-			if e.Children {
-				r.SkipChildren()
+			sib, ok := r.skipAttrs(a, a.children)
+			b.sibling, b.hasSibling = sib, ok
+			r.skipChildren(a, b.sibling, b.hasSibling)
+		}
+	}
+	return nil
+}
+
+// function indexes a subprogram or inlined subroutine DIE at off whose
+// abbreviation a has just been read, and returns its node, or -1 when it
+// has no code (its children are then to be skipped, b.sibling says
+// where to).
+func (b *indexBuilder) function(r *dieReader, a *abbrevEntry, off int, unit int32, unitFiles []int32, ctx int32) (int32, error) {
+	fa := b.functionAttrs(r, a)
+	if r.err != nil {
+		return -1, fmt.Errorf("DIE at %#x: %w", off, r.err)
+	}
+	dn, low, high, callFile, callLine := fa.name, fa.low, fa.high, fa.callFile, fa.callLine
+	inlined := a.tag == dwarf.TagInlinedSubroutine
+	if !inlined {
+		b.names[dwarf.Offset(off)] = dn
+	}
+	var ranges [][2]uint64
+	if !inlined || ctx >= 0 {
+		switch {
+		case !fa.hasRanges && low.kind == vUint && (high.addr && high.kind == vUint || high.kind == vInt && isConstForm(high.form) && high.i >= 0):
+			hi := high.u
+			if !high.addr {
+				hi = low.u + uint64(high.i)
 			}
-		}
-	}
-}
-
-// unitEnds lists where each unit of .debug_info ends, from the unit
-// headers' lengths. It stops at the first header it cannot read; DIEs past
-// that are left to dwarf.Data.Ranges.
-func unitEnds(info []byte, bo binary.ByteOrder) []dwarf.Offset {
-	var ends []dwarf.Offset
-	off := uint64(0)
-	n := uint64(len(info))
-	for off+4 <= n {
-		length, hdr := uint64(bo.Uint32(info[off:])), uint64(4)
-		if length == 0xffffffff {
-			if off+12 > n {
-				break
+			b.rangeBuf = append(b.rangeBuf[:0], [2]uint64{low.u, hi})
+			ranges = b.rangeBuf
+		case fa.hasRanges:
+			var err error
+			ranges, err = dieRanges(r.s, r.u, low, high, fa.ranges, b.rangeBuf[:0])
+			if err != nil {
+				return -1, fmt.Errorf("ranges of DIE at %#x: %w", off, err)
 			}
-			length, hdr = bo.Uint64(info[off+4:]), 12
-		} else if length >= 0xfffffff0 {
-			break
+			b.rangeBuf = ranges[:0]
 		}
-		if length > n-off-hdr {
-			break
-		}
-		off += hdr + length
-		ends = append(ends, dwarf.Offset(off))
 	}
-	return ends
+	ranges = slices.DeleteFunc(ranges, func(rg [2]uint64) bool {
+		return (rg[0] == 0 && b.zeroIsDiscarded) || rg[1] <= rg[0] || isTombstone(rg[0])
+	})
+	if len(ranges) == 0 {
+		return -1, nil
+	}
+	if len(b.idx.nodes) >= maxNodes {
+		return -1, fmt.Errorf("more than %d functions and inlined subroutines", maxNodes)
+	}
+	n := node{parent: -1, callFile: -1, unit: unit}
+	depth := int32(0)
+	id := int32(len(b.idx.nodes))
+	root := id
+	if inlined {
+		n.parent = ctx
+		depth = b.depth[ctx] + 1
+		root = b.root[ctx]
+		if cf := callFile.i; callFile.kind == vInt && cf >= 0 && cf < int64(len(unitFiles)) {
+			n.callFile = unitFiles[cf]
+		}
+		if cl := callLine.i; callLine.kind == vInt && cl > 0 && cl < 1<<32 {
+			n.callLine = uint32(cl)
+		}
+	} else {
+		n.entry = ranges[0][0]
+		if low.kind == vUint && low.u != 0 {
+			n.entry = low.u
+		}
+		n.nameAddr = ranges[0][0]
+		for _, rg := range ranges {
+			n.nameAddr = min(n.nameAddr, rg[0])
+		}
+	}
+	b.idx.nodes = append(b.idx.nodes, n)
+	b.nodeDIE = append(b.nodeDIE, dn)
+	b.depth = append(b.depth, depth)
+	b.root = append(b.root, root)
+	for _, rg := range ranges {
+		b.ivs = append(b.ivs, interval{lo: rg[0], hi: rg[1], node: id, depth: depth, root: root})
+	}
+	return id, nil
 }
 
-// rememberRoot keeps what Ranges needs of a unit's root DIE.
-func (b *indexBuilder) rememberRoot(e *dwarf.Entry) {
-	b.cuEnd, b.cuBase = 0, b.cuBase[:0]
-	i := sort.Search(len(b.unitEnds), func(i int) bool { return b.unitEnds[i] > e.Offset })
-	if i == len(b.unitEnds) {
-		return
-	}
-	b.cuEnd = b.unitEnds[i]
-	for _, a := range []dwarf.Attr{dwarf.AttrEntrypc, dwarf.AttrLowpc, dwarf.AttrAddrBase} {
-		if f := e.AttrField(a); f != nil {
-			b.cuBase = append(b.cuBase, *f)
-		}
-	}
+// functionAttrs are the attributes of a subprogram or inlined
+// subroutine DIE the index reads.
+type functionAttrs struct {
+	name                                  dieName
+	low, high, ranges, callFile, callLine attrVal
+	hasRanges                             bool
 }
 
-// ranges is b.d.Ranges(e) for a DIE with DW_AT_ranges. Within the unit
-// whose root was remembered, it hands Ranges a stand-in root entry (the
-// DIE's DW_AT_ranges and the root's base fields): Ranges then takes the
-// base from it instead of parsing the unit's root DIE again, the same
-// values at a fraction of the cost.
-func (b *indexBuilder) ranges(e *dwarf.Entry) ([][2]uint64, error) {
-	rf := e.AttrField(dwarf.AttrRanges)
-	if b.cuEnd == 0 || e.Offset >= b.cuEnd || rf == nil ||
-		e.AttrField(dwarf.AttrLowpc) != nil || e.AttrField(dwarf.AttrHighpc) != nil || e.AttrField(dwarf.AttrEntrypc) != nil {
-		return b.d.Ranges(e)
+// functionAttrs reads the attributes of a DIE with abbreviation a, and
+// sets b.sibling.
+func (b *indexBuilder) functionAttrs(r *dieReader, a *abbrevEntry) functionAttrs {
+	var fa functionAttrs
+	b.sibling, b.hasSibling = 0, false
+	for i := range a.attrs {
+		aa := &a.attrs[i]
+		switch aa.attr {
+		case atName:
+			fa.name.name = b.str(r.value(aa))
+		case atLinkageName, atMIPSLinkage:
+			if s := b.str(r.value(aa)); s != "" {
+				fa.name.linkage = s
+			}
+		case atAbstractOrigin:
+			fa.name.origin, fa.name.originAlt = ref(r.value(aa))
+		case atSpecification:
+			fa.name.spec, fa.name.specAlt = ref(r.value(aa))
+		case atLowpc:
+			fa.low = r.value(aa)
+		case atHighpc:
+			fa.high = r.value(aa)
+		case atRanges:
+			fa.ranges, fa.hasRanges = r.value(aa), true
+		case atCallFile:
+			fa.callFile = r.value(aa)
+		case atCallLine:
+			fa.callLine = r.value(aa)
+		case atSibling:
+			if v := r.value(aa); v.kind == vRef {
+				b.sibling, b.hasSibling = int(v.u), true
+			}
+		default:
+			r.skipForm(aa.form)
+		}
 	}
-	b.fieldBuf = append(append(b.fieldBuf[:0], *rf), b.cuBase...)
-	root := dwarf.Entry{Offset: e.Offset, Tag: dwarf.TagCompileUnit, Field: b.fieldBuf}
-	return b.d.Ranges(&root)
+	return fa
 }
 
-// lowHigh reads DW_AT_low_pc/DW_AT_high_pc (an address, or an offset from
-// low_pc) without the unit lookups dwarf.Data.Ranges does for every DIE.
-func lowHigh(e *dwarf.Entry) ([2]uint64, bool) {
-	if e.AttrField(dwarf.AttrRanges) != nil {
-		return [2]uint64{}, false
+// str is a name attribute's string as dieNameOf reads it.
+func (b *indexBuilder) str(v attrVal) string {
+	switch {
+	case v.kind == vString:
+		return v.s
+	case v.kind == vInt && v.form == fGNUStrpAlt && b.alt != nil && v.i >= 0:
+		s, _ := strAt(b.alt.str, uint64(v.i))
+		return s
 	}
-	low, ok := e.Val(dwarf.AttrLowpc).(uint64)
-	if !ok {
-		return [2]uint64{}, false
+	return ""
+}
+
+// ref is a reference attribute as dieNameOf reads it: an offset in this
+// file, or in the supplementary file (alt).
+func ref(v attrVal) (dwarf.Offset, bool) {
+	switch {
+	case v.kind == vRef:
+		return dwarf.Offset(v.u), false
+	case v.kind == vInt && v.form == fGNURefAlt && v.i > 0 && v.i < 1<<32:
+		return dwarf.Offset(v.i), true
 	}
-	hf := e.AttrField(dwarf.AttrHighpc)
-	if hf == nil {
-		return [2]uint64{}, false
-	}
-	switch v := hf.Val.(type) {
-	case uint64:
-		if hf.Class == dwarf.ClassAddress {
-			return [2]uint64{low, v}, true
-		}
-	case int64:
-		if hf.Class == dwarf.ClassConstant && v >= 0 {
-			return [2]uint64{low, low + uint64(v)}, true
-		}
-	}
-	return [2]uint64{}, false
+	return 0, false
 }
 
 func isTombstone(a uint64) bool {
