@@ -455,36 +455,58 @@ int internal_func(int n) { int s = 0; for (int i = 0; i < n; i++) s += add(i, n)
 // TestWasmShippedModuleOnly: with the companion missing, the shipped
 // module itself is the debug file found (by its build id, at the code
 // file path): frames get the name section's function names and no lines,
-// and the .debug candidate says notfound.
+// and the .debug candidate says notfound. A shipped module whose
+// external_debug_info section is broken (a length running past the
+// section, the URL cut short) is still found: symbolic never reads that
+// section, so for Symbolicator the module is whole.
 func TestWasmShippedModuleOnly(t *testing.T) {
 	b := buildWasmPairs(t, 1)[0]
-	root := t.TempDir()
-	wasmStore(t, root, "native", b, false)
-	symsrv := httptest.NewServer(http.FileServer(http.Dir(root)))
-	defer symsrv.Close()
-	fn := b.mod.Functions[len(b.mod.Functions)-1]
-	_, srv := testService(t, Config{AllowLoopback: true})
-	resp := postJSON(t, srv.URL+"/symbolicate", map[string]any{
-		"sources": []any{httpSource("native", symsrv.URL)}, "options": map[string]any{"dif_candidates": true},
-		"stacktraces": []any{map[string]any{"frames": []any{map[string]any{"instruction_addr": hexAddr(fn.Addr + 1), "addr_mode": "rel:0"}}}},
-		"modules":     []any{b.module("https://app.invalid")},
-	})
-	m, f := firstResult(t, resp)
-	feat := obj(t, m["features"], "features")
-	if m["debug_status"] != "found" || feat["has_debug_info"] != false || feat["has_symbols"] != true {
-		t.Errorf("module %v", m)
+	broken := filepath.Join(t.TempDir(), "broken.edi")
+	if err := os.WriteFile(broken, []byte("\x40app0.deb"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if f["status"] != "symbolicated" || f["function"] != fn.Name || (f["lineno"] != nil && f["lineno"] != 0.0) || f["abs_path"] != nil {
-		t.Errorf("frame %v, want %s without a line", f, fn.Name)
+	bad := b
+	bad.shipped = filepath.Join(filepath.Dir(broken), "broken.wasm")
+	run(t, "llvm-objcopy", "--strip-debug", "--add-section=external_debug_info="+broken, b.debug, bad.shipped)
+	data, _ := os.ReadFile(bad.shipped)
+	if m, err := wasm.Parse(data); err != nil || len(m.SectionErrors) != 1 || m.ExternalDebugInfo != "" ||
+		!strings.Contains(m.SectionErrors[0].Error(), `custom section "external_debug_info"`) {
+		t.Fatalf("broken module: %v, section errors %v", err, m.SectionErrors)
 	}
-	st := candidateStatuses(t, m)
-	id := b.codeID()
-	if want := map[string]string{
-		"native " + symsrv.URL + "/" + id[:2] + "/" + id[2:]:              "ok debug:ok",
-		"native " + symsrv.URL + "/" + id[:2] + "/" + id[2:] + ".debug":   "notfound",
-		"native " + symsrv.URL + "/" + id[:2] + "/" + id[2:] + ".src.zip": "notfound",
-	}; !reflect.DeepEqual(st, want) {
-		t.Errorf("candidates %v, want %v", st, want)
+	for _, tc := range []struct {
+		name string
+		b    wasmBuild
+	}{{"names its companion", b}, {"broken external_debug_info", bad}} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			wasmStore(t, root, "native", tc.b, false)
+			symsrv := httptest.NewServer(http.FileServer(http.Dir(root)))
+			defer symsrv.Close()
+			fn := b.mod.Functions[len(b.mod.Functions)-1]
+			_, srv := testService(t, Config{AllowLoopback: true})
+			resp := postJSON(t, srv.URL+"/symbolicate", map[string]any{
+				"sources": []any{httpSource("native", symsrv.URL)}, "options": map[string]any{"dif_candidates": true},
+				"stacktraces": []any{map[string]any{"frames": []any{map[string]any{"instruction_addr": hexAddr(fn.Addr + 1), "addr_mode": "rel:0"}}}},
+				"modules":     []any{b.module("https://app.invalid")},
+			})
+			m, f := firstResult(t, resp)
+			feat := obj(t, m["features"], "features")
+			if m["debug_status"] != "found" || feat["has_debug_info"] != false || feat["has_symbols"] != true {
+				t.Errorf("module %v", m)
+			}
+			if f["status"] != "symbolicated" || f["function"] != fn.Name || (f["lineno"] != nil && f["lineno"] != 0.0) || f["abs_path"] != nil {
+				t.Errorf("frame %v, want %s without a line", f, fn.Name)
+			}
+			st := candidateStatuses(t, m)
+			id := b.codeID()
+			if want := map[string]string{
+				"native " + symsrv.URL + "/" + id[:2] + "/" + id[2:]:              "ok debug:ok",
+				"native " + symsrv.URL + "/" + id[:2] + "/" + id[2:] + ".debug":   "notfound",
+				"native " + symsrv.URL + "/" + id[:2] + "/" + id[2:] + ".src.zip": "notfound",
+			}; !reflect.DeepEqual(st, want) {
+				t.Errorf("candidates %v, want %v", st, want)
+			}
+		})
 	}
 }
 

@@ -17,7 +17,15 @@ import (
 // wasm: a frame's instruction_addr is the offset of the instruction in the
 // module file. DWARF inside wasm counts from the start of the code
 // section's contents instead, so the DWARF index is shifted by the code
-// section's offset once it is built; LoadAddress stays 0.
+// section's offset once it is built; LoadAddress stays 0. That offset is
+// the file's own: a debug companion serves the module a browser ran only
+// when the sections before their code sections are byte-identical, as a
+// split keeps them.
+//
+// A shipped module without DWARF is still a file of symbols (its name
+// section); its external_debug_info URL is not followed here or anywhere:
+// the companion is another candidate, found by the build id (wasm.Module
+// says why).
 func openWasm(data []byte, index bool) (*File, error) {
 	m, err := wasm.Parse(data)
 	if err != nil {
