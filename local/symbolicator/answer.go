@@ -341,6 +341,15 @@ type symFrame struct {
 const symFrameFields = 20
 
 func (f *symFrame) appendJSON(dst []byte) ([]byte, error) {
+	if len(f.src.fields) == 0 {
+		return f.appendPlain(dst), nil
+	}
+	return f.appendGeneral(dst)
+}
+
+// appendGeneral writes any symbolicated frame: its fields and the request
+// frame's passed-through ones gathered and sorted.
+func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 	var arr [symFrameFields]frameField
 	fs := arr[:0]
 	add := func(x frameField) {

@@ -2,8 +2,12 @@ package symbolicator
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"testing"
 )
 
@@ -58,4 +62,73 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLargeRequest measures a warm request of benchmark size (30,000
+// addresses, as symflow-bench's service section sends them) against the
+// ELF file named by SYMBOLICATOR_BENCH_ELF, by default this test binary,
+// and its parts: decoding the body, symbolicating (the debug file already
+// indexed) and writing the answer.
+func BenchmarkLargeRequest(b *testing.B) {
+	path := os.Getenv("SYMBOLICATOR_BENCH_ELF")
+	if path == "" {
+		var err error
+		if path, err = os.Executable(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := 30000
+	if v := os.Getenv("SYMBOLICATOR_BENCH_ADDRESSES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lr := newLargeRequest(b, path, n)
+	svc, srv := testService(b, Config{AllowLoopback: true})
+	answer := lr.post(b, srv.URL) // indexes the file
+	b.Run("http", func(b *testing.B) {
+		b.SetBytes(int64(len(answer)))
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := http.Post(srv.URL+"/symbolicate", "application/json", bytes.NewReader(lr.body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(lr.body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeSymbolicateRequest(lr.body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	req, err := decodeSymbolicateRequest(lr.body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("symbolicate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			svc.symbolicate(ctx, req)
+		}
+	})
+	res := svc.symbolicate(ctx, req)
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(answer)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := writeAnswer(io.Discard, res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -293,8 +293,23 @@ type rawModule struct {
 
 // decodeSymbolicateRequest parses and validates a /symbolicate body. A
 // *requestError names the offending field; any other error is a JSON syntax
-// error.
+// error. The request's passed-through values may alias body, which must not
+// change afterwards.
+//
+// Bodies are read by decodeFast when they are valid; any body it does not
+// take (an error anywhere, or a shape it leaves to the general decoder) is
+// decoded again by decodeGeneral, which alone writes errors: the two agree
+// on every body they both accept (fast_decode_test.go).
 func decodeSymbolicateRequest(body []byte) (*symbolicateRequest, error) {
+	if req, ok := decodeFast(body); ok {
+		return req, nil
+	}
+	return decodeGeneral(body)
+}
+
+// decodeGeneral decodes a body as decodeSymbolicateRequest does, through
+// encoding/json: a map per object, so that errors can name any field.
+func decodeGeneral(body []byte) (*symbolicateRequest, error) {
 	var top jsonObject
 	if err := json.Unmarshal(body, &top); err != nil {
 		var syn *json.SyntaxError
@@ -424,30 +439,8 @@ func decodeStacktrace(raw json.RawMessage, path string) (*rawStacktrace, error) 
 		return nil, err
 	}
 	st := &rawStacktrace{fields: jsonObject{}}
-	if _, _, err := o.uint("thread_id", path, math.MaxUint64); err != nil {
+	if err := decodeStacktraceFields(st, o, path); err != nil {
 		return nil, err
-	}
-	if _, _, err := o.str("thread_name", path); err != nil {
-		return nil, err
-	}
-	if _, _, err := o.boolean("is_requesting", path); err != nil {
-		return nil, err
-	}
-	if o.has("registers") {
-		regs, err := decodeObject(o["registers"], join(path, "registers"))
-		if err != nil {
-			return nil, err
-		}
-		st.Registers = make(map[string]uint64, len(regs))
-		for name := range regs {
-			v, _, err := regs.hex(name, join(path, "registers"))
-			if err != nil {
-				return nil, err
-			}
-			if regs.has(name) {
-				st.Registers[name] = v
-			}
-		}
 	}
 	if !o.has("frames") {
 		if _, ok := o["frames"]; !ok {
@@ -465,6 +458,37 @@ func decodeStacktrace(raw json.RawMessage, path string) (*rawStacktrace, error) 
 		}
 		st.Frames = append(st.Frames, f)
 	}
+	return st, nil
+}
+
+// decodeStacktraceFields checks and keeps a stack trace's fields but its
+// frames.
+func decodeStacktraceFields(st *rawStacktrace, o jsonObject, path string) error {
+	if _, _, err := o.uint("thread_id", path, math.MaxUint64); err != nil {
+		return err
+	}
+	if _, _, err := o.str("thread_name", path); err != nil {
+		return err
+	}
+	if _, _, err := o.boolean("is_requesting", path); err != nil {
+		return err
+	}
+	if o.has("registers") {
+		regs, err := decodeObject(o["registers"], join(path, "registers"))
+		if err != nil {
+			return err
+		}
+		st.Registers = make(map[string]uint64, len(regs))
+		for name := range regs {
+			v, _, err := regs.hex(name, join(path, "registers"))
+			if err != nil {
+				return err
+			}
+			if regs.has(name) {
+				st.Registers[name] = v
+			}
+		}
+	}
 	for k, v := range o {
 		switch k {
 		case "registers", "frames":
@@ -474,7 +498,7 @@ func decodeStacktrace(raw json.RawMessage, path string) (*rawStacktrace, error) 
 			}
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // knownFrameFields are the frame fields Symbolicator itself understands;
@@ -498,67 +522,77 @@ func decodeFrame(raw json.RawMessage, path string) (*rawFrame, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &rawFrame{fields: jsonObject{}, Trust: "none"}
-	addr, ok, err := o.hex("instruction_addr", path)
-	if err != nil {
+	f := &rawFrame{}
+	if err := decodeFrameFields(f, o, path); err != nil {
 		return nil, err
 	}
+	return f, nil
+}
+
+// decodeFrameFields decodes the frame object o into f.
+func decodeFrameFields(f *rawFrame, o jsonObject, path string) error {
+	f.fields, f.Trust = jsonObject{}, "none"
+	var err error
+	addr, ok, err := o.hex("instruction_addr", path)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		return nil, fieldErr(join(path, "instruction_addr"), "missing field")
+		return fieldErr(join(path, "instruction_addr"), "missing field")
 	}
 	f.Addr = addr
 	if s, ok, err := o.str("addr_mode", path); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		m, err := parseAddrMode(s)
 		if err != nil {
-			return nil, fieldErr(join(path, "addr_mode"), "%v", err)
+			return fieldErr(join(path, "addr_mode"), "%v", err)
 		}
 		f.Mode = m
 	}
 	if b, ok, err := o.boolean("adjust_instruction_addr", path); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		f.Adjust = &b
 	}
 	if f.Function, _, err = o.str("function", path); err != nil {
-		return nil, err
+		return err
 	}
 	if f.Symbol, _, err = o.str("symbol", path); err != nil {
-		return nil, err
+		return err
 	}
 	if s, ok, err := o.str("trust", path); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		if !frameTrusts[s] {
-			return nil, fieldErr(join(path, "trust"), "unknown frame trust %q", truncate(s, 40))
+			return fieldErr(join(path, "trust"), "unknown frame trust %q", truncate(s, 40))
 		}
 		f.Trust = s
 	}
 	for _, k := range []string{"platform", "package", "lang", "filename", "abs_path", "context_line", "source_link"} {
 		if _, _, err := o.str(k, path); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, k := range []string{"function_id", "sym_addr"} {
 		if v, ok, err := o.hex(k, path); err != nil {
-			return nil, err
+			return err
 		} else if ok {
 			// Normalize to Symbolicator's "0x…" spelling.
 			o[k], _ = json.Marshal(formatHex(v))
 		}
 	}
 	if _, _, err := o.uint("lineno", path, math.MaxUint32); err != nil {
-		return nil, err
+		return err
 	}
 	if _, _, err := o.boolean("in_app", path); err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range []string{"pre_context", "post_context"} {
 		if o.has(k) {
 			var lines []string
 			if err := json.Unmarshal(o[k], &lines); err != nil {
-				return nil, fieldErr(join(path, k), "expected an array of strings")
+				return fieldErr(join(path, k), "expected an array of strings")
 			}
 		}
 	}
@@ -571,7 +605,7 @@ func decodeFrame(raw json.RawMessage, path string) (*rawFrame, error) {
 			}
 		}
 	}
-	return f, nil
+	return nil
 }
 
 func decodeModule(raw json.RawMessage, path string) (*rawModule, error) {

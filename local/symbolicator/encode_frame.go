@@ -1,0 +1,128 @@
+package symbolicator
+
+import (
+	"strconv"
+
+	"github.com/symflow/symflow/internal/jsonstring"
+)
+
+// appendPlain writes a symbolicated frame that passes none of the
+// request frame's own fields through: its keys are then known, and are
+// written in their sorted order directly, where the general encoder
+// (appendGeneral) gathers, sorts and escapes them per frame, which was
+// most of the time spent writing an answer. Both write the same bytes
+// (encode_test.go).
+func (f *symFrame) appendPlain(dst []byte) []byte {
+	// Every member is written with a leading comma; the first one's
+	// becomes the object's brace.
+	start := len(dst)
+	if f.absPath != "" {
+		dst = append(dst, `,"abs_path":`...)
+		dst = appendJSONString(dst, f.absPath)
+	}
+	if f.addrMode != "" {
+		dst = append(dst, `,"addr_mode":`...)
+		dst = appendJSONString(dst, f.addrMode)
+	}
+	if f.src.Adjust != nil {
+		dst = append(dst, `,"adjust_instruction_addr":`...)
+		dst = strconv.AppendBool(dst, *f.src.Adjust)
+	}
+	if f.hasContext {
+		dst = append(dst, `,"context_line":`...)
+		dst = appendJSONString(dst, f.contextLine)
+	}
+	if f.absPath != "" && f.name != "" {
+		dst = append(dst, `,"filename":`...)
+		dst = appendJSONString(dst, f.name)
+	}
+	dst = append(dst, `,"function":`...)
+	dst = appendJSONString(dst, f.function)
+	dst = append(dst, `,"instruction_addr":"0x`...)
+	dst = strconv.AppendUint(dst, f.addr, 16)
+	dst = append(dst, '"')
+	if f.lang != "" {
+		dst = append(dst, `,"lang":`...)
+		dst = appendJSONString(dst, f.lang)
+	}
+	dst = append(dst, `,"lineno":`...)
+	dst = strconv.AppendInt(dst, int64(uint64(f.line)), 10)
+	dst = append(dst, `,"original_index":`...)
+	dst = strconv.AppendInt(dst, int64(uint64(f.index)), 10)
+	if f.pkg != "" {
+		dst = append(dst, `,"package":`...)
+		dst = appendJSONString(dst, f.pkg)
+	}
+	if f.hasContext {
+		dst = append(dst, `,"post_context":`...)
+		dst = appendStrings(dst, f.post)
+		dst = append(dst, `,"pre_context":`...)
+		dst = appendStrings(dst, f.pre)
+	}
+	dst = append(dst, `,"status":"`+frameSymbolicated+`"`...)
+	if f.hasSymAddr {
+		dst = append(dst, `,"sym_addr":"0x`...)
+		dst = strconv.AppendUint(dst, f.symAddr, 16)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `,"symbol":`...)
+	dst = appendJSONString(dst, f.symbol)
+	if f.src.Trust != "none" {
+		dst = append(dst, `,"trust":`...)
+		dst = appendJSONString(dst, f.src.Trust)
+	}
+	dst[start] = '{'
+	return append(dst, '}')
+}
+
+// appendStrings writes a list of strings as appendValue does.
+func appendStrings(dst []byte, ss []string) []byte {
+	dst = append(dst, '[')
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+// appendJSONString appends s as jsonstring.Append does, copying it at
+// once when it holds nothing to escape: names and paths are plain ASCII
+// but for rare exceptions, and are tested eight bytes at a time.
+func appendJSONString(dst []byte, s string) []byte {
+	if !plainJSON(s) {
+		return jsonstring.Append(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// plainJSON reports whether s is written as itself in a JSON string: only
+// ASCII from ' ' up, without '"' and '\\'.
+func plainJSON(s string) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A byte is flagged when it has its high bit set, is below 0x20,
+		// or equals '"' or '\\' (SWAR: a borrow can only flag bytes above
+		// one that is flagged rightly, so "any byte" is exact).
+		quote, backslash := w^(ones*'"'), w^(ones*'\\')
+		bad := w | (w - ones*0x20) | (quote - ones) &^ quote | (backslash - ones) &^ backslash
+		if bad&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
