@@ -195,7 +195,7 @@ func TestRejected(t *testing.T) {
 	}{
 		"empty":            {nil, "too short"},
 		"text":             {[]byte("hello, this is a text file\n"), "not an ELF or Mach-O file"},
-		"MZ without PE":     {append([]byte("MZ\x90\x00"), make([]byte, 200)...), "without a PE signature"},
+		"MZ without PE":    {append([]byte("MZ\x90\x00"), make([]byte, 200)...), "without a PE signature"},
 		"zip":              {[]byte("PK\x03\x04rest"), "malformed source bundle"},
 		"truncated ELF":    {crashyData[:40], "malformed ELF"},
 		"ELF header only":  {crashyData[:64], ""},
@@ -215,15 +215,33 @@ func TestRejected(t *testing.T) {
 	}
 }
 
-// FuzzIdentify: no input makes Identify panic.
+// FuzzIdentify: no input makes Identify panic; whatever it identifies has
+// an identifier, a file type, and a naming that Objects either accepts
+// or refuses with a reason. Seeds: ELF, Mach-O, a PE image and its PDB,
+// a wasm module.
 func FuzzIdentify(f *testing.F) {
 	data, _ := os.ReadFile(crashy)
 	f.Add(data[:min(len(data), 4096)])
 	f.Add(machO(0x01000007, [16]byte{9}))
+	for _, name := range []string{"prog.exe", "prog.pdb", "mod.wasm"} {
+		f.Add(fixture(f, name))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id, err := debugfile.Identify(b)
-		if err == nil && id.DebugID == "" {
-			t.Errorf("identified without a debug id: %+v", id)
+		if err != nil {
+			if !errors.Is(err, debugfile.ErrRejected) {
+				t.Errorf("error is not a rejection: %v", err)
+			}
+			return
+		}
+		if id.DebugID == "" && id.CodeID == "" {
+			t.Errorf("identified without an identifier: %+v", id)
+		}
+		if id.FileType == "" {
+			t.Errorf("identified without a file type: %+v", id)
+		}
+		if _, err := debugfile.Objects("7", id); err != nil && !errors.Is(err, debugfile.ErrRejected) {
+			t.Errorf("Objects(%+v): %v, want keys or a rejection", id, err)
 		}
 	})
 }

@@ -38,6 +38,11 @@ func identifyPE(data []byte) (Identity, error) {
 	}
 	f, err := stdpe.NewFile(bytes.NewReader(data))
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "unrecognized PE machine") {
+			// As in the embedded Symbolicator, which reads PE files
+			// with debug/pe too.
+			return Identity{}, reject("unsupported PE image: %v (x86, x64, ARM64, ARMNT and RISC-V images are read)", err)
+		}
 		return Identity{}, reject("malformed PE headers: %v", err)
 	}
 	id := Identity{Format: "pe", Arch: WindowsArch(f.Machine)}
