@@ -331,9 +331,15 @@ type symFrame struct {
 	symAddr          uint64
 	hasSymAddr       bool
 
-	hasContext  bool
-	pre, post   []string
-	contextLine string
+	// context is the source around the line, nil without: few frames
+	// have it, and every frame would carry its room.
+	context *frameContext
+}
+
+// frameContext is a frame's source context: the line and those around it.
+type frameContext struct {
+	pre, post []string
+	line      string
 }
 
 // symFrameFields is how many fields a symFrame writes at most besides the
@@ -391,10 +397,10 @@ func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 		}
 	}
 	add(frameField{key: "lineno", kind: fieldInt, n: uint64(f.line)})
-	if f.hasContext {
-		add(frameField{key: "pre_context", kind: fieldAny, v: f.pre})
-		add(frameField{key: "context_line", s: f.contextLine})
-		add(frameField{key: "post_context", kind: fieldAny, v: f.post})
+	if c := f.context; c != nil {
+		add(frameField{key: "pre_context", kind: fieldAny, v: c.pre})
+		add(frameField{key: "context_line", s: c.line})
+		add(frameField{key: "post_context", kind: fieldAny, v: c.post})
 	}
 	if f.lang != "" {
 		add(frameField{key: "lang", s: f.lang})
@@ -414,5 +420,5 @@ func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 
 // setContext implements contextFrame.
 func (f *symFrame) setContext(pre []string, line string, post []string) {
-	f.hasContext, f.pre, f.contextLine, f.post = true, pre, line, post
+	f.context = &frameContext{pre: pre, line: line, post: post}
 }

@@ -28,9 +28,9 @@ func (f *symFrame) appendPlain(dst []byte) []byte {
 		dst = append(dst, `,"adjust_instruction_addr":`...)
 		dst = strconv.AppendBool(dst, *f.src.Adjust)
 	}
-	if f.hasContext {
+	if f.context != nil {
 		dst = append(dst, `,"context_line":`...)
-		dst = appendJSONString(dst, f.contextLine)
+		dst = appendJSONString(dst, f.context.line)
 	}
 	if f.absPath != "" && f.name != "" {
 		dst = append(dst, `,"filename":`...)
@@ -53,11 +53,11 @@ func (f *symFrame) appendPlain(dst []byte) []byte {
 		dst = append(dst, `,"package":`...)
 		dst = appendJSONString(dst, f.pkg)
 	}
-	if f.hasContext {
+	if c := f.context; c != nil {
 		dst = append(dst, `,"post_context":`...)
-		dst = appendStrings(dst, f.post)
+		dst = appendStrings(dst, c.post)
 		dst = append(dst, `,"pre_context":`...)
-		dst = appendStrings(dst, f.pre)
+		dst = appendStrings(dst, c.pre)
 	}
 	dst = append(dst, `,"status":"`+frameSymbolicated+`"`...)
 	if f.hasSymAddr {
@@ -114,7 +114,7 @@ func plainJSON(s string) bool {
 		// or equals '"' or '\\' (SWAR: a borrow can only flag bytes above
 		// one that is flagged rightly, so "any byte" is exact).
 		quote, backslash := w^(ones*'"'), w^(ones*'\\')
-		bad := w | (w - ones*0x20) | (quote - ones) &^ quote | (backslash - ones) &^ backslash
+		bad := w | (w - ones*0x20) | (quote-ones)&^quote | (backslash-ones)&^backslash
 		if bad&highs != 0 {
 			return false
 		}

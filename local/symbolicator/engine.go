@@ -89,21 +89,48 @@ type engine struct {
 	bundleSources map[bundleFile]bundleSource
 	modules       []*moduleEntry // request order
 	sorted        []*moduleEntry // by image_addr
-	// paths remembers cleaned source paths: a request's frames share few.
-	paths map[string]string
+	// paths remembers cleaned source paths and their file names: a
+	// request's frames share few.
+	paths map[string]cleanedPath
+	// slab hands out symbolicated frames a block at a time: a request of
+	// 30,000 addresses has a hundred thousand of them.
+	slab []symFrame
+	// debuginfod caches hasDebuginfod: 0 unknown, 1 no, 2 yes.
+	debuginfod int8
 }
 
-// cleanPath is cleanPath remembered for the request.
-func (e *engine) cleanPath(p string) string {
+// cleanedPath is a source path cleaned and its file name.
+type cleanedPath struct{ path, name string }
+
+// cleanPath is cleanPath remembered for the request, with the path's file
+// name ("" for either when the path is empty).
+func (e *engine) cleanPath(p string) cleanedPath {
 	if c, ok := e.paths[p]; ok {
 		return c
 	}
-	c := cleanPath(p)
+	c := cleanedPath{path: cleanPath(p)}
+	if c.path != "" {
+		c.name = splitName(c.path)
+	}
 	if e.paths == nil {
-		e.paths = map[string]string{}
+		e.paths = map[string]cleanedPath{}
 	}
 	e.paths[p] = c
 	return c
+}
+
+// symFrames returns n zero frames, contiguous, from the slab.
+func (e *engine) symFrames(n int) []symFrame {
+	const block = 1024
+	if cap(e.slab)-len(e.slab) < n {
+		if n > block/4 {
+			return make([]symFrame, n)
+		}
+		e.slab = make([]symFrame, 0, block)
+	}
+	start := len(e.slab)
+	e.slab = e.slab[:start+n]
+	return e.slab[start : start+n : start+n]
 }
 
 func (s *Service) symbolicate(ctx context.Context, req *symbolicateRequest) map[string]any {
@@ -658,7 +685,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 			break
 		}
 	}
-	frames := []any{}
+	frames := make([]any, 0, len(st.Frames))
 	// lastFunction is the function of the frame appended last, if any.
 	var lastFunction string
 	appended := false
@@ -673,8 +700,8 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 		}
 		res, status := e.symbolicateFrame(st, f, i, mode)
 		if status == frameSymbolicated {
-			for _, r := range res {
-				frames = append(frames, r)
+			for i := range res {
+				frames = append(frames, &res[i])
 			}
 			lastFunction, appended = res[len(res)-1].function, true
 			continue
@@ -745,7 +772,7 @@ func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) *fra
 	return out
 }
 
-func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]*symFrame, string) {
+func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]symFrame, string) {
 	m := e.moduleFor(f.Addr, f.Mode)
 	if m == nil {
 		return nil, frameUnknownImage
@@ -790,21 +817,17 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 	if !ok || len(frames) == 0 {
 		return nil, frameMissingSymbol
 	}
-	expose := func(a uint64) uint64 {
-		if image != 0 {
-			return image + a
-		}
-		return a
+	// Addresses are answered in the request's address space: the image's,
+	// or the module's own for modules without an image address.
+	exposed := image
+	var exposedMode string
+	if image == 0 {
+		exposedMode = addrMode{Rel: true, Index: m.index}.String()
 	}
-	out := make([]symFrame, len(frames))
-	ptrs := make([]*symFrame, len(frames))
+	out := e.symFrames(len(frames))
 	for i, fr := range frames {
 		o := &out[i]
-		ptrs[i] = o
-		o.src, o.index, o.addr, o.pkg = f, index, expose(rel), m.raw.CodeFile
-		if image == 0 {
-			o.addrMode = addrMode{Rel: true, Index: m.index}.String()
-		}
+		o.src, o.index, o.addr, o.pkg, o.addrMode = f, index, exposed+rel, m.raw.CodeFile, exposedMode
 		o.symbol, o.function = fr.Symbol, fr.Function
 		if o.symbol == "" {
 			o.symbol = fr.Function
@@ -812,8 +835,10 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		if o.function == "" {
 			o.function = fr.Symbol
 		}
-		if abs := e.cleanPath(fr.AbsPath); abs != "" {
-			o.absPath, o.name = abs, splitName(abs)
+		if fr.AbsPath != "" {
+			if c := e.cleanPath(fr.AbsPath); c.path != "" {
+				o.absPath, o.name = c.path, c.name
+			}
 		}
 		o.line = max(fr.Line, 0)
 		if e.req.Options.ApplySourceContext && o.absPath != "" && o.line > 0 && !e.applySourceContext(o, o.absPath, o.line, m.bundles) && e.hasDebuginfod() {
@@ -832,22 +857,25 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 				}
 			}
 			if sym >= file.load {
-				o.symAddr, o.hasSymAddr = expose(sym-file.load), true
+				o.symAddr, o.hasSymAddr = exposed+sym-file.load, true
 			}
 		}
 	}
-	return ptrs, frameSymbolicated
+	return out, frameSymbolicated
 }
 
 // hasDebuginfod reports whether the request has a debuginfod source, the
 // only place source context comes from besides source bundles.
 func (e *engine) hasDebuginfod() bool {
-	for _, s := range e.req.Sources {
-		if s.Type == sourceHTTP && s.Layout.Type == "debuginfod" {
-			return true
+	if e.debuginfod == 0 {
+		e.debuginfod = 1
+		for _, s := range e.req.Sources {
+			if s.Type == sourceHTTP && s.Layout.Type == "debuginfod" {
+				e.debuginfod = 2
+			}
 		}
 	}
-	return false
+	return e.debuginfod == 2
 }
 
 func (e *engine) moduleJSON(m *moduleEntry) map[string]any {
