@@ -16,7 +16,10 @@ var cloneSuffix = regexp.MustCompile(`(\.(constprop|isra|part|cold|lto_priv|loca
 // clone suffixes dropped. Other names are returned as they are (minus clone
 // suffixes).
 func demangleName(sym string) string {
-	base := cloneSuffix.ReplaceAllString(sym, "")
+	base := sym
+	if strings.IndexByte(sym, '.') >= 0 {
+		base = cloneSuffix.ReplaceAllString(sym, "")
+	}
 	if strings.HasPrefix(base, "_R") { // Rust v0: no parameters or return type in the mangling
 		if s, err := demangle.ToString(base); err == nil {
 			return s

@@ -218,7 +218,7 @@ func parseAbbrevs(sec []byte, off uint64, u *dieUnit) (*abbrevTable, error) {
 	for {
 		code := r.uleb()
 		if r.err != nil {
-			return nil, fmt.Errorf("abbreviations at %#x: %w", off, r.err)
+			return nil, fmt.Errorf("abbreviations at %#x of .debug_abbrev: %w", off, r.err)
 		}
 		if code == 0 {
 			break
@@ -239,7 +239,7 @@ func parseAbbrevs(sec []byte, off uint64, u *dieUnit) (*abbrevTable, error) {
 			a.attrs = append(a.attrs, aa)
 		}
 		if r.err != nil {
-			return nil, fmt.Errorf("abbreviations at %#x: %w", off, r.err)
+			return nil, fmt.Errorf("abbreviations at %#x of .debug_abbrev: %w", off, r.err)
 		}
 		a.fixed = 0
 		for _, aa := range a.attrs {

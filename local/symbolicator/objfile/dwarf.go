@@ -93,7 +93,6 @@ type indexBuilder struct {
 	ivs     []interval
 	depth   []int32
 	root    []int32
-	rows    []lineRow
 
 	rangeBuf [][2]uint64
 
@@ -570,33 +569,37 @@ func (b *indexBuilder) unitLines(cu *dwarf.Entry, secs map[string][]byte, bo bin
 		return nil, nil
 	}
 	compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
-	// Rows are kept one sequence at a time and added to the table with
-	// the program's own file numbers, mapped to global ids once the
-	// program (and so its file table) is read. Buffering a whole unit's
-	// rows first cost a large slice grown again and again for one-unit
-	// programs (SQLite's amalgamation has half a million rows).
+	// Rows go straight into the table, with the program's own file
+	// numbers, mapped to global ids once the program (and so its file
+	// table) is read. Buffering rows first cost a large slice grown again
+	// and again for one-unit programs (SQLite's amalgamation has half a
+	// million rows in one sequence).
 	start := len(b.idx.lines)
-	b.rows = b.rows[:0]
+	if b.idx.lines == nil {
+		// A row takes at least a byte of the line programs; most take
+		// two or three.
+		b.idx.lines = make([]lineEntry, 0, min(len(secs["line"])/3+16, maxLineRows))
+	}
+	var seq lineSeq
 	tooMany := false
 	lt, err := parseLineProgram(secs["line"], uint64(off), bo, compDir, secs["str"], secs["line_str"], func(r lineRow) {
 		if tooMany {
 			return
 		}
-		if len(b.rows)+len(b.idx.lines) >= maxLineRows {
+		if len(b.idx.lines) >= maxLineRows {
 			tooMany = true
 			return
 		}
-		b.rows = append(b.rows, r)
-		if r.end {
-			b.addSequence(b.rows)
-			b.rows = b.rows[:0]
-		}
+		b.addRow(&seq, r)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("line table at %#x: %w", off, err)
 	}
 	if tooMany {
 		return nil, fmt.Errorf("line table at %#x: more than %d rows", off, maxLineRows)
+	}
+	if seq.rows > 0 {
+		b.idx.lines = b.idx.lines[:seq.start] // a sequence without its end is dropped
 	}
 	ids := make([]int32, len(lt.files))
 	for i, p := range lt.files {
@@ -615,34 +618,65 @@ func (b *indexBuilder) unitLines(cu *dwarf.Entry, secs map[string][]byte, bo bin
 	return ids, nil
 }
 
-// addSequence adds one line sequence (its last row ends it) to the table,
-// with the program's file numbers (unitLines maps them).
-func (b *indexBuilder) addSequence(seq []lineRow) {
-	if len(seq) < 2 || (seq[0].addr == 0 && b.zeroIsDiscarded) || isTombstone(seq[0].addr) {
+// lineSeq is the state of the line sequence being added: whether it is
+// kept, how many rows it had, and its last row, held back until the next
+// row shows whether it covers any address.
+type lineSeq struct {
+	start   int // where its rows start in the table
+	rows    int
+	skip    bool
+	pending lineRow
+}
+
+// addRow adds the rows of one line sequence (its last row ends it) to the
+// table, with the program's file numbers (unitLines maps them). A
+// sequence of fewer than two rows, or one starting at address 0 in a
+// linked file or at a tombstone, is dropped; of rows at one address the
+// last one wins, as in LLVM.
+func (b *indexBuilder) addRow(s *lineSeq, r lineRow) {
+	if s.rows == 0 {
+		s.start = len(b.idx.lines)
+		s.skip = (r.addr == 0 && b.zeroIsDiscarded) || isTombstone(r.addr)
+	}
+	s.rows++
+	if s.skip {
+		if r.end {
+			*s = lineSeq{}
+		}
 		return
 	}
-	for j := 0; j+1 < len(seq); j++ {
-		if seq[j].addr >= seq[j+1].addr {
-			continue // rows at one address: the last one wins, as in LLVM
-		}
+	if s.rows > 1 && s.pending.addr < r.addr {
 		fid := int32(-2) // unknown file
-		if f := seq[j].file; f <= math.MaxInt32 {
+		if f := s.pending.file; f <= math.MaxInt32 {
 			fid = int32(f)
 		}
-		b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[j].addr, file: fid, line: seq[j].line})
+		b.idx.lines = append(b.idx.lines, lineEntry{addr: s.pending.addr, file: fid, line: s.pending.line})
 	}
-	b.idx.lines = append(b.idx.lines, lineEntry{addr: seq[len(seq)-1].addr, file: -1})
+	s.pending = r
+	if r.end {
+		if s.rows >= 2 {
+			b.idx.lines = append(b.idx.lines, lineEntry{addr: r.addr, file: -1})
+		}
+		*s = lineSeq{}
+	}
 }
 
 // sortLines orders the line table by address; at one address a sequence
 // end sorts before a row so that an adjacent sequence's first row wins.
 func (b *indexBuilder) sortLines() {
-	slices.SortStableFunc(b.idx.lines, func(x, y lineEntry) int {
+	order := func(x, y lineEntry) int {
 		if c := cmp.Compare(x.addr, y.addr); c != 0 {
 			return c
 		}
 		return cmp.Compare(gapRank(x), gapRank(y))
-	})
+	}
+	// Sequences usually come in address order already.
+	if !slices.IsSortedFunc(b.idx.lines, order) {
+		slices.SortStableFunc(b.idx.lines, order)
+	}
+	if cap(b.idx.lines) > len(b.idx.lines)+len(b.idx.lines)/4 {
+		b.idx.lines = slices.Clone(b.idx.lines) // the estimate was generous: keep what is used
+	}
 	b.idx.lines = slices.Clip(b.idx.lines)
 }
 

@@ -10,19 +10,21 @@ func (f *File) Lookup(addr uint64) (frames []Frame, ok bool) {
 	}
 	if ix := f.index; ix != nil {
 		if n := ix.nodeAt(addr); n >= 0 {
-			frames := ix.frames(n, addr)
 			// As symbolic does, name the real function after the function
 			// symbol at its lowest address when there is one: DWARF often
 			// lacks linkage names (GCC for anonymous namespaces,
 			// -gline-tables-only) and the symbol table names aliases and
 			// clones as linked. Inlined frames keep their DWARF names, and
-			// so does everything the Dart VM produced.
-			root := ix.root(n)
-			if !ix.dart[ix.nodes[root].unit] {
-				if i := f.symtab.exact(ix.nodes[root].nameAddr); i >= 0 {
-					out := &frames[len(frames)-1]
-					out.Symbol, out.Function = f.symtab.syms[i].name, f.symtab.function(i)
-				}
+			// so does everything the Dart VM produced. The DWARF name of a
+			// function the symbol table names is not demangled at all.
+			sym := -1
+			if root := ix.root(n); !ix.dart[ix.nodes[root].unit] {
+				sym = f.symtab.exact(ix.nodes[root].nameAddr)
+			}
+			frames := ix.frames(n, addr, sym >= 0)
+			if sym >= 0 {
+				out := &frames[len(frames)-1]
+				out.Symbol, out.Function = f.symtab.syms[sym].name, f.symtab.function(sym)
 			}
 			return frames, true
 		}
@@ -91,7 +93,10 @@ func (ix *dwarfIndex) lineAt(addr uint64) (string, int) {
 	return ix.files[e.file], int(e.line)
 }
 
-func (ix *dwarfIndex) frames(n int32, addr uint64) []Frame {
+// frames returns the inline chain at addr from node n outwards; with
+// unnamedRoot the real function's Function and Symbol are left for the
+// caller to set.
+func (ix *dwarfIndex) frames(n int32, addr uint64, unnamedRoot bool) []Frame {
 	depth := 1
 	for p := ix.nodes[n].parent; p >= 0; p = ix.nodes[p].parent {
 		depth++
@@ -100,13 +105,10 @@ func (ix *dwarfIndex) frames(n int32, addr uint64) []Frame {
 	path, line := ix.lineAt(addr)
 	for {
 		nd := &ix.nodes[n]
-		out = append(out, Frame{
-			Function: ix.function(nd.name),
-			Symbol:   ix.names[nd.name],
-			AbsPath:  path,
-			Line:     line,
-			Lang:     ix.langs[nd.unit],
-		})
+		out = append(out, Frame{AbsPath: path, Line: line, Lang: ix.langs[nd.unit]})
+		if nd.parent >= 0 || !unnamedRoot {
+			out[len(out)-1].Function, out[len(out)-1].Symbol = ix.function(nd.name), ix.names[nd.name]
+		}
 		if nd.parent < 0 {
 			out[len(out)-1].SymAddr = nd.entry
 			return out

@@ -96,7 +96,7 @@ func TestMalformed(t *testing.T) {
 			for i := abbrev.Offset; i < abbrev.Offset+abbrev.FileSize; i++ {
 				b[i] = 0xff
 			}
-		}), "", false, true, "section .debug_info: decoding dwarf section info"},
+		}), "", false, true, "abbreviations at 0x0 of .debug_abbrev: unexpected end of data"},
 		{"ELF object file with DWARF", object, "", true, false, "relocatable object (ET_REL) with DWARF needs linking first"},
 		{"Mach-O truncated", macho[:40], "", false, true, "malformed macho: header"},
 		{"universal binary with 1000 slices", patched(fat, func(b []byte) { binary.BigEndian.PutUint32(b[4:], 1000) }), "", false, true,
