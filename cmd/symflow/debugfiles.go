@@ -26,8 +26,9 @@ import (
 
 const debugFilesUsage = "usage: symflow debug-files upload --project ID [--api URL] PATH [PATH]; symflow debug-files identify PATH [PATH]"
 
-// cmdDebugFiles uploads debug files through the API (a running `symflow
-// serve`, or a deployment's API URL) or prints their identity.
+// cmdDebugFiles uploads debug files (ELF, Mach-O, PE, PDB, wasm, source
+// bundles) through the API (a running `symflow serve`, or a deployment's
+// API URL) or prints their identity.
 func cmdDebugFiles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return &exitError{2, errors.New(debugFilesUsage)}
@@ -51,7 +52,7 @@ func identifyFiles(paths []string, stdout io.Writer) error {
 		if err == nil {
 			var id debugfile.Identity
 			if id, err = debugfile.Identify(data); err == nil {
-				fmt.Fprintf(stdout, "%s\t%s %s %s code_id=%s debug_id=%s\n", p, id.Format, id.Arch, id.FileType, id.CodeID, id.DebugID)
+				fmt.Fprintf(stdout, "%s\t%s %s %s code_id=%s debug_id=%s%s\n", p, id.Format, id.Arch, id.FileType, id.CodeID, id.DebugID, debugFileNote(id))
 				continue
 			}
 		}
@@ -62,6 +63,16 @@ func identifyFiles(paths []string, stdout io.Writer) error {
 		return &exitError{1, fmt.Errorf("%d of %d files not identified", failed, len(paths))}
 	}
 	return nil
+}
+
+// debugFileNote names the separate debug file an object refers to (a PE
+// image's PDB, a wasm module's external_debug_info), quoted: it is text
+// from the file.
+func debugFileNote(id debugfile.Identity) string {
+	if id.DebugFile == "" {
+		return ""
+	}
+	return fmt.Sprintf(" debug_file=%q", id.DebugFile)
 }
 
 func uploadFiles(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -240,8 +240,14 @@ func FuzzIdentify(f *testing.F) {
 		if id.FileType == "" {
 			t.Errorf("identified without a file type: %+v", id)
 		}
-		if _, err := debugfile.Objects("7", id); err != nil && !errors.Is(err, debugfile.ErrRejected) {
+		_, err = debugfile.Objects("7", id)
+		if err != nil && !errors.Is(err, debugfile.ErrRejected) {
 			t.Errorf("Objects(%+v): %v, want keys or a rejection", id, err)
+		}
+		// What a client computes for a PE image or PDB it can name, the
+		// server accepts for a presigned upload.
+		if f, msg, ok := debugfile.CheckIdentity(id); err == nil && (id.Format == "pe" || id.Format == "pdb") && !ok {
+			t.Errorf("CheckIdentity(%+v) refuses %s: %s", id, f, msg)
 		}
 	})
 }

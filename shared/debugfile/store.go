@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/symflow/symflow/shared/blob"
@@ -101,9 +99,10 @@ var (
 	peCodePattern = regexp.MustCompile(`^[0-9a-f]{9,16}$`)
 )
 
-// maxDebugFileName bounds an identity's debug_file (goblin's bound on a
-// CodeView record's PDB path).
-const maxDebugFileName = 1024
+// maxDebugFileName bounds an identity's debug_file: a CodeView record's
+// PDB path holds at most 1023 bytes (goblin's bound), each of which may
+// become a three-byte U+FFFD when it is not UTF-8.
+const maxDebugFileName = 4096
 
 // CheckIdentity validates an identity a client computed (for presigned
 // uploads, where symflow never sees the file) and names the wrong field.
@@ -141,8 +140,8 @@ func CheckIdentity(id Identity) (field, message string, ok bool) {
 		return "file_type", "must be debuginfo", false
 	case id.FileType != "executable" && id.FileType != "debuginfo" && id.FileType != "both":
 		return "file_type", "must be executable, debuginfo or both", false
-	case len(id.DebugFile) > maxDebugFileName || !utf8.ValidString(id.DebugFile) || strings.ContainsFunc(id.DebugFile, unicode.IsControl):
-		return "debug_file", fmt.Sprintf("must be UTF-8 text without control characters, at most %d bytes", maxDebugFileName), false
+	case len(id.DebugFile) > maxDebugFileName || !utf8.ValidString(id.DebugFile):
+		return "debug_file", fmt.Sprintf("must be UTF-8 text of at most %d bytes", maxDebugFileName), false
 	}
 	return "", "", true
 }

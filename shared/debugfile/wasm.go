@@ -69,8 +69,10 @@ func identifyWasm(data []byte) (Identity, error) {
 				// A length-prefixed UTF-8 name filling the section; a
 				// broken or repeated one costs its name, not the module,
 				// as in the embedded Symbolicator (the first one is kept).
+				// One too long for a presigned upload's identity is
+				// dropped: the name is informational.
 				l, n, ok := uleb32(payload)
-				if ok && l > 0 && uint64(l) == uint64(len(payload)-n) && utf8.Valid(payload[n:]) && debugFile == "" {
+				if ok && l > 0 && l <= maxDebugFileName && uint64(l) == uint64(len(payload)-n) && utf8.Valid(payload[n:]) && debugFile == "" {
 					debugFile = string(payload[n:])
 				}
 			}

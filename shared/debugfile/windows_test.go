@@ -463,8 +463,8 @@ func TestCheckIdentityFormats(t *testing.T) {
 		"wasm without build id":     {debugfile.Identity{Format: "wasm", DebugID: "00000000-0000-0000-0000-000000000000", FileType: "both"}, "code_id"},
 		"wasm odd code id":          {debugfile.Identity{Format: "wasm", CodeID: "abc", FileType: "both"}, "code_id"},
 		"wasm debug id with age":    {debugfile.Identity{Format: "wasm", CodeID: "ab", DebugID: dbg, FileType: "both"}, "debug_id"},
-		"debug file with a newline": {debugfile.Identity{Format: "pe", DebugID: dbg, DebugFile: "a\nb", FileType: "executable"}, "debug_file"},
-		"debug file too long":       {debugfile.Identity{Format: "pe", DebugID: dbg, DebugFile: strings.Repeat("a", 1025), FileType: "executable"}, "debug_file"},
+		"debug file not UTF-8":      {debugfile.Identity{Format: "pe", DebugID: dbg, DebugFile: "a\xffb", FileType: "executable"}, "debug_file"},
+		"debug file too long":       {debugfile.Identity{Format: "pe", DebugID: dbg, DebugFile: strings.Repeat("a", 4097), FileType: "executable"}, "debug_file"},
 		"sourcebundle":              {debugfile.Identity{Format: "sourcebundle", DebugID: dbg[:36], FileType: "sourcebundle"}, "format"},
 	} {
 		t.Run(name, func(t *testing.T) {
