@@ -26,7 +26,10 @@ import (
 //
 // An index is written once a parse succeeds, in the background, through
 // a temporary file renamed into place, so that a reader never sees half
-// of one. One that does not load (damaged, another format version,
+// of one. The write waits until the service has had no request running
+// for a moment (at most persistDelay): on a small machine it otherwise
+// takes a core from the request whose parse it persists, and from the
+// answer's encoding. One that does not load (damaged, another format version,
 // written for other bytes) is removed and the file parsed again. The
 // directory is bounded by bytes: after each write the least recently
 // used indexes (by modification time, which a load refreshes) are
@@ -38,9 +41,10 @@ type indexStore struct {
 
 	mu sync.Mutex // serializes evictions
 
-	wmu    sync.Mutex // guards closed and the start of writes
-	closed bool
-	writes sync.WaitGroup
+	wmu     sync.Mutex // guards closed and the start of writes
+	closed  bool
+	closing chan struct{} // closed by close: pending writes stop waiting
+	writes  sync.WaitGroup
 
 	// loaded counts the indexes loaded instead of parsing a file.
 	loaded atomic.Int64
@@ -56,7 +60,7 @@ func newIndexStore(dir string, max int64, log *slog.Logger) *indexStore {
 	if dir == "" {
 		return nil
 	}
-	return &indexStore{dir: dir, max: max, log: log}
+	return &indexStore{dir: dir, max: max, log: log, closing: make(chan struct{})}
 }
 
 func (s *indexStore) path(key string) string {
@@ -89,8 +93,19 @@ func (s *indexStore) load(key string) *objfile.File {
 	return f
 }
 
-// save persists f's index under key in the background.
-func (s *indexStore) save(key string, f *objfile.File) {
+// Waiting for a quiet moment before persisting an index: the service
+// must have been idle for persistQuiet, checked every persistPoll, and
+// the write waits no longer than persistDelay in all.
+const (
+	persistPoll  = 10 * time.Millisecond
+	persistQuiet = 50 * time.Millisecond
+	persistDelay = 5 * time.Second
+)
+
+// save persists f's index under key in the background, once idle (nil:
+// at once) reports the service idle long enough, or persistDelay has
+// passed, or the store is closing.
+func (s *indexStore) save(key string, f *objfile.File, idle func() bool) {
 	if s == nil {
 		return
 	}
@@ -102,10 +117,38 @@ func (s *indexStore) save(key string, f *objfile.File) {
 	s.writes.Add(1)
 	go func() {
 		defer s.writes.Done()
+		s.waitQuiet(idle)
 		if err := s.write(key, f); err != nil {
 			s.log.Warn("persisting an index failed", "error", err)
 		}
 	}()
+}
+
+// waitQuiet returns once idle has held for persistQuiet, after
+// persistDelay, or when the store closes.
+func (s *indexStore) waitQuiet(idle func() bool) {
+	if idle == nil {
+		return
+	}
+	deadline := time.NewTimer(persistDelay)
+	defer deadline.Stop()
+	tick := time.NewTicker(persistPoll)
+	defer tick.Stop()
+	var quiet time.Duration
+	for quiet < persistQuiet {
+		select {
+		case <-s.closing:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+		if idle() {
+			quiet += persistPoll
+		} else {
+			quiet = 0
+		}
+	}
 }
 
 func (s *indexStore) write(key string, f *objfile.File) error {
@@ -182,7 +225,10 @@ func (s *indexStore) close() {
 		return
 	}
 	s.wmu.Lock()
-	s.closed = true
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+	}
 	s.wmu.Unlock()
 	s.writes.Wait()
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // storeRequest asks for every byte of the sample's three functions, so
@@ -119,13 +121,13 @@ func TestIndexStoreBound(t *testing.T) {
 	os.WriteFile(other, []byte("not an index"), 0o644)
 	st := newIndexStore(dir, int64(2*len(one)+len(one)/2), discardLogger())
 	for _, k := range []string{"k1", "k2"} {
-		st.save(k, f)
+		st.save(k, f, nil)
 		st.writes.Wait()
 	}
 	if st.load("k1") == nil { // k1 now the most recently used
 		t.Fatal("k1 was not kept")
 	}
-	st.save("k3", f)
+	st.save("k3", f, nil)
 	st.close()
 	for k, want := range map[string]bool{"k1": true, "k2": false, "k3": true} {
 		if _, err := os.Stat(st.path(k)); (err == nil) != want {
@@ -135,7 +137,7 @@ func TestIndexStoreBound(t *testing.T) {
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("a file that is no index was removed: %v", err)
 	}
-	st.save("k4", f) // after close: not written
+	st.save("k4", f, nil) // after close: not written
 	if _, err := os.Stat(st.path("k4")); err == nil {
 		t.Error("an index was written after close")
 	}
@@ -146,5 +148,45 @@ func TestIndexStoreBound(t *testing.T) {
 	}
 	if _, err := os.Stat(st.path("k5")); err == nil {
 		t.Error("a refused index was not removed")
+	}
+}
+
+// TestIndexStoreWaitsForQuiet checks that an index is not written while
+// the service is busy, is written once it is idle, and that closing the
+// store writes a waiting index at once.
+func TestIndexStoreWaitsForQuiet(t *testing.T) {
+	s := buildSample(t)
+	data, err := os.ReadFile(s.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := testService(t, Config{})
+	f, err := svc.openIndexed(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newIndexStore(t.TempDir(), 1<<30, discardLogger())
+	var busy atomic.Bool
+	busy.Store(true)
+	idle := func() bool { return !busy.Load() }
+	written := func(k string) bool { _, err := os.Stat(st.path(k)); return err == nil }
+
+	st.save("k1", f, idle)
+	time.Sleep(10 * persistQuiet) // well short of persistDelay
+	if written("k1") {
+		t.Fatal("the index was written while the service was busy")
+	}
+	busy.Store(false)
+	for deadline := time.Now().Add(time.Minute); !written("k1"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the index was not written within a minute of the service going idle")
+		}
+	}
+
+	busy.Store(true)
+	st.save("k2", f, idle)
+	st.close()
+	if !written("k2") {
+		t.Error("closing the store did not write the index that waited")
 	}
 }

@@ -224,7 +224,7 @@ func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
 	if f := s.store.load(pkey); f != nil {
 		p.file = f
 	} else if p.file, p.err = safeOpen(data, opts); p.err == nil {
-		s.store.save(pkey, p.file)
+		s.store.save(pkey, p.file, s.idle)
 	}
 	if p.err == nil {
 		s.index.add(key, indexedFile{file: p.file}, int64(len(data)))
@@ -236,6 +236,14 @@ func (s *Service) openIndexed(data []byte) (*objfile.File, error) {
 	s.parseMu.Unlock()
 	close(p.done)
 	return p.file, p.err
+}
+
+// idle reports whether no request is running (its answer may still be
+// being written).
+func (s *Service) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running == 0
 }
 
 // parse is a debug file being opened.

@@ -10,7 +10,8 @@ import (
 // and keeps in ~/.cache/symflow-bench (SQLite's amalgamation, a
 // template-heavy C++ program): the index build a cold request pays. The
 // binaries are skipped when that cache is empty (run symflow-bench -only
-// service once to fill it).
+// service once to fill it). Writing and loading the persisted index of
+// each are measured too.
 func BenchmarkOpenCached(b *testing.B) {
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -25,10 +26,34 @@ func BenchmarkOpenCached(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(pattern[:len(pattern)-2], func(b *testing.B) {
+		name := pattern[:len(pattern)-2]
+		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for i := 0; i < b.N; i++ {
 				if _, err := Open(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		f, err := Open(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/marshal", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := f.MarshalIndex("bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		idx, err := f.MarshalIndex("bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/load", func(b *testing.B) {
+			b.SetBytes(int64(len(idx)))
+			for i := 0; i < b.N; i++ {
+				if _, err := LoadIndex(idx, "bench"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -67,7 +67,35 @@ func (e *IndexError) Error() string { return "persisted index unusable: " + e.Re
 // refuses the index under any other tag). It fails only for a file too
 // large for the format (4 GiB of strings).
 func (f *File) MarshalIndex(tag string) ([]byte, error) {
-	w := &indexWriter{strIDs: map[string]uint32{}}
+	// The body's size is known from the counts, and the strings take at
+	// most their summed lengths: both buffers are allocated once (a
+	// profile of cold requests showed growing them as most of the time
+	// spent persisting an index).
+	nstr, strBytes, body := 16, 0, 128
+	for _, s := range []string{tag, f.Kind, f.Arch, f.CodeID, f.DebugID, f.FileType} {
+		strBytes += len(s)
+	}
+	if f.AltLink != nil {
+		strBytes += len(f.AltLink.Path) + len(f.AltLink.BuildID)
+	}
+	if st := f.symtab; st != nil {
+		body += len(st.syms) * symbolRecord
+		nstr += len(st.syms)
+		for i := range st.syms {
+			strBytes += len(st.syms[i].name)
+		}
+	}
+	if ix := f.index; ix != nil {
+		body += len(ix.files)*stringRecord + len(ix.lines)*lineRecord + len(ix.nodes)*nodeRecord +
+			len(ix.names)*stringRecord + len(ix.langs)*unitRecord + len(ix.segs)*segRecord + 6*8
+		nstr += len(ix.files) + len(ix.names) + len(ix.langs)
+		for _, list := range [][]string{ix.files, ix.names, ix.langs} {
+			for _, s := range list {
+				strBytes += len(s)
+			}
+		}
+	}
+	w := &indexWriter{strIDs: make(map[string]uint32, nstr), body: make([]byte, 0, body), strs: make([]byte, 0, strBytes)}
 	w.str(tag)
 	for _, s := range []string{f.Kind, f.Arch, f.CodeID, f.DebugID, f.FileType} {
 		w.str(s)
