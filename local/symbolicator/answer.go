@@ -250,6 +250,9 @@ type answerWriter struct {
 	buf []byte
 	out io.Writer
 	err error
+	// known remembers the strings of symbolicated frames that need no
+	// escaping; nil until the first.
+	known *plainStrings
 }
 
 func (w *answerWriter) write() error {
@@ -298,7 +301,12 @@ func (w *answerWriter) value(v any) error {
 			if i > 0 {
 				w.buf = append(w.buf, ',')
 			}
-			if err := w.value(e); err != nil {
+			if f, ok := e.(*symFrame); ok && len(f.src.fields) == 0 {
+				if w.known == nil {
+					w.known = new(plainStrings)
+				}
+				w.buf = f.appendPlain(w.buf, w.known)
+			} else if err := w.value(e); err != nil {
 				return err
 			}
 			w.flush()
@@ -348,7 +356,7 @@ const symFrameFields = 20
 
 func (f *symFrame) appendJSON(dst []byte) ([]byte, error) {
 	if len(f.src.fields) == 0 {
-		return f.appendPlain(dst), nil
+		return f.appendPlain(dst, nil), nil
 	}
 	return f.appendGeneral(dst)
 }

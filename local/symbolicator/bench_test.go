@@ -153,6 +153,9 @@ func BenchmarkLargeRequest(b *testing.B) {
 				addrs = append(addrs, a)
 			}
 		}
+		for _, a := range addrs {
+			f.Lookup(a) // names are demangled on first use
+		}
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, a := range addrs {

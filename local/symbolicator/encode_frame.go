@@ -2,6 +2,7 @@ package symbolicator
 
 import (
 	"strconv"
+	"unsafe"
 
 	"github.com/symflow/symflow/internal/jsonstring"
 )
@@ -12,17 +13,23 @@ import (
 // (appendGeneral) gathers, sorts and escapes them per frame, which was
 // most of the time spent writing an answer. Both write the same bytes
 // (encode_test.go).
-func (f *symFrame) appendPlain(dst []byte) []byte {
+//
+// known remembers strings already found plain, nil for none.
+func (f *symFrame) appendPlain(dst []byte, known *plainStrings) []byte {
+	str := appendJSONString
+	if known != nil {
+		str = known.append
+	}
 	// Every member is written with a leading comma; the first one's
 	// becomes the object's brace.
 	start := len(dst)
 	if f.absPath != "" {
 		dst = append(dst, `,"abs_path":`...)
-		dst = appendJSONString(dst, f.absPath)
+		dst = str(dst, f.absPath)
 	}
 	if f.addrMode != "" {
 		dst = append(dst, `,"addr_mode":`...)
-		dst = appendJSONString(dst, f.addrMode)
+		dst = str(dst, f.addrMode)
 	}
 	if f.src.Adjust != nil {
 		dst = append(dst, `,"adjust_instruction_addr":`...)
@@ -30,20 +37,20 @@ func (f *symFrame) appendPlain(dst []byte) []byte {
 	}
 	if f.context != nil {
 		dst = append(dst, `,"context_line":`...)
-		dst = appendJSONString(dst, f.context.line)
+		dst = str(dst, f.context.line)
 	}
 	if f.absPath != "" && f.name != "" {
 		dst = append(dst, `,"filename":`...)
-		dst = appendJSONString(dst, f.name)
+		dst = str(dst, f.name)
 	}
 	dst = append(dst, `,"function":`...)
-	dst = appendJSONString(dst, f.function)
+	dst = str(dst, f.function)
 	dst = append(dst, `,"instruction_addr":"0x`...)
 	dst = strconv.AppendUint(dst, f.addr, 16)
 	dst = append(dst, '"')
 	if f.lang != "" {
 		dst = append(dst, `,"lang":`...)
-		dst = appendJSONString(dst, f.lang)
+		dst = str(dst, f.lang)
 	}
 	dst = append(dst, `,"lineno":`...)
 	dst = strconv.AppendInt(dst, int64(uint64(f.line)), 10)
@@ -51,7 +58,7 @@ func (f *symFrame) appendPlain(dst []byte) []byte {
 	dst = strconv.AppendInt(dst, int64(uint64(f.index)), 10)
 	if f.pkg != "" {
 		dst = append(dst, `,"package":`...)
-		dst = appendJSONString(dst, f.pkg)
+		dst = str(dst, f.pkg)
 	}
 	if c := f.context; c != nil {
 		dst = append(dst, `,"post_context":`...)
@@ -66,10 +73,10 @@ func (f *symFrame) appendPlain(dst []byte) []byte {
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `,"symbol":`...)
-	dst = appendJSONString(dst, f.symbol)
+	dst = str(dst, f.symbol)
 	if f.src.Trust != "none" {
 		dst = append(dst, `,"trust":`...)
-		dst = appendJSONString(dst, f.src.Trust)
+		dst = str(dst, f.src.Trust)
 	}
 	dst[start] = '{'
 	return append(dst, '}')
@@ -125,4 +132,34 @@ func plainJSON(s string) bool {
 		}
 	}
 	return true
+}
+
+// plainStrings remembers strings that plainJSON found plain, by where
+// their bytes are: an answer names the same functions and files over and
+// over, and long C++ names are most of what it holds. Strings do not
+// change, and the table keeps the ones it holds alive, so a string at a
+// remembered place is the one that was tested.
+type plainStrings [plainSlots]struct {
+	p *byte
+	n int
+}
+
+const plainSlots = 2048
+
+// append appends s as appendJSONString does.
+func (c *plainStrings) append(dst []byte, s string) []byte {
+	if len(s) < 16 {
+		return appendJSONString(dst, s)
+	}
+	p := unsafe.StringData(s)
+	slot := &c[(uintptr(unsafe.Pointer(p))>>3^uintptr(len(s)))%plainSlots]
+	if slot.p != p || slot.n != len(s) {
+		if !plainJSON(s) {
+			return jsonstring.Append(dst, s)
+		}
+		slot.p, slot.n = p, len(s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -16,9 +16,12 @@ import (
 // escaping.
 func TestAppendPlainMatchesGeneral(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	strs := []string{"", "main", "ns::f<int>(char const*)", `C:\src\a.c`, "a\"b", "tab\tx", "ünï", "\xff", "\u2028", "/usr/src/x.c", strings.Repeat("long/", 40)}
+	strs := []string{"", "main", "ns::f<int>(char const*)", `C:\src\a.c`, "a\"b", "tab\tx", "ünï", "\xff", "\u2028", "/usr/src/x.c", strings.Repeat("long/", 40),
+		"a long name with a \"quote\" in it", "/a/long/path/with/a/tab\t/in/it.cc", strings.Repeat("x", 16)}
 	s := func() string { return strs[rng.IntN(len(strs))] }
 	yes, no := true, false
+	// One table for every frame, as for an answer's: strings repeat.
+	known := new(plainStrings)
 	for i := range 20000 {
 		src := &rawFrame{Trust: []string{"none", "cfi", "scan", "context"}[rng.IntN(4)]}
 		switch rng.IntN(3) {
@@ -55,9 +58,11 @@ func TestAppendPlainMatchesGeneral(t *testing.T) {
 			t.Fatal(err)
 		}
 		prefix := []byte("[1,")
-		got := f.appendPlain(slices.Clone(prefix))
-		if !bytes.Equal(got[len(prefix):], want) {
-			t.Fatalf("frame %d %+v:\nplain   %s\ngeneral %s", i, f, got[len(prefix):], want)
+		for _, known := range []*plainStrings{nil, known} {
+			got := f.appendPlain(slices.Clone(prefix), known)
+			if !bytes.Equal(got[len(prefix):], want) {
+				t.Fatalf("frame %d %+v (remembered strings %v):\nplain   %s\ngeneral %s", i, f, known != nil, got[len(prefix):], want)
+			}
 		}
 	}
 }

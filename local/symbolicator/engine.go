@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -188,9 +189,14 @@ func (e *engine) run(ctx context.Context) map[string]any {
 		}
 	}
 
+	lookups := make([][]frameLookup, len(req.Stacktraces))
+	for i, st := range req.Stacktraces {
+		lookups[i] = e.locateThread(st)
+	}
+	e.lookupAll(lookups)
 	traces := make([]any, 0, len(req.Stacktraces))
-	for _, st := range req.Stacktraces {
-		traces = append(traces, e.symbolicateThread(st))
+	for i, st := range req.Stacktraces {
+		traces = append(traces, e.symbolicateThread(st, lookups[i]))
 	}
 	if len(e.pendingContext) > 0 {
 		e.applyDebuginfodContext(ctx)
@@ -670,14 +676,20 @@ func ipRegister(arch string) string {
 	return ""
 }
 
-func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
-	out := map[string]any{}
-	for k, v := range st.fields {
-		out[k] = v
-	}
-	if len(st.Registers) > 0 {
-		out["registers"] = hexRegisters(st.Registers)
-	}
+// frameLookup is where a frame is looked up, and what was found: frames
+// are located first and looked up together, in parallel when there are
+// many (lookupAll), so that a large request uses the machine's cores.
+type frameLookup struct {
+	m   *moduleEntry
+	rel uint64 // the lookup address, relative to the module
+	// status is the frame's status when it is not looked up.
+	status string
+	frames []objfile.Frame
+	ok     bool
+}
+
+// locateThread locates the frames of a stack trace.
+func (e *engine) locateThread(st *rawStacktrace) []frameLookup {
 	def := adjustAuto
 	for _, f := range st.Frames {
 		if f.Adjust != nil {
@@ -685,10 +697,7 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 			break
 		}
 	}
-	frames := make([]any, 0, len(st.Frames))
-	// lastFunction is the function of the frame appended last, if any.
-	var lastFunction string
-	appended := false
+	out := make([]frameLookup, len(st.Frames))
 	for i, f := range st.Frames {
 		mode := def
 		if f.Adjust != nil {
@@ -698,7 +707,66 @@ func (e *engine) symbolicateThread(st *rawStacktrace) map[string]any {
 				mode = adjustNo
 			}
 		}
-		res, status := e.symbolicateFrame(st, f, i, mode)
+		out[i] = e.locateFrame(st, f, i, mode)
+	}
+	return out
+}
+
+// Parallel lookups: at most lookupWorkers goroutines, each with at least
+// minWorkerLookups addresses (fewer are not worth starting one for).
+const (
+	lookupWorkers    = 4
+	minWorkerLookups = 1024
+)
+
+// lookupAll looks up every located frame.
+func (e *engine) lookupAll(lookups [][]frameLookup) {
+	var todo []*frameLookup
+	for _, ls := range lookups {
+		for i := range ls {
+			if ls[i].status == "" {
+				todo = append(todo, &ls[i])
+			}
+		}
+	}
+	run := func(ls []*frameLookup) {
+		for _, l := range ls {
+			file := l.m.file
+			l.frames, l.ok = file.lookup(l.rel + file.load)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), lookupWorkers, len(todo)/minWorkerLookups)
+	if workers <= 1 {
+		run(todo)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(todo) + workers - 1) / workers
+	for start := 0; start < len(todo); start += per {
+		wg.Add(1)
+		go func(ls []*frameLookup) {
+			defer wg.Done()
+			run(ls)
+		}(todo[start:min(start+per, len(todo))])
+	}
+	wg.Wait()
+}
+
+func (e *engine) symbolicateThread(st *rawStacktrace, lookups []frameLookup) map[string]any {
+	out := map[string]any{}
+	for k, v := range st.fields {
+		out[k] = v
+	}
+	if len(st.Registers) > 0 {
+		out["registers"] = hexRegisters(st.Registers)
+	}
+	frames := make([]any, 0, len(st.Frames))
+	// lastFunction is the function of the frame appended last, if any.
+	var lastFunction string
+	appended := false
+	for i, f := range st.Frames {
+		res, status := e.symbolicateFrame(f, i, &lookups[i])
+		lookups[i].frames = nil // the symbolicated frames keep what they need
 		if status == frameSymbolicated {
 			for i := range res {
 				frames = append(frames, &res[i])
@@ -772,16 +840,18 @@ func (e *engine) unsymbolicatedFrame(f *rawFrame, index int, status string) *fra
 	return out
 }
 
-func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) ([]symFrame, string) {
+// locateFrame finds a frame's module and the address to look up in it,
+// or the frame's status when it is not looked up.
+func (e *engine) locateFrame(st *rawStacktrace, f *rawFrame, index int, mode adjustment) frameLookup {
 	m := e.moduleFor(f.Addr, f.Mode)
 	if m == nil {
-		return nil, frameUnknownImage
+		return frameLookup{status: frameUnknownImage}
 	}
 	if m.file == nil {
 		if m.status == statusMalformed {
-			return nil, frameMalformed
+			return frameLookup{status: frameMalformed}
 		}
-		return nil, frameMissing
+		return frameLookup{status: frameMissing}
 	}
 	image := m.raw.ImageAddr
 	var rel uint64
@@ -791,13 +861,13 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 	case image != 0 && f.Addr >= image:
 		rel = f.Addr - image
 	default:
-		return nil, frameMissingSymbol
+		return frameLookup{status: frameMissingSymbol}
 	}
 	file := m.file
 	if image != 0 {
 		abs := image + rel
 		if abs < image {
-			return nil, frameMissingSymbol
+			return frameLookup{status: frameMissingSymbol}
 		}
 		var ip *uint64
 		if index == 0 {
@@ -809,14 +879,24 @@ func (e *engine) symbolicateFrame(st *rawStacktrace, f *rawFrame, index int, mod
 		}
 		caller := lookupAddress(file.arch, abs, shouldAdjust(mode, index, e.req.Signal, ip, abs))
 		if caller < image {
-			return nil, frameMissingSymbol
+			return frameLookup{status: frameMissingSymbol}
 		}
 		rel = caller - image
 	}
-	frames, ok := file.lookup(rel + file.load)
-	if !ok || len(frames) == 0 {
+	return frameLookup{m: m, rel: rel}
+}
+
+// symbolicateFrame makes the symbolicated frames of a looked-up frame
+// (its inline chain, innermost first), or says why there are none.
+func (e *engine) symbolicateFrame(f *rawFrame, index int, l *frameLookup) ([]symFrame, string) {
+	if l.status != "" {
+		return nil, l.status
+	}
+	m, rel, file, frames := l.m, l.rel, l.m.file, l.frames
+	if !l.ok || len(frames) == 0 {
 		return nil, frameMissingSymbol
 	}
+	image := m.raw.ImageAddr
 	// Addresses are answered in the request's address space: the image's,
 	// or the module's own for modules without an image address.
 	exposed := image
