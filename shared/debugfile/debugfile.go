@@ -297,18 +297,26 @@ type Object struct {
 // hex digits; a PE image's and a PDB's debug id in lowercase Breakpad form
 // (UUID and age, BreakpadID), since a PE code id means nothing without the
 // file name; a wasm module's code_id, else its debug id's UUID; a source
-// bundle's code_id, else its debug id's UUID. The kind is "executable"
+// bundle's code_id, else its debug id's UUID, but the Breakpad id when its
+// debug id has an age (the bundle of a PE/PDB). The kind is "executable"
 // for code, "debuginfo" for debug information (a file that is both is
 // stored under both names), "sourcebundle"; a PE image is always an
 // executable (Symbolicator looks for one only as such, whatever DWARF it
 // carries) and a PDB always debug information.
 func Objects(projectID string, id Identity) ([]Object, error) {
 	key := strings.ToLower(id.CodeID)
+	breakpadKey := false
 	switch id.Format {
 	case "macho":
 		key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
 	case "sourcebundle":
-		if key == "" {
+		if m := debugIDPattern.FindStringSubmatch(strings.ToLower(id.DebugID)); m != nil && m[2] != "" {
+			// A debug id with an age is a PDB's: the bundle of a
+			// Windows object, which Symbolicator looks for under the
+			// PE's key, the Breakpad id.
+			b, _ := BreakpadID(id.DebugID)
+			key, breakpadKey = strings.ToLower(b), true
+		} else if key == "" {
 			key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
 		}
 	case "pe", "pdb":
@@ -319,7 +327,7 @@ func Objects(projectID string, id Identity) ([]Object, error) {
 		if err != nil {
 			return nil, reject("%s %v", id.Format, err)
 		}
-		key = strings.ToLower(b)
+		key, breakpadKey = strings.ToLower(b), true
 	case "wasm":
 		if key == "" {
 			key = strings.ReplaceAll(strings.ToLower(id.DebugID), "-", "")
@@ -332,10 +340,10 @@ func Objects(projectID string, id Identity) ([]Object, error) {
 		return nil, reject("%s file has no build id: the unified layout names ELF files by build id (link with -Wl,--build-id)", id.Format)
 	}
 	// A client's identity (presigned uploads) is checked by CheckIdentity
-	// first; this one is refused with a reason too. BreakpadID made the
-	// PE and PDB keys, whose length is odd when the age has an odd number
-	// of digits.
-	if _, err := hex.DecodeString(key); err != nil && id.Format != "pe" && id.Format != "pdb" {
+	// first; this one is refused with a reason too. A Breakpad id (made
+	// and checked by BreakpadID) has an odd length when the age has an
+	// odd number of digits.
+	if _, err := hex.DecodeString(key); err != nil && !breakpadKey {
 		return nil, reject("identifier %q is not hex bytes (two hex digits each)", key)
 	}
 	var kinds []string

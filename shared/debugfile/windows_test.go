@@ -480,3 +480,19 @@ func TestCheckIdentityFormats(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowsSourceBundle: the source bundle of a PE/PDB (its manifest's
+// debug id has an age) is stored under the Breakpad id, where
+// Symbolicator's unified layout looks for a pe module's bundle, not under
+// the PE code id.
+func TestWindowsSourceBundle(t *testing.T) {
+	bundle := zipOf(t, map[string]string{"manifest.json": `{"debug_id":"859cd5a7-6121-f14b-4c4c-44205044422e-1","code_id":"281384574000","arch":"x86_64"}`})
+	id, err := debugfile.Identify(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := debugfile.Objects("42", id)
+	if err != nil || len(objs) != 1 || objs[0].Key != "42/85/9cd5a76121f14b4c4c44205044422e1/sourcebundle" {
+		t.Errorf("objects %+v %v", objs, err)
+	}
+}
