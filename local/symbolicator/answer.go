@@ -327,21 +327,60 @@ func (w *answerWriter) value(v any) error {
 // answer is written: a request of 30,000 addresses has a hundred thousand
 // of them, and a list of boxed fields each made most of the garbage.
 type symFrame struct {
-	src              *rawFrame
-	index            int
+	src *rawFrame
+	// mod is what the frames of one module share (package, address
+	// mode); path the cleaned source path, nil when unknown. Shared, so
+	// that a frame is 112 bytes: a large answer is a hundred thousand
+	// frames, fresh memory paid for in page faults and GC.
+	mod              *frameModule
+	path             *cleanedPath
 	addr             uint64
-	addrMode         string // set for modules without an image address
-	pkg              string
-	symbol, function string
-	absPath, name    string // cleaned path and file name; "" when unknown
-	line             int
-	lang             string
 	symAddr          uint64
-	hasSymAddr       bool
-
+	symbol, function string
+	lang             string
 	// context is the source around the line, nil without: few frames
 	// have it, and every frame would carry its room.
-	context *frameContext
+	context    *frameContext
+	line       int
+	index      int32
+	hasSymAddr bool
+}
+
+// frameModule is what the symbolicated frames of one module share: its
+// code file (the frames' package) and, for a module without an image
+// address, the address mode their addresses are in.
+type frameModule struct {
+	pkg, addrMode string
+}
+
+func (f *symFrame) pkg() string {
+	if f.mod == nil {
+		return ""
+	}
+	return f.mod.pkg
+}
+
+func (f *symFrame) addrMode() string {
+	if f.mod == nil {
+		return ""
+	}
+	return f.mod.addrMode
+}
+
+// absPath and name are the cleaned source path and its file name, "" when
+// unknown.
+func (f *symFrame) absPath() string {
+	if f.path == nil {
+		return ""
+	}
+	return f.path.path
+}
+
+func (f *symFrame) name() string {
+	if f.path == nil {
+		return ""
+	}
+	return f.path.name
 }
 
 // frameContext is a frame's source context: the line and those around it.
@@ -377,15 +416,15 @@ func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 		// abs_path and filename when the debug file has no path.
 		switch {
 		case k == "platform", k == "function_id", !knownFrameFields[k],
-			f.absPath == "" && (k == "abs_path" || k == "filename"):
+			f.absPath() == "" && (k == "abs_path" || k == "filename"):
 			extra = append(extra, frameField{key: k, kind: fieldAny, v: v})
 		}
 	}
 	add(frameField{key: "status", s: frameSymbolicated})
 	add(frameField{key: "original_index", kind: fieldInt, n: uint64(f.index)})
 	add(frameField{key: "instruction_addr", kind: fieldHex, n: f.addr})
-	if f.addrMode != "" {
-		add(frameField{key: "addr_mode", s: f.addrMode})
+	if f.addrMode() != "" {
+		add(frameField{key: "addr_mode", s: f.addrMode()})
 	}
 	if f.src.Adjust != nil {
 		add(frameField{key: "adjust_instruction_addr", kind: fieldAny, v: *f.src.Adjust})
@@ -393,15 +432,15 @@ func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 	if f.src.Trust != "none" {
 		add(frameField{key: "trust", s: f.src.Trust})
 	}
-	if f.pkg != "" {
-		add(frameField{key: "package", s: f.pkg})
+	if f.pkg() != "" {
+		add(frameField{key: "package", s: f.pkg()})
 	}
 	add(frameField{key: "symbol", s: f.symbol})
 	add(frameField{key: "function", s: f.function})
-	if f.absPath != "" {
-		add(frameField{key: "abs_path", s: f.absPath})
-		if f.name != "" {
-			add(frameField{key: "filename", s: f.name})
+	if f.absPath() != "" {
+		add(frameField{key: "abs_path", s: f.absPath()})
+		if f.name() != "" {
+			add(frameField{key: "filename", s: f.name()})
 		}
 	}
 	add(frameField{key: "lineno", kind: fieldInt, n: uint64(f.line)})

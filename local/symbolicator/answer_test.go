@@ -67,14 +67,19 @@ func TestAnswerEncoding(t *testing.T) {
 // pieces or not.
 func TestWriteAnswerConcurrently(t *testing.T) {
 	raw := &rawFrame{Trust: "cfi", fields: jsonObject{"thread_hint": json.RawMessage(`"x"`)}}
+	plain := &rawFrame{Trust: "none"}
 	var frames []any
 	for i := range 5000 {
 		fr := newFrame(4)
 		fr.setString("status", "missing")
 		fr.setInt("original_index", i)
 		fr.setHex("instruction_addr", uint64(0x1000+i))
-		frames = append(frames, fr, &symFrame{src: raw, index: i, addr: uint64(0x2000 + i), symbol: "_Z1fv", function: "f()",
-			absPath: "/src/a.cc", name: "a.cc", line: i, lang: "cpp", symAddr: 0x2000, hasSymAddr: true})
+		path := &cleanedPath{path: "/src/a.cc", name: "a.cc"}
+		frames = append(frames, fr, &symFrame{src: raw, index: int32(i), addr: uint64(0x2000 + i), symbol: "_Z1fv", function: "f()",
+			path: path, line: i, lang: "cpp", symAddr: 0x2000, hasSymAddr: true},
+			// Without fields of its own: written by appendPlain.
+			&symFrame{src: plain, index: int32(i), addr: uint64(0x3000 + i), symbol: "_ZN2ns4longEv", function: "ns::long()",
+				path: path, line: i, mod: &frameModule{pkg: "/usr/lib/libfoo.so"}})
 	}
 	answer := map[string]any{"status": "completed", "stacktraces": []any{map[string]any{"frames": frames}}}
 	want := marshalResponse(answer)

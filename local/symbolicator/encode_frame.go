@@ -23,13 +23,21 @@ func (f *symFrame) appendPlain(dst []byte, known *plainStrings) []byte {
 	// Every member is written with a leading comma; the first one's
 	// becomes the object's brace.
 	start := len(dst)
-	if f.absPath != "" {
-		dst = append(dst, `,"abs_path":`...)
-		dst = str(dst, f.absPath)
+	var path, name string
+	if f.path != nil {
+		path, name = f.path.path, f.path.name
 	}
-	if f.addrMode != "" {
+	var pkg, mode string
+	if f.mod != nil {
+		pkg, mode = f.mod.pkg, f.mod.addrMode
+	}
+	if path != "" {
+		dst = append(dst, `,"abs_path":`...)
+		dst = str(dst, path)
+	}
+	if mode != "" {
 		dst = append(dst, `,"addr_mode":`...)
-		dst = str(dst, f.addrMode)
+		dst = str(dst, mode)
 	}
 	if f.src.Adjust != nil {
 		dst = append(dst, `,"adjust_instruction_addr":`...)
@@ -39,9 +47,9 @@ func (f *symFrame) appendPlain(dst []byte, known *plainStrings) []byte {
 		dst = append(dst, `,"context_line":`...)
 		dst = str(dst, f.context.line)
 	}
-	if f.absPath != "" && f.name != "" {
+	if path != "" && name != "" {
 		dst = append(dst, `,"filename":`...)
-		dst = str(dst, f.name)
+		dst = str(dst, name)
 	}
 	dst = append(dst, `,"function":`...)
 	dst = str(dst, f.function)
@@ -56,9 +64,9 @@ func (f *symFrame) appendPlain(dst []byte, known *plainStrings) []byte {
 	dst = strconv.AppendInt(dst, int64(uint64(f.line)), 10)
 	dst = append(dst, `,"original_index":`...)
 	dst = strconv.AppendInt(dst, int64(uint64(f.index)), 10)
-	if f.pkg != "" {
+	if pkg != "" {
 		dst = append(dst, `,"package":`...)
-		dst = str(dst, f.pkg)
+		dst = str(dst, pkg)
 	}
 	if c := f.context; c != nil {
 		dst = append(dst, `,"post_context":`...)

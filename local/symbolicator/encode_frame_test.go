@@ -31,14 +31,17 @@ func TestAppendPlainMatchesGeneral(t *testing.T) {
 			src.Adjust = &no
 		}
 		f := &symFrame{
-			src: src, index: rng.IntN(100), addr: rng.Uint64() >> rng.IntN(64), pkg: s(),
+			src: src, index: int32(rng.IntN(100)), addr: rng.Uint64() >> rng.IntN(64),
 			symbol: s(), function: s(), line: rng.IntN(1 << 20), lang: s(),
 		}
-		if rng.IntN(2) == 0 {
-			f.addrMode = "rel:" + string(rune('0'+rng.IntN(10)))
+		if rng.IntN(4) > 0 {
+			f.mod = &frameModule{pkg: s()}
+			if rng.IntN(2) == 0 {
+				f.mod.addrMode = "rel:" + string(rune('0'+rng.IntN(10)))
+			}
 		}
 		if rng.IntN(3) > 0 {
-			f.absPath, f.name = s(), s()
+			f.path = &cleanedPath{path: s(), name: s()}
 		}
 		if rng.IntN(2) == 0 {
 			f.symAddr, f.hasSymAddr = rng.Uint64()>>rng.IntN(64), true

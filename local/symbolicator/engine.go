@@ -76,6 +76,9 @@ type moduleEntry struct {
 	// asked for it.
 	unwindFile   *loadedFile
 	unwindStatus string
+	// answer is what the module's symbolicated frames share, made with
+	// the first.
+	answer *frameModule
 }
 
 // engine symbolicates one request. It holds no state across requests; the
@@ -92,7 +95,7 @@ type engine struct {
 	sorted        []*moduleEntry // by image_addr
 	// paths remembers cleaned source paths and their file names: a
 	// request's frames share few.
-	paths map[string]cleanedPath
+	paths map[string]*cleanedPath
 	// slab hands out symbolicated frames a block at a time: a request of
 	// 30,000 addresses has a hundred thousand of them.
 	slab []symFrame
@@ -104,17 +107,17 @@ type engine struct {
 type cleanedPath struct{ path, name string }
 
 // cleanPath is cleanPath remembered for the request, with the path's file
-// name ("" for either when the path is empty).
-func (e *engine) cleanPath(p string) cleanedPath {
+// name; nil when the cleaned path is empty.
+func (e *engine) cleanPath(p string) *cleanedPath {
 	if c, ok := e.paths[p]; ok {
 		return c
 	}
-	c := cleanedPath{path: cleanPath(p)}
-	if c.path != "" {
-		c.name = splitName(c.path)
+	var c *cleanedPath
+	if clean := cleanPath(p); clean != "" {
+		c = &cleanedPath{path: clean, name: splitName(clean)}
 	}
 	if e.paths == nil {
-		e.paths = map[string]cleanedPath{}
+		e.paths = map[string]*cleanedPath{}
 	}
 	e.paths[p] = c
 	return c
@@ -900,14 +903,16 @@ func (e *engine) symbolicateFrame(f *rawFrame, index int, l *frameLookup) ([]sym
 	// Addresses are answered in the request's address space: the image's,
 	// or the module's own for modules without an image address.
 	exposed := image
-	var exposedMode string
-	if image == 0 {
-		exposedMode = addrMode{Rel: true, Index: m.index}.String()
+	if m.answer == nil {
+		m.answer = &frameModule{pkg: m.raw.CodeFile}
+		if image == 0 {
+			m.answer.addrMode = addrMode{Rel: true, Index: m.index}.String()
+		}
 	}
 	out := e.symFrames(len(frames))
 	for i, fr := range frames {
 		o := &out[i]
-		o.src, o.index, o.addr, o.pkg, o.addrMode = f, index, exposed+rel, m.raw.CodeFile, exposedMode
+		o.src, o.index, o.addr, o.mod = f, int32(index), exposed+rel, m.answer
 		o.symbol, o.function = fr.Symbol, fr.Function
 		if o.symbol == "" {
 			o.symbol = fr.Function
@@ -916,13 +921,11 @@ func (e *engine) symbolicateFrame(f *rawFrame, index int, l *frameLookup) ([]sym
 			o.function = fr.Symbol
 		}
 		if fr.AbsPath != "" {
-			if c := e.cleanPath(fr.AbsPath); c.path != "" {
-				o.absPath, o.name = c.path, c.name
-			}
+			o.path = e.cleanPath(fr.AbsPath)
 		}
 		o.line = max(fr.Line, 0)
-		if e.req.Options.ApplySourceContext && o.absPath != "" && o.line > 0 && !e.applySourceContext(o, o.absPath, o.line, m.bundles) && e.hasDebuginfod() {
-			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, path: o.absPath, line: o.line, module: m})
+		if abs := o.absPath(); e.req.Options.ApplySourceContext && abs != "" && o.line > 0 && !e.applySourceContext(o, abs, o.line, m.bundles) && e.hasDebuginfod() {
+			e.pendingContext = append(e.pendingContext, pendingContext{frame: o, path: abs, line: o.line, module: m})
 		}
 		if fr.Lang != "" && fr.Lang != "unknown" {
 			o.lang = fr.Lang
