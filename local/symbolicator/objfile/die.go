@@ -1,6 +1,7 @@
 package objfile
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"encoding/binary"
 	"errors"
@@ -314,9 +315,9 @@ type attrVal struct {
 	// reference or string (dwz).
 	addr, alt bool
 	form      uint32
-	u         uint64
+	u         uint64 // also a string's offset in its section (sec)
 	i         int64
-	s         string
+	sec       uint8
 }
 
 // dieReader reads the DIEs of one unit.
@@ -500,23 +501,24 @@ func (r *dieReader) value(aa *abbrevAttr) attrVal {
 	case fRefUdata:
 		v.kind, v.u = vRef, uint64(uint32(r.uleb()+uint64(u.base)))
 	case fString:
-		v.kind, v.s = vString, r.cstr()
+		off := r.off
+		r.skipForm(fString)
+		v.kind, v.u, v.sec = vString, uint64(off), strInfo
 	case fStrp, fLineStrp:
 		off := r.uint(u.offsize())
-		sec := r.s.str
+		sec, which := r.s.str, uint8(strStr)
 		if form == fLineStrp {
 			if len(r.s.lineStr) == 0 {
 				r.fail(errors.New("DW_FORM_line_strp with no .debug_line_str section"))
 				return attrVal{}
 			}
-			sec = r.s.lineStr
+			sec, which = r.s.lineStr, strLineStr
 		}
-		s, err := sectionString(sec, off)
-		if err != nil {
+		if err := checkString(sec, off); err != nil {
 			r.fail(err)
 			return attrVal{}
 		}
-		v.kind, v.s = vString, s
+		v.kind, v.u, v.sec = vString, off, which
 	case fStrx, fStrx1, fStrx2, fStrx3, fStrx4:
 		var idx uint64
 		switch form {
@@ -551,12 +553,11 @@ func (r *dieReader) value(aa *abbrevAttr) attrVal {
 		} else {
 			so = uint64(r.s.bo.Uint32(r.s.strOffsets[o:]))
 		}
-		s, err := sectionString(r.s.str, so)
-		if err != nil {
+		if err := checkString(r.s.str, so); err != nil {
 			r.fail(err)
 			return attrVal{}
 		}
-		v.kind, v.s = vString, s
+		v.kind, v.u, v.sec = vString, so, strStr
 	case fStrpSup:
 		r.skip(u.offsize())
 		v.kind = vOther
@@ -603,19 +604,20 @@ func (r *buf) u24() uint64 {
 	return uint64(b[2])<<16 | uint64(b[1])<<8 | uint64(b[0])
 }
 
-// sectionString reads the NUL-terminated string at off, as debug/dwarf
-// does for DW_FORM_strp and its kin.
-func sectionString(sec []byte, off uint64) (string, error) {
+// checkString checks that a NUL-terminated string starts at off, as
+// debug/dwarf reads DW_FORM_strp and its kin (and within the 4 GiB a
+// dieStr addresses).
+func checkString(sec []byte, off uint64) error {
 	if off > uint64(len(sec)) {
-		return "", fmt.Errorf("string offset %#x outside its section (%d bytes)", off, len(sec))
+		return fmt.Errorf("string offset %#x outside its section (%d bytes)", off, len(sec))
 	}
-	s := sec[off:]
-	for i, c := range s {
-		if c == 0 {
-			return string(s[:i]), nil
-		}
+	if off > 1<<32-1 {
+		return fmt.Errorf("string offset %#x beyond 4 GiB", off)
 	}
-	return "", fmt.Errorf("string at %#x is not terminated", off)
+	if bytes.IndexByte(sec[off:], 0) < 0 {
+		return fmt.Errorf("string at %#x is not terminated", off)
+	}
+	return nil
 }
 
 // debugAddr is the address at index idx of the unit's .debug_addr table.

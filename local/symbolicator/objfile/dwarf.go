@@ -62,7 +62,7 @@ type node struct {
 // dieName holds the naming attributes of a subprogram or inlined
 // subroutine DIE.
 type dieName struct {
-	name, linkage string
+	name, linkage dieStr
 	origin, spec  dwarf.Offset
 	// originAlt and specAlt say the reference points into the
 	// supplementary file (DW_FORM_GNU_ref_alt from dwz).
@@ -74,6 +74,78 @@ type dieName struct {
 type supplement struct {
 	str   []byte
 	names map[dwarf.Offset]dieName
+	// literals are the strings its names refer to (strLiteral).
+	literals []string
+}
+
+// dieStr is where a name's string is: its section and offset, checked
+// to hold a terminated string when the DIE was read. Names are kept this
+// way and made strings only for the names the index keeps: most
+// subprogram DIEs of a C++ file (declarations in classes) never name a
+// function with code.
+type dieStr struct {
+	off uint32
+	sec uint8 // strNone, ...
+}
+
+// Where a dieStr is.
+const (
+	strNone    = iota
+	strInfo    // DW_FORM_string, in .debug_info
+	strStr     // .debug_str
+	strLineStr // .debug_line_str
+	strAltStr  // the supplementary file's .debug_str
+	strLiteral // the supplementary file's literals
+)
+
+// text returns the string ds refers to.
+func (b *indexBuilder) text(ds dieStr) string {
+	var sec []byte
+	switch ds.sec {
+	case strInfo:
+		sec = b.secs.info
+	case strStr:
+		sec = b.secs.str
+	case strLineStr:
+		sec = b.secs.lineStr
+	case strAltStr:
+		if b.alt != nil {
+			sec = b.alt.str
+		}
+	case strLiteral:
+		if b.alt != nil && int(ds.off) < len(b.alt.literals) {
+			return b.alt.literals[ds.off]
+		}
+		return ""
+	default:
+		return ""
+	}
+	s, _ := strAt(sec, uint64(ds.off))
+	return s
+}
+
+// empty reports whether ds is no string or the empty one.
+func (b *indexBuilder) empty(ds dieStr) bool {
+	switch ds.sec {
+	case strNone:
+		return true
+	case strLiteral:
+		return b.text(ds) == ""
+	}
+	var sec []byte
+	switch ds.sec {
+	case strInfo:
+		sec = b.secs.info
+	case strStr:
+		sec = b.secs.str
+	case strLineStr:
+		sec = b.secs.lineStr
+	case strAltStr:
+		if b.alt != nil {
+			sec = b.alt.str
+		}
+	}
+	return int(ds.off) >= len(sec) || sec[ds.off] == 0
 }
 
 type interval struct {
@@ -104,7 +176,8 @@ type indexBuilder struct {
 	sibling    int
 	hasSibling bool
 
-	alt *supplement // nil without a supplementary file
+	alt  *supplement // nil without a supplementary file
+	secs *dieSections
 
 	// zeroIsDiscarded drops code at address 0: in linked ELF files that is
 	// where the linker leaves functions of discarded sections. Mach-O
@@ -178,6 +251,13 @@ func readSupplement(secs map[string][]byte) (*supplement, error) {
 		return nil, err
 	}
 	sup := &supplement{str: secs["str"], names: map[dwarf.Offset]dieName{}}
+	lit := func(s string) dieStr {
+		if s == "" {
+			return dieStr{}
+		}
+		sup.literals = append(sup.literals, s)
+		return dieStr{off: uint32(len(sup.literals) - 1), sec: strLiteral}
+	}
 	r := d.Reader()
 	for {
 		e, err := r.Next()
@@ -189,7 +269,8 @@ func readSupplement(secs map[string][]byte) (*supplement, error) {
 		}
 		switch e.Tag {
 		case dwarf.TagSubprogram:
-			dn := dieNameOf(e, nil)
+			rn := dieNameOf(e, nil)
+			dn := dieName{name: lit(rn.name), linkage: lit(rn.linkage), origin: rn.origin, spec: rn.spec}
 			dn.originAlt, dn.specAlt = dn.origin != 0, dn.spec != 0
 			sup.names[e.Offset] = dn
 			if e.Children {
@@ -263,6 +344,7 @@ func (b *indexBuilder) prepareUnit(s *dieSections, u *dieUnit, e *dwarf.Entry) e
 // unit), the rest with the DIE reader.
 func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 	s := newDIESections(secs, bo)
+	b.secs = s
 	units, err := readUnits(s)
 	if err != nil {
 		return err
@@ -472,7 +554,7 @@ func (b *indexBuilder) functionAttrs(r *dieReader, a *abbrevEntry) functionAttrs
 		case atName:
 			fa.name.name = b.str(r.value(aa))
 		case atLinkageName, atMIPSLinkage:
-			if s := b.str(r.value(aa)); s != "" {
+			if s := b.str(r.value(aa)); !b.empty(s) {
 				fa.name.linkage = s
 			}
 		case atAbstractOrigin:
@@ -501,15 +583,16 @@ func (b *indexBuilder) functionAttrs(r *dieReader, a *abbrevEntry) functionAttrs
 }
 
 // str is a name attribute's string as dieNameOf reads it.
-func (b *indexBuilder) str(v attrVal) string {
+func (b *indexBuilder) str(v attrVal) dieStr {
 	switch {
 	case v.kind == vString:
-		return v.s
-	case v.kind == vInt && v.form == fGNUStrpAlt && b.alt != nil && v.i >= 0:
-		s, _ := strAt(b.alt.str, uint64(v.i))
-		return s
+		return dieStr{off: uint32(v.u), sec: v.sec}
+	case v.kind == vInt && v.form == fGNUStrpAlt && b.alt != nil && v.i >= 0 && v.i < 1<<32:
+		if _, err := strAt(b.alt.str, uint64(v.i)); err == nil {
+			return dieStr{off: uint32(v.i), sec: strAltStr}
+		}
 	}
-	return ""
+	return dieStr{}
 }
 
 // ref is a reference attribute as dieNameOf reads it: an offset in this
@@ -528,10 +611,17 @@ func isTombstone(a uint64) bool {
 	return a >= 0xfffffffe && (a <= 0xffffffff || a >= 0xfffffffffffffffe)
 }
 
+// rawName is the naming attributes of a DIE as debug/dwarf reads them.
+type rawName struct {
+	name, linkage      string
+	origin, spec       dwarf.Offset
+	originAlt, specAlt bool
+}
+
 // dieNameOf reads the naming attributes of a DIE. Strings and references
 // into a dwz supplementary file are resolved with alt when there is one.
-func dieNameOf(e *dwarf.Entry, alt *supplement) dieName {
-	var dn dieName
+func dieNameOf(e *dwarf.Entry, alt *supplement) rawName {
+	var dn rawName
 	str := func(f dwarf.Field) string {
 		switch v := f.Val.(type) {
 		case string:
@@ -712,16 +802,22 @@ func (b *indexBuilder) resolveNames() {
 	if !slices.IsSortedFunc(b.subprograms, func(x, y offsetName) int { return cmp.Compare(x.off, y.off) }) {
 		slices.SortFunc(b.subprograms, func(x, y offsetName) int { return cmp.Compare(x.off, y.off) })
 	}
+	// Names are made strings once per place, and kept once per content.
+	byPlace := map[dieStr]int32{}
 	for i, dn := range b.nodeDIE {
-		sym := b.find(dn, func(d dieName) string { return d.linkage }, 0)
-		if sym == "" {
-			sym = b.find(dn, func(d dieName) string { return d.name }, 0)
+		ds := b.find(dn, true, 0)
+		if b.empty(ds) {
+			ds = b.find(dn, false, 0)
 		}
-		id, ok := b.nameIDs[sym]
+		id, ok := byPlace[ds]
 		if !ok {
-			id = int32(len(b.idx.names))
-			b.idx.names = append(b.idx.names, sym)
-			b.nameIDs[sym] = id
+			sym := b.text(ds)
+			if id, ok = b.nameIDs[sym]; !ok {
+				id = int32(len(b.idx.names))
+				b.idx.names = append(b.idx.names, sym)
+				b.nameIDs[sym] = id
+			}
+			byPlace[ds] = id
 		}
 		b.idx.nodes[i].name = id
 	}
@@ -743,8 +839,12 @@ func (ix *dwarfIndex) function(i int32) string {
 	return fn
 }
 
-func (b *indexBuilder) find(dn dieName, attr func(dieName) string, depth int) string {
-	if s := attr(dn); s != "" || depth > 16 {
+func (b *indexBuilder) find(dn dieName, linkage bool, depth int) dieStr {
+	s := dn.name
+	if linkage {
+		s = dn.linkage
+	}
+	if !b.empty(s) || depth > 16 {
 		return s
 	}
 	for _, r := range []struct {
@@ -765,12 +865,12 @@ func (b *indexBuilder) find(dn dieName, attr func(dieName) string, depth int) st
 			next, ok = b.subprograms[i].dn, true
 		}
 		if ok {
-			if s := b.find(next, attr, depth+1); s != "" {
+			if s := b.find(next, linkage, depth+1); !b.empty(s) {
 				return s
 			}
 		}
 	}
-	return ""
+	return dieStr{}
 }
 
 // buildSegments paints each root function's address ranges with the

@@ -60,7 +60,7 @@ func TestDIEReader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := &indexBuilder{d: d, abbrevs: map[abbrevKey]*abbrevTable{}}
+			b := &indexBuilder{d: d, abbrevs: map[abbrevKey]*abbrevTable{}, secs: s}
 			r := d.Reader()
 			var u *dieUnit
 			checked, ranged := 0, 0
@@ -98,8 +98,10 @@ func TestDIEReader(t *testing.T) {
 				if dr.err != nil {
 					t.Fatalf("DIE at %#x: %v", e.Offset, dr.err)
 				}
-				if want := dieNameOf(e, nil); fa.name != want {
-					t.Fatalf("DIE at %#x: names %+v, want %+v", e.Offset, fa.name, want)
+				gotName := rawName{name: b.text(fa.name.name), linkage: b.text(fa.name.linkage), origin: fa.name.origin, spec: fa.name.spec,
+					originAlt: fa.name.originAlt, specAlt: fa.name.specAlt}
+				if want := dieNameOf(e, nil); gotName != want {
+					t.Fatalf("DIE at %#x: names %+v, want %+v", e.Offset, gotName, want)
 				}
 				wantSib, hasSib := e.Val(dwarf.AttrSibling).(dwarf.Offset)
 				if b.hasSibling != hasSib || hasSib && b.sibling != int(wantSib) {
