@@ -340,10 +340,28 @@ type answer struct {
 // answerBuf receives the answers; the section runs one request at a time.
 var answerBuf bytes.Buffer
 
+// answerReserve is what answerBuf holds, touched, before the first
+// request: more than the section's largest answer (98 MB). Grown on
+// demand, the buffer was grown and faulted in by the first request to
+// need it, which is always a cold one: the service then waited on its
+// socket while this client took page faults, and the cold column was
+// charged up to a second that the warm one never was.
+const answerReserve = 192 << 20
+
+func reserveAnswerBuf() {
+	if answerBuf.Cap() >= answerReserve {
+		return
+	}
+	answerBuf.Reset()
+	answerBuf.Grow(answerReserve)
+	clear(answerBuf.AvailableBuffer()[:answerReserve])
+}
+
 // post sends one request (path "/symbolicate" or "/minidump") and reads
 // the whole answer, with the child's CPU time and peak resident memory
 // during it (the peak is reset first).
 func (p *serviceProc) post(ctx context.Context, path string, body []byte, contentType string) (answer, error) {
+	reserveAnswerBuf()
 	pid := p.cmd.Process.Pid
 	resetPeakRSS(pid)
 	cpu0 := processCPU(pid)
