@@ -301,7 +301,7 @@ func (w *answerWriter) value(v any) error {
 			if i > 0 {
 				w.buf = append(w.buf, ',')
 			}
-			if f, ok := e.(*symFrame); ok && len(f.src.fields) == 0 {
+			if f, ok := e.(*symFrame); ok && len(f.fields()) == 0 {
 				if w.known == nil {
 					w.known = new(plainStrings)
 				}
@@ -327,6 +327,10 @@ func (w *answerWriter) value(v any) error {
 // answer is written: a request of 30,000 addresses has a hundred thousand
 // of them, and a list of boxed fields each made most of the garbage.
 type symFrame struct {
+	// src is the request's frame when the answer must keep it: it has
+	// fields to pass through, or a trust not in trustNames. Otherwise nil,
+	// and trust and adjust hold what the frame needs of it, so that the
+	// request's frames are not kept as long as its answer.
 	src *rawFrame
 	// mod is what the frames of one module share (package, address
 	// mode); path the cleaned source path, nil when unknown. Shared, so
@@ -344,6 +348,76 @@ type symFrame struct {
 	line       int
 	index      int32
 	hasSymAddr bool
+	trust      uint8 // index in trustNames
+	adjust     uint8 // adjust_instruction_addr: 0 absent, 1 false, 2 true
+}
+
+// trustNames are the frame trusts a symbolicated frame keeps as a number.
+var trustNames = [...]string{"none", "scan", "cfiscan", "fp", "cfi", "prewalked", "context"}
+
+// setSource sets the frame's request frame.
+func (f *symFrame) setSource(r *rawFrame) {
+	f.src = nil
+	if len(r.fields) > 0 {
+		f.src = r
+		return
+	}
+	switch r.Trust {
+	case "none":
+		f.trust = 0
+	case "scan":
+		f.trust = 1
+	case "cfiscan":
+		f.trust = 2
+	case "fp":
+		f.trust = 3
+	case "cfi":
+		f.trust = 4
+	case "prewalked":
+		f.trust = 5
+	case "context":
+		f.trust = 6
+	default:
+		f.src = r
+		return
+	}
+	f.adjust = 0
+	if r.Adjust != nil {
+		f.adjust = 1
+		if *r.Adjust {
+			f.adjust = 2
+		}
+	}
+}
+
+// fields are the request frame's fields to pass through.
+func (f *symFrame) fields() jsonObject {
+	if f.src == nil {
+		return nil
+	}
+	return f.src.fields
+}
+
+func (f *symFrame) trustName() string {
+	if f.src != nil {
+		return f.src.Trust
+	}
+	return trustNames[f.trust]
+}
+
+// adjustment returns the request frame's adjust_instruction_addr, nil
+// when absent.
+func (f *symFrame) adjustment() *bool {
+	if f.src != nil {
+		return f.src.Adjust
+	}
+	switch f.adjust {
+	case 1:
+		return &adjustFalse
+	case 2:
+		return &adjustTrue
+	}
+	return nil
 }
 
 // frameModule is what the symbolicated frames of one module share: its
@@ -394,7 +468,7 @@ type frameContext struct {
 const symFrameFields = 20
 
 func (f *symFrame) appendJSON(dst []byte) ([]byte, error) {
-	if len(f.src.fields) == 0 {
+	if len(f.fields()) == 0 {
 		return f.appendPlain(dst, nil), nil
 	}
 	return f.appendGeneral(dst)
@@ -411,7 +485,7 @@ func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 		}
 	}
 	var extra []frameField
-	for k, v := range f.src.fields {
+	for k, v := range f.fields() {
 		// Unknown fields pass through, and so do platform and function_id;
 		// abs_path and filename when the debug file has no path.
 		switch {
@@ -426,11 +500,11 @@ func (f *symFrame) appendGeneral(dst []byte) ([]byte, error) {
 	if f.addrMode() != "" {
 		add(frameField{key: "addr_mode", s: f.addrMode()})
 	}
-	if f.src.Adjust != nil {
-		add(frameField{key: "adjust_instruction_addr", kind: fieldAny, v: *f.src.Adjust})
+	if adj := f.adjustment(); adj != nil {
+		add(frameField{key: "adjust_instruction_addr", kind: fieldAny, v: *adj})
 	}
-	if f.src.Trust != "none" {
-		add(frameField{key: "trust", s: f.src.Trust})
+	if t := f.trustName(); t != "none" {
+		add(frameField{key: "trust", s: t})
 	}
 	if f.pkg() != "" {
 		add(frameField{key: "package", s: f.pkg()})

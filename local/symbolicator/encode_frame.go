@@ -39,9 +39,9 @@ func (f *symFrame) appendPlain(dst []byte, known *plainStrings) []byte {
 		dst = append(dst, `,"addr_mode":`...)
 		dst = str(dst, mode)
 	}
-	if f.src.Adjust != nil {
+	if adj := f.adjustment(); adj != nil {
 		dst = append(dst, `,"adjust_instruction_addr":`...)
-		dst = strconv.AppendBool(dst, *f.src.Adjust)
+		dst = strconv.AppendBool(dst, *adj)
 	}
 	if f.context != nil {
 		dst = append(dst, `,"context_line":`...)
@@ -82,9 +82,9 @@ func (f *symFrame) appendPlain(dst []byte, known *plainStrings) []byte {
 	}
 	dst = append(dst, `,"symbol":`...)
 	dst = str(dst, f.symbol)
-	if f.src.Trust != "none" {
+	if t := f.trustName(); t != "none" {
 		dst = append(dst, `,"trust":`...)
-		dst = str(dst, f.src.Trust)
+		dst = str(dst, t)
 	}
 	dst[start] = '{'
 	return append(dst, '}')

@@ -30,10 +30,14 @@ func TestAppendPlainMatchesGeneral(t *testing.T) {
 		case 2:
 			src.Adjust = &no
 		}
+		if rng.IntN(10) == 0 {
+			src.Trust = "unknown-trust" // kept through src
+		}
 		f := &symFrame{
-			src: src, index: int32(rng.IntN(100)), addr: rng.Uint64() >> rng.IntN(64),
+			index: int32(rng.IntN(100)), addr: rng.Uint64() >> rng.IntN(64),
 			symbol: s(), function: s(), line: rng.IntN(1 << 20), lang: s(),
 		}
+		f.setSource(src)
 		if rng.IntN(4) > 0 {
 			f.mod = &frameModule{pkg: s()}
 			if rng.IntN(2) == 0 {

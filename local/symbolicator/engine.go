@@ -724,7 +724,15 @@ const (
 
 // lookupAll looks up every located frame.
 func (e *engine) lookupAll(lookups [][]frameLookup) {
-	var todo []*frameLookup
+	n := 0
+	for _, ls := range lookups {
+		for i := range ls {
+			if ls[i].status == "" {
+				n++
+			}
+		}
+	}
+	todo := make([]*frameLookup, 0, n)
 	for _, ls := range lookups {
 		for i := range ls {
 			if ls[i].status == "" {
@@ -763,7 +771,13 @@ func (e *engine) symbolicateThread(st *rawStacktrace, lookups []frameLookup) map
 	if len(st.Registers) > 0 {
 		out["registers"] = hexRegisters(st.Registers)
 	}
-	frames := make([]any, 0, len(st.Frames))
+	// Room for every frame of the answer: one per frame not symbolicated,
+	// one per function of the inline chain of a symbolicated one.
+	n := 0
+	for i := range lookups {
+		n += max(len(lookups[i].frames), 1)
+	}
+	frames := make([]any, 0, n)
 	// lastFunction is the function of the frame appended last, if any.
 	var lastFunction string
 	appended := false
@@ -912,7 +926,8 @@ func (e *engine) symbolicateFrame(f *rawFrame, index int, l *frameLookup) ([]sym
 	out := e.symFrames(len(frames))
 	for i, fr := range frames {
 		o := &out[i]
-		o.src, o.index, o.addr, o.mod = f, int32(index), exposed+rel, m.answer
+		o.setSource(f)
+		o.index, o.addr, o.mod = int32(index), exposed+rel, m.answer
 		o.symbol, o.function = fr.Symbol, fr.Function
 		if o.symbol == "" {
 			o.symbol = fr.Function

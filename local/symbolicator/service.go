@@ -16,6 +16,7 @@
 package symbolicator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -456,7 +457,7 @@ func (s *Service) handleSymbolicate(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusRequestEntityTooLarge, "length limit exceeded")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -488,6 +489,18 @@ func (s *Service) handleSymbolicate(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("symbolicate request", "request_id", id, "scope", r.URL.Query().Get("scope"),
 		"stacktraces", len(req.Stacktraces), "modules", len(req.Modules), "sources", len(req.Sources))
 	s.respond(w, r, id, t, timeout)
+}
+
+// readBody reads a request body of length n (-1: unknown) into a buffer
+// of its size: a large request is megabytes, which io.ReadAll would grow to
+// twice over in fresh memory.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 func (s *Service) handlePoll(w http.ResponseWriter, r *http.Request) {
