@@ -41,7 +41,7 @@ func fromPDB(f *pdb.File) *loadedFile {
 		features: objfile.Features{HasDebugInfo: f.Features.HasDebugInfo, HasUnwindInfo: f.Features.HasUnwindInfo,
 			HasSymbols: f.Features.HasSymbols, HasSources: f.Features.HasSources}}
 	if f.Arch == "x86" && len(f.FrameRecords()) > 0 {
-		lf.cfi = &pdbCFI{f: f}
+		lf.cfi = &pdbCFI{recs: f.FrameRecords()}
 	}
 	return lf
 }
@@ -112,7 +112,7 @@ func (p peCFI) covers(rva uint64) bool {
 // evaluated are those of a .sym file's STACK WIN records, not a second
 // reading of the same data.
 type pdbCFI struct {
-	f    *pdb.File
+	recs []pdb.FrameRecord // the PDB's, by RVA
 	once sync.Once
 	win  *breakpad.File // nil when the records could not be read
 	err  error
@@ -127,7 +127,7 @@ func (p *pdbCFI) table() *breakpad.File {
 				p.win, p.err = nil, fmt.Errorf("pdb frame data: %v", r)
 			}
 		}()
-		b, err := breakpad.Parse(stackWinText(p.f.FrameRecords()))
+		b, err := breakpad.Parse(stackWinText(p.recs))
 		switch {
 		case err != nil:
 			p.err = fmt.Errorf("pdb frame data: %w", err)
