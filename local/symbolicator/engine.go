@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -192,15 +193,30 @@ func (e *engine) run(ctx context.Context) map[string]any {
 		}
 	}
 
-	lookups := make([][]frameLookup, len(req.Stacktraces))
-	for i, st := range req.Stacktraces {
-		lookups[i] = e.locateThread(st)
+	// One slice of lookups for every frame of the request, reused by the
+	// next request: it is megabytes for a large one, and fresh memory is
+	// paid for in page faults.
+	total := 0
+	for _, st := range req.Stacktraces {
+		total += len(st.Frames)
 	}
-	e.lookupAll(lookups)
+	bp := lookupBuffers.Get().(*[]frameLookup)
+	all := slices.Grow((*bp)[:0], total)[:total]
+	lookups := make([][]frameLookup, len(req.Stacktraces))
+	start := 0
+	for i, st := range req.Stacktraces {
+		lookups[i] = all[start : start+len(st.Frames) : start+len(st.Frames)]
+		start += len(st.Frames)
+		e.locateThread(st, lookups[i])
+	}
+	e.lookupAll(all)
 	traces := make([]any, 0, len(req.Stacktraces))
 	for i, st := range req.Stacktraces {
 		traces = append(traces, e.symbolicateThread(st, lookups[i]))
 	}
+	clear(all) // drops the modules and frames it points at
+	*bp = all[:0]
+	lookupBuffers.Put(bp)
 	if len(e.pendingContext) > 0 {
 		e.applyDebuginfodContext(ctx)
 	}
@@ -691,8 +707,11 @@ type frameLookup struct {
 	ok     bool
 }
 
-// locateThread locates the frames of a stack trace.
-func (e *engine) locateThread(st *rawStacktrace) []frameLookup {
+// lookupBuffers recycles the lookups of requests.
+var lookupBuffers = sync.Pool{New: func() any { return new([]frameLookup) }}
+
+// locateThread locates the frames of a stack trace into out.
+func (e *engine) locateThread(st *rawStacktrace, out []frameLookup) {
 	def := adjustAuto
 	for _, f := range st.Frames {
 		if f.Adjust != nil {
@@ -700,7 +719,6 @@ func (e *engine) locateThread(st *rawStacktrace) []frameLookup {
 			break
 		}
 	}
-	out := make([]frameLookup, len(st.Frames))
 	for i, f := range st.Frames {
 		mode := def
 		if f.Adjust != nil {
@@ -712,7 +730,6 @@ func (e *engine) locateThread(st *rawStacktrace) []frameLookup {
 		}
 		out[i] = e.locateFrame(st, f, i, mode)
 	}
-	return out
 }
 
 // Parallel lookups: at most lookupWorkers goroutines, each with at least
@@ -723,42 +740,28 @@ const (
 )
 
 // lookupAll looks up every located frame.
-func (e *engine) lookupAll(lookups [][]frameLookup) {
-	n := 0
-	for _, ls := range lookups {
+func (e *engine) lookupAll(all []frameLookup) {
+	run := func(ls []frameLookup) {
 		for i := range ls {
-			if ls[i].status == "" {
-				n++
+			if l := &ls[i]; l.status == "" {
+				file := l.m.file
+				l.frames, l.ok = file.lookup(l.rel + file.load)
 			}
 		}
 	}
-	todo := make([]*frameLookup, 0, n)
-	for _, ls := range lookups {
-		for i := range ls {
-			if ls[i].status == "" {
-				todo = append(todo, &ls[i])
-			}
-		}
-	}
-	run := func(ls []*frameLookup) {
-		for _, l := range ls {
-			file := l.m.file
-			l.frames, l.ok = file.lookup(l.rel + file.load)
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), lookupWorkers, len(todo)/minWorkerLookups)
+	workers := min(runtime.GOMAXPROCS(0), lookupWorkers, len(all)/minWorkerLookups)
 	if workers <= 1 {
-		run(todo)
+		run(all)
 		return
 	}
 	var wg sync.WaitGroup
-	per := (len(todo) + workers - 1) / workers
-	for start := 0; start < len(todo); start += per {
+	per := (len(all) + workers - 1) / workers
+	for start := 0; start < len(all); start += per {
 		wg.Add(1)
-		go func(ls []*frameLookup) {
+		go func(ls []frameLookup) {
 			defer wg.Done()
 			run(ls)
-		}(todo[start:min(start+per, len(todo))])
+		}(all[start:min(start+per, len(all))])
 	}
 	wg.Wait()
 }
