@@ -115,7 +115,9 @@ type pdbCFI struct {
 	recs []pdb.FrameRecord // the PDB's, by RVA
 	once sync.Once
 	win  *breakpad.File // nil when the records could not be read
-	err  error
+	// err says why win is nil. The text is written here, so this is not
+	// expected; FuzzX86FrameRecords checks it stays nil.
+	err error
 }
 
 // table builds the STACK WIN records on first use: a /symbolicate request
