@@ -26,6 +26,10 @@ type dwarfIndex struct {
 	// a request needs few of them.
 	names   []string
 	display []atomic.Pointer[string]
+	// twins maps a mangled name to the symbol-table entry with the same
+	// name (twinOf), so that a name both tables hold is demangled once.
+	twins   []int32
+	twinTab *symtab
 	langs   []string // per unit
 	// dart marks units produced by the Dart VM: their functions keep the
 	// DWARF names, since Dart's symbol-table mangling is lossy (symbolic).
@@ -833,6 +837,9 @@ func (b *indexBuilder) resolveNames() {
 func (ix *dwarfIndex) function(i int32) string {
 	if p := ix.display[i].Load(); p != nil {
 		return *p
+	}
+	if ix.twins != nil && ix.twins[i] >= 0 {
+		return ix.twinTab.function(int(ix.twins[i]))
 	}
 	fn := demangleName(ix.names[i])
 	ix.display[i].Store(&fn)

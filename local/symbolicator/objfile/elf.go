@@ -103,6 +103,7 @@ func openELF(data []byte, index bool, alt *supplement, opts Options) (*File, err
 			return nil, err
 		}
 		f.index = idx
+		linkTwins(f.index, f.symtab)
 	}
 	return f, nil
 }

@@ -138,6 +138,7 @@ func machoFile(mf *macho.File, data []byte, index bool) (*File, error) {
 			return nil, err
 		}
 		f.index = idx
+		linkTwins(f.index, f.symtab)
 	}
 	return f, nil
 }

@@ -28,7 +28,11 @@ import (
 //	  identity     kind, arch, code id, debug id, file type (strings)
 //	  features     u8 bits; load address u64
 //	  alt link     u8 present, then path and build id (strings)
-//	  symbols      u8 present, u64 count, then addr u64, size u64, name string, fn u8
+//	  symbols      u8 present, u64 count, then addr u64, size u64, name string,
+//	               display name string, fn u8
+//	  (the dwarf names, too, are each a name and its display name: names
+//	  are stored demangled, which a restarted service otherwise spent most
+//	  of its first C++ request on)
 //	  dwarf        u8 present, then files, lines, nodes, names, units, segments
 //	               (each a u64 count and fixed-size records)
 //
@@ -41,7 +45,7 @@ import (
 // IndexVersion is the persisted index's format version. A change of the
 // format or of what Lookup derives from the index changes it: indexes
 // written under another version are refused and rebuilt.
-const IndexVersion = 1
+const IndexVersion = 2
 
 const indexMagic = "symflow-index\x00\x00\x00"
 
@@ -78,18 +82,27 @@ func (f *File) MarshalIndex(tag string) ([]byte, error) {
 	if f.AltLink != nil {
 		strBytes += len(f.AltLink.Path) + len(f.AltLink.BuildID)
 	}
+	// Every name is demangled first (the index is written when the
+	// service is quiet), so that a loaded index never demangles.
+	var symDisplay, nameDisplay []string
 	if st := f.symtab; st != nil {
 		body += len(st.syms) * symbolRecord
-		nstr += len(st.syms)
+		nstr += 2 * len(st.syms)
+		symDisplay = make([]string, len(st.syms))
 		for i := range st.syms {
-			strBytes += len(st.syms[i].name)
+			symDisplay[i] = st.function(i)
+			strBytes += len(st.syms[i].name) + len(symDisplay[i])
 		}
 	}
 	if ix := f.index; ix != nil {
 		body += len(ix.files)*stringRecord + len(ix.lines)*lineRecord + len(ix.nodes)*nodeRecord +
-			len(ix.names)*stringRecord + len(ix.langs)*unitRecord + len(ix.segs)*segRecord + 6*8
-		nstr += len(ix.files) + len(ix.names) + len(ix.langs)
-		for _, list := range [][]string{ix.files, ix.names, ix.langs} {
+			len(ix.names)*nameRecord + len(ix.langs)*unitRecord + len(ix.segs)*segRecord + 6*8
+		nstr += len(ix.files) + 2*len(ix.names) + len(ix.langs)
+		nameDisplay = make([]string, len(ix.names))
+		for i := range ix.names {
+			nameDisplay[i] = ix.function(int32(i))
+		}
+		for _, list := range [][]string{ix.files, ix.names, nameDisplay, ix.langs} {
 			for _, s := range list {
 				strBytes += len(s)
 			}
@@ -112,10 +125,11 @@ func (f *File) MarshalIndex(tag string) ([]byte, error) {
 	if st := f.symtab; st != nil {
 		w.u8(1)
 		w.u64(uint64(len(st.syms)))
-		for _, s := range st.syms {
+		for i, s := range st.syms {
 			w.u64(s.addr)
 			w.u64(s.size)
 			w.str(s.name)
+			w.str(symDisplay[i])
 			w.bool(s.fn)
 		}
 	} else {
@@ -144,8 +158,9 @@ func (f *File) MarshalIndex(tag string) ([]byte, error) {
 			w.u64(n.nameAddr)
 		}
 		w.u64(uint64(len(ix.names)))
-		for _, s := range ix.names {
+		for i, s := range ix.names {
 			w.str(s)
+			w.str(nameDisplay[i])
 		}
 		w.u64(uint64(len(ix.langs)))
 		for i, s := range ix.langs {
@@ -177,7 +192,8 @@ func (f *File) MarshalIndex(tag string) ([]byte, error) {
 
 // Record sizes of the persisted index, for the reader's count checks.
 const (
-	symbolRecord = 8 + 8 + 8 + 1
+	symbolRecord = 8 + 8 + 8 + 8 + 1
+	nameRecord   = 8 + 8
 	lineRecord   = 8 + 4 + 4
 	segRecord    = 8 + 4
 	nodeRecord   = 5*4 + 2*8
@@ -236,14 +252,19 @@ func LoadIndex(data []byte, tag string) (f *File, err error) {
 	if r.flag() {
 		n := r.count(symbolRecord)
 		syms := make([]symbol, n)
+		disp := make([]string, n)
+		st := &symtab{syms: syms, display: make([]atomic.Pointer[string], n)}
 		for i := range syms {
 			s := &syms[i]
-			s.addr, s.size, s.name, s.fn = r.u64(), r.u64(), r.str(), r.flag()
+			s.addr, s.size, s.name = r.u64(), r.u64(), r.str()
+			disp[i] = r.str()
+			s.fn = r.flag()
+			st.display[i].Store(&disp[i])
 			if i > 0 && s.addr < syms[i-1].addr {
 				r.fail("symbol %d out of address order", i)
 			}
 		}
-		f.symtab = &symtab{syms: syms, display: make([]atomic.Pointer[string], n)}
+		f.symtab = st
 	}
 	if r.flag() {
 		ix := &dwarfIndex{}
@@ -277,11 +298,13 @@ func LoadIndex(data []byte, tag string) (f *File, err error) {
 				r.fail("function %d refers to file %d of %d", i, n.callFile, nfiles)
 			}
 		}
-		ix.names = make([]string, r.count(stringRecord))
-		for i := range ix.names {
-			ix.names[i] = r.str()
-		}
+		ix.names = make([]string, r.count(nameRecord))
+		disp := make([]string, len(ix.names))
 		ix.display = make([]atomic.Pointer[string], len(ix.names))
+		for i := range ix.names {
+			ix.names[i], disp[i] = r.str(), r.str()
+			ix.display[i].Store(&disp[i])
+		}
 		nunits := r.count(unitRecord)
 		ix.langs, ix.dart = make([]string, nunits), make([]bool, nunits)
 		for i := range ix.langs {
@@ -305,6 +328,9 @@ func LoadIndex(data []byte, tag string) (f *File, err error) {
 			}
 		}
 		f.index = ix
+	}
+	if f.index != nil && f.symtab != nil {
+		linkTwins(f.index, f.symtab)
 	}
 	if r.err == nil && r.off != len(r.b) {
 		r.fail("%d bytes after the index", len(r.b)-r.off)

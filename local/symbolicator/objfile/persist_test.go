@@ -3,6 +3,7 @@ package objfile
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"reflect"
 	"strings"
@@ -121,7 +122,7 @@ func dwarfOffsets(t *testing.T, b []byte) (nodes, segs int) {
 	nn := r.count(nodeRecord)
 	nodes = indexHeaderSize + r.off
 	r.off += nn * nodeRecord
-	r.off += r.count(stringRecord) * stringRecord
+	r.off += r.count(nameRecord) * nameRecord
 	r.off += r.count(unitRecord) * unitRecord
 	r.count(segRecord)
 	return nodes, indexHeaderSize + r.off
@@ -140,8 +141,8 @@ func TestPersistedIndexRefused(t *testing.T) {
 	}{
 		{"empty", "tag", nil, "not a persisted index"},
 		{"other magic", "tag", edit(func(b []byte) []byte { b[0] = 'x'; return b }), "not a persisted index"},
-		{"old version", "tag", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[16:], IndexVersion-1); return b }), "format version 0"},
-		{"newer version", "tag", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[16:], IndexVersion+1); return b }), "format version 2"},
+		{"old version", "tag", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[16:], IndexVersion-1); return b }), fmt.Sprintf("format version %d", IndexVersion-1)},
+		{"newer version", "tag", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[16:], IndexVersion+1); return b }), fmt.Sprintf("format version %d", IndexVersion+1)},
 		{"truncated", "tag", good[:len(good)-7], "bytes of payload"},
 		{"header only", "tag", good[:indexHeaderSize], "bytes of payload"},
 		{"flipped byte", "tag", edit(func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }), "checksum mismatch"},

@@ -3,6 +3,7 @@ package objfile
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -109,4 +110,35 @@ func (s *symtab) find(addr uint64) int {
 		return -1
 	}
 	return lo - 1
+}
+
+// linkTwins lets ix demangle a name through st when st holds the same
+// mangled name: inlined frames take DWARF names and real functions the
+// symbol table's, mostly the same strings, and demangling long C++ names
+// is the larger part of a cold request's lookups.
+func linkTwins(ix *dwarfIndex, st *symtab) {
+	if ix == nil || st == nil || len(st.syms) == 0 {
+		return
+	}
+	byName := make(map[string]int32)
+	for i := range st.syms {
+		if n := st.syms[i].name; strings.HasPrefix(n, "_Z") || strings.HasPrefix(n, "_R") {
+			byName[n] = int32(i)
+		}
+	}
+	if len(byName) == 0 {
+		return
+	}
+	twins := make([]int32, len(ix.names))
+	found := false
+	for i, n := range ix.names {
+		j, ok := byName[n]
+		if !ok {
+			j = -1
+		}
+		twins[i], found = j, found || ok
+	}
+	if found {
+		ix.twins, ix.twinTab = twins, st
+	}
 }
