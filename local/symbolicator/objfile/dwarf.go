@@ -354,23 +354,24 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 		return err
 	}
 	cr := b.d.Reader()
+	lines := b.startLines(secs, bo)
 	var stack []int32 // context node per open DIE level; -1: none
 	for i := range units {
 		u := &units[i]
 		if err := b.prepareUnit(s, u, nil); err != nil {
-			return err
+			return lines.finish(int32(len(b.idx.langs)), err)
 		}
 		r := &dieReader{buf: buf{b: s.info[:u.end], off: u.data, bo: bo}, s: s, u: u}
 		code := r.uleb()
 		if r.err != nil {
-			return fmt.Errorf("unit at %#x: %w", u.base, r.err)
+			return lines.finish(int32(len(b.idx.langs)), fmt.Errorf("unit at %#x: %w", u.base, r.err))
 		}
 		if code == 0 {
 			continue
 		}
 		a := u.abbrevs.get(code)
 		if a == nil {
-			return fmt.Errorf("unit at %#x: unknown abbreviation %d", u.base, code)
+			return lines.finish(int32(len(b.idx.langs)), fmt.Errorf("unit at %#x: unknown abbreviation %d", u.base, code))
 		}
 		switch a.tag {
 		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagSkeletonUnit:
@@ -380,39 +381,106 @@ func (b *indexBuilder) walk(secs map[string][]byte, bo binary.ByteOrder) error {
 		cr.Seek(dwarf.Offset(u.data))
 		e, err := cr.Next()
 		if err != nil {
-			return err
+			return lines.finish(int32(len(b.idx.langs)), err)
 		}
 		if e == nil || int(e.Offset) != u.data {
-			return fmt.Errorf("unit at %#x: no root DIE", u.base)
+			return lines.finish(int32(len(b.idx.langs)), fmt.Errorf("unit at %#x: no root DIE", u.base))
 		}
 		if err := b.prepareUnit(s, u, e); err != nil {
-			return err
+			return lines.finish(int32(len(b.idx.langs)), err)
 		}
 		r.skipAttrs(a, false)
 		unit := int32(len(b.idx.langs))
 		b.idx.langs = append(b.idx.langs, langName(e.Val(dwarf.AttrLanguage)))
 		producer, _ := e.Val(dwarf.AttrProducer).(string)
 		b.idx.dart = append(b.idx.dart, producer == "Dart VM")
-		unitFiles, err := b.unitLines(e, secs, bo)
-		if err != nil {
-			return err
-		}
+		lines.add(e)
 		stack = stack[:0]
 		if a.children {
 			stack = append(stack, -1)
 		}
-		if err := b.walkUnit(r, unit, unitFiles, stack); err != nil {
-			return err
+		err = b.walkUnit(r, unit, stack)
+		if err == nil && r.err != nil {
+			err = fmt.Errorf("unit at %#x: %w", u.base, r.err)
 		}
-		if r.err != nil {
-			return fmt.Errorf("unit at %#x: %w", u.base, r.err)
+		if err != nil {
+			return lines.finish(unit, err)
+		}
+	}
+	return lines.finish(-1, nil)
+}
+
+// lineJobs parses the units' line programs on another goroutine while
+// the DIEs are walked (the machine's second core; SQLite's amalgamation
+// is one unit, so units cannot be shared out). Inlined subroutines keep
+// their DW_AT_call_file numbers until the unit's file table is known.
+type lineJobs struct {
+	b    *indexBuilder
+	jobs chan *dwarf.Entry
+	done chan struct{}
+	ids  [][]int32 // per unit: file numbers to global ids
+	err  error
+	bad  int32 // the unit whose line program failed
+}
+
+func (b *indexBuilder) startLines(secs map[string][]byte, bo binary.ByteOrder) *lineJobs {
+	l := &lineJobs{b: b, jobs: make(chan *dwarf.Entry, 64), done: make(chan struct{}), bad: -1}
+	go func() {
+		defer close(l.done)
+		defer func() {
+			if r := recover(); r != nil { // the reader never panics; if it did, not here
+				l.err, l.bad = fmt.Errorf("line table reader failed: %v", r), int32(len(l.ids))
+				for range l.jobs {
+				}
+			}
+		}()
+		for e := range l.jobs {
+			if l.err != nil {
+				continue
+			}
+			ids, err := b.unitLines(e, secs, bo)
+			if err != nil {
+				l.err, l.bad = err, int32(len(l.ids))
+			}
+			l.ids = append(l.ids, ids)
+		}
+	}()
+	return l
+}
+
+func (l *lineJobs) add(cu *dwarf.Entry) { l.jobs <- cu }
+
+// finish waits for the line programs and maps the call files. A line
+// program's error comes first when its unit is not after the one whose
+// DIEs failed (walkErr, in unit walkUnit), as when units were read one
+// after the other.
+func (l *lineJobs) finish(walkUnit int32, walkErr error) error {
+	close(l.jobs)
+	<-l.done
+	if l.err != nil && (walkErr == nil || l.bad <= walkUnit) {
+		return l.err
+	}
+	if walkErr != nil {
+		return walkErr
+	}
+	nodes := l.b.idx.nodes
+	for i := range nodes {
+		n := &nodes[i]
+		if n.callFile < 0 {
+			continue
+		}
+		ids := l.ids[n.unit]
+		if int(n.callFile) < len(ids) {
+			n.callFile = ids[n.callFile]
+		} else {
+			n.callFile = -1
 		}
 	}
 	return nil
 }
 
 // walkUnit indexes the DIEs below a unit's root.
-func (b *indexBuilder) walkUnit(r *dieReader, unit int32, unitFiles []int32, stack []int32) error {
+func (b *indexBuilder) walkUnit(r *dieReader, unit int32, stack []int32) error {
 	end := len(r.b)
 	for r.off < end && r.err == nil {
 		off := r.off
@@ -433,7 +501,7 @@ func (b *indexBuilder) walkUnit(r *dieReader, unit int32, unitFiles []int32, sta
 		}
 		switch a.tag {
 		case dwarf.TagSubprogram, dwarf.TagInlinedSubroutine:
-			id, err := b.function(r, a, off, unit, unitFiles, ctx)
+			id, err := b.function(r, a, off, unit, ctx)
 			if err != nil {
 				return err
 			}
@@ -467,7 +535,7 @@ func (b *indexBuilder) walkUnit(r *dieReader, unit int32, unitFiles []int32, sta
 // abbreviation a has just been read, and returns its node, or -1 when it
 // has no code (its children are then to be skipped, b.sibling says
 // where to).
-func (b *indexBuilder) function(r *dieReader, a *abbrevEntry, off int, unit int32, unitFiles []int32, ctx int32) (int32, error) {
+func (b *indexBuilder) function(r *dieReader, a *abbrevEntry, off int, unit int32, ctx int32) (int32, error) {
 	fa := b.functionAttrs(r, a)
 	if r.err != nil {
 		return -1, fmt.Errorf("DIE at %#x: %w", off, r.err)
@@ -513,8 +581,10 @@ func (b *indexBuilder) function(r *dieReader, a *abbrevEntry, off int, unit int3
 		n.parent = ctx
 		depth = b.depth[ctx] + 1
 		root = b.root[ctx]
-		if cf := callFile.i; callFile.kind == vInt && cf >= 0 && cf < int64(len(unitFiles)) {
-			n.callFile = unitFiles[cf]
+		// The unit's file number, made a global file id once the
+		// unit's line program is read (lineJobs.finish).
+		if cf := callFile.i; callFile.kind == vInt && cf >= 0 && cf < math.MaxInt32 {
+			n.callFile = int32(cf)
 		}
 		if cl := callLine.i; callLine.kind == vInt && cl > 0 && cl < 1<<32 {
 			n.callLine = uint32(cl)
